@@ -1,0 +1,60 @@
+"""Configuration from the environment, with safe development defaults."""
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the app (for example a production app without a secret)."""
+
+
+def _instance_secret(instance: Path, name: str) -> str:
+    """Return a random secret kept in the instance folder, generating it on first use."""
+    path = instance / name
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _split_keys(value: str) -> list[str]:
+    return [key.strip() for key in value.split(",") if key.strip()]
+
+
+def from_environment(instance: Path, environ=os.environ) -> dict:
+    """Build the app configuration from environment variables."""
+    production = environ.get("KAIKUKORTTI_ENV", "development") == "production"
+    secret_key = environ.get("SECRET_KEY")
+    signing_keys = _split_keys(environ.get("CARD_SIGNING_KEYS", ""))
+    if production:
+        if not secret_key:
+            raise ConfigError("SECRET_KEY must be set when KAIKUKORTTI_ENV=production")
+        if not signing_keys:
+            raise ConfigError("CARD_SIGNING_KEYS must be set when KAIKUKORTTI_ENV=production")
+    else:
+        secret_key = secret_key or _instance_secret(instance, "secret_key")
+        signing_keys = signing_keys or [_instance_secret(instance, "card_signing_key")]
+
+    redis_url = environ.get("REDIS_URL")
+    return {
+        "PRODUCTION": production,
+        "SECRET_KEY": secret_key,
+        "CARD_SIGNING_KEYS": signing_keys,
+        "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL")
+        or f"sqlite:///{instance / 'kaikukortti.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_SECURE": production,
+        "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "RATELIMIT_ENABLED": environ.get("RATELIMIT_ENABLED", "1") != "0",
+        "TIMEZONE": "Europe/Helsinki",
+        "DIGITAL_TOKEN_MAX_AGE": int(environ.get("DIGITAL_TOKEN_MAX_AGE", "120")),
+        "CHILD_AGE_LIMIT": int(environ.get("CHILD_AGE_LIMIT", "18")),
+        "BABEL_DEFAULT_LOCALE": "fi",
+        "BABEL_DEFAULT_TIMEZONE": "Europe/Helsinki",
+        "LANGUAGES": ("fi", "sv", "en"),
+    }

@@ -1,0 +1,179 @@
+"""The demo data of the project's contract: regions, organisations, people and one card per state."""
+
+import secrets
+from datetime import date, timedelta
+
+from sqlalchemy import select
+
+from .cardnumbers import new_number
+from .extensions import db
+from .models import (
+    Card,
+    NetworkMembership,
+    Organisation,
+    OrganisationKind,
+    Region,
+    RevokeReason,
+    Role,
+    Setting,
+    User,
+    VenueCategory,
+    utcnow,
+)
+from .services import accounts
+
+PASSWORD = "kaikukortti-demo"
+MARKER = "demo"
+NETWORK_SINCE = date(2020, 1, 1)
+
+REGIONS = {"pohjois-savo": "Pohjois-Savo", "kainuu": "Kainuu", "lappi": "Lappi"}
+ORGANISATIONS = {
+    # name: (kind, region, category, course provider, home region only)
+    "Kuopion sosiaalipalvelut": (OrganisationKind.DISTRIBUTOR, "pohjois-savo", None, False, False),
+    "Kuopion kaupunginteatteri": (
+        OrganisationKind.VENUE,
+        "pohjois-savo",
+        VenueCategory.CULTURE,
+        False,
+        False,
+    ),
+    "Kuopion kansalaisopisto": (
+        OrganisationKind.VENUE,
+        "pohjois-savo",
+        VenueCategory.EDUCATION,
+        True,
+        True,
+    ),
+    "Kajaanin kaupunginteatteri": (OrganisationKind.VENUE, "kainuu", VenueCategory.CULTURE, False, False),
+    "Rovaniemen sosiaalipalvelut": (OrganisationKind.DISTRIBUTOR, "lappi", None, False, False),
+}
+USERS = {
+    # email: (role, region, organisation)
+    "koordinaattori@example.fi": (Role.COORDINATOR, "pohjois-savo", None),
+    "jakaja@example.fi": (Role.DISTRIBUTOR, "pohjois-savo", "Kuopion sosiaalipalvelut"),
+    "ovi@example.fi": (Role.VENUE, "pohjois-savo", "Kuopion kaupunginteatteri"),
+    "opisto@example.fi": (Role.VENUE, "pohjois-savo", "Kuopion kansalaisopisto"),
+    "kajaani@example.fi": (Role.VENUE, "kainuu", "Kajaanin kaupunginteatteri"),
+    "jakaja.lappi@example.fi": (Role.DISTRIBUTOR, "lappi", "Rovaniemen sosiaalipalvelut"),
+}
+CARD_STATES = ("active", "expired", "revoked", "replaced", "lappi")
+
+
+class NotADemoDatabase(Exception):
+    """The database holds data that the demo did not create."""
+
+
+def load(today: date | None = None) -> dict[str, str]:
+    """Create whatever demo rows are missing and return the demo cards' numbers by state."""
+    marker = db.session.get(Setting, MARKER)
+    _refuse_foreign_data(marker)
+    if marker is None:
+        marker = Setting(key=MARKER, value={"loaded_on": (today or date.today()).isoformat()})
+        db.session.add(marker)
+    loaded_on = date.fromisoformat(marker.value["loaded_on"])
+
+    regions = {code: _region(code, name, loaded_on) for code, name in REGIONS.items()}
+    organisations = {}
+    for name, (kind, region, category, course_provider, home_only) in ORGANISATIONS.items():
+        organisations[name] = _organisation(
+            name, kind, regions[region], category, course_provider, home_only
+        )
+    for email, (role, region, organisation) in USERS.items():
+        _user(email, role, regions[region], organisations.get(organisation))
+
+    numbers = dict(marker.value.get("cards", {}))
+    for state in CARD_STATES:
+        if state not in numbers or _card(numbers[state]) is None:
+            numbers[state] = _create_card(state, loaded_on, regions, organisations).number
+    marker.value = {"loaded_on": loaded_on.isoformat(), "cards": numbers}
+    db.session.flush()
+    return numbers
+
+
+def _refuse_foreign_data(marker: Setting | None) -> None:
+    demo_cards = set((marker.value.get("cards") or {}).values()) if marker else set()
+    foreign = [
+        *(c for c in db.session.scalars(select(Region.code)) if c not in REGIONS),
+        *(n for n in db.session.scalars(select(Organisation.name)) if n not in ORGANISATIONS),
+        *(e for e in db.session.scalars(select(User.email)) if e not in USERS),
+        *(n for n in db.session.scalars(select(Card.number)) if n not in demo_cards),
+    ]
+    if foreign:
+        raise NotADemoDatabase(
+            "This database holds data that is not demo data; the demo refuses to touch it."
+        )
+
+
+def _region(code: str, name: str, loaded_on: date) -> Region:
+    region = db.session.scalar(select(Region).where(Region.code == code))
+    if region is None:
+        region = Region(code=code, name=name)
+        # Lappi joins the network one year after the demo was loaded.
+        starts = loaded_on + timedelta(days=365) if code == "lappi" else NETWORK_SINCE
+        region.memberships.append(NetworkMembership(starts_on=starts))
+        db.session.add(region)
+    return region
+
+
+def _organisation(name, kind, region, category, course_provider, home_only) -> Organisation:
+    org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(
+            name=name,
+            region=region,
+            kind=kind,
+            category=category,
+            course_provider=course_provider,
+            home_region_only=home_only,
+        )
+        db.session.add(org)
+    return org
+
+
+def _user(email: str, role: Role, region: Region, organisation: Organisation | None) -> User:
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, role=role, region=region)
+        accounts.set_password(user, PASSWORD)
+        if organisation is not None:
+            user.organisations.append(organisation)
+        db.session.add(user)
+    return user
+
+
+def _card(number: str) -> Card | None:
+    return db.session.scalar(select(Card).where(Card.number == number))
+
+
+def _create_card(state: str, loaded_on: date, regions, organisations) -> Card:
+    issuer = organisations["Kuopion sosiaalipalvelut"]
+    valid_from = loaded_on - timedelta(days=30)
+    card = Card(
+        number=new_number(),
+        region=regions["pohjois-savo"],
+        issuer=issuer,
+        birth_year=1985,
+        postcode="70100",
+        children=2,
+        valid_from=valid_from,
+        valid_until=valid_from + timedelta(days=365),
+        digital_key=secrets.token_urlsafe(32),
+    )
+    if state == "expired":
+        card.children = 0
+        card.valid_from = loaded_on - timedelta(days=400)
+        card.valid_until = loaded_on - timedelta(days=35)
+    elif state == "revoked":
+        card.revoked = True
+        card.revoke_reason = RevokeReason.LOST
+        card.revoked_at = utcnow()
+    elif state == "replaced":
+        card.generation = 2
+        card.children = 1
+    elif state == "lappi":
+        card.region = regions["lappi"]
+        card.issuer = organisations["Rovaniemen sosiaalipalvelut"]
+        card.postcode = "96100"
+        card.children = 1
+    db.session.add(card)
+    return card

@@ -1,0 +1,339 @@
+"""The data model: regions and their network membership, organisations, people, cards, visits.
+
+No name, personal identity code, birth date or address of a cardholder is stored anywhere:
+the card number is the only identifier.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every database (SQLite returns naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class OrganisationKind(enum.StrEnum):
+    DISTRIBUTOR = "distributor"
+    VENUE = "venue"
+
+
+class VenueCategory(enum.StrEnum):
+    CULTURE = "culture"
+    EDUCATION = "education"
+    SCIENCE = "science"
+    SPORT = "sport"
+    NATURE = "nature"
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    COORDINATOR = "coordinator"
+    DISTRIBUTOR = "distributor"
+    VENUE = "venue"
+
+
+class CardStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+    EXPIRED = "expired"  # derived from valid_until; never stored
+
+
+class RevokeReason(enum.StrEnum):
+    LOST = "lost"
+    MISUSE = "misuse"
+    OTHER = "other"
+
+
+class VisitSource(enum.StrEnum):
+    CAMERA = "camera"
+    MANUAL = "manual"
+    OFFLINE = "offline"
+    API = "api"
+
+
+class Region(db.Model):
+    __tablename__ = "region"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    pilot_ends_on: Mapped[date | None] = mapped_column(Date)
+
+    memberships: Mapped[list[NetworkMembership]] = relationship(
+        back_populates="region", cascade="all, delete-orphan", order_by="NetworkMembership.starts_on"
+    )
+
+    def in_network_on(self, day: date) -> bool:
+        """Tell whether the region is a member of the Kaikukortti network on that day."""
+        return any(m.covers(day) for m in self.memberships)
+
+    def __repr__(self) -> str:
+        return f"<Region {self.code}>"
+
+
+class NetworkMembership(db.Model):
+    """A period during which a region belongs to the Kaikukortti network."""
+
+    __tablename__ = "network_membership"
+    __table_args__ = (
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id", ondelete="CASCADE"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+
+    region: Mapped[Region] = relationship(back_populates="memberships")
+
+    def covers(self, day: date) -> bool:
+        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
+
+
+user_organisation = Table(
+    "user_organisation",
+    db.metadata,
+    Column("user_id", ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    Column("organisation_id", ForeignKey("organisation.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Organisation(db.Model):
+    """A distributor (hands out cards) or a venue (accepts them)."""
+
+    __tablename__ = "organisation"
+    __table_args__ = (UniqueConstraint("region_id", "name", name="uq_organisation_region_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"))
+    name: Mapped[str] = mapped_column(String(200))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    category: Mapped[VenueCategory | None] = mapped_column(_enum(VenueCategory, "venue_category"))
+    course_provider: Mapped[bool] = mapped_column(default=False)
+    home_region_only: Mapped[bool] = mapped_column(default=False)
+    quota_full_refuses: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    region: Mapped[Region] = relationship()
+    users: Mapped[list[User]] = relationship(
+        secondary=user_organisation, back_populates="organisations"
+    )
+
+    @property
+    def is_venue(self) -> bool:
+        return self.kind is OrganisationKind.VENUE
+
+    def __repr__(self) -> str:
+        return f"<Organisation {self.kind} {self.name!r}>"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    region: Mapped[Region | None] = relationship()
+    organisations: Mapped[list[Organisation]] = relationship(
+        secondary=user_organisation, back_populates="users", order_by="Organisation.name"
+    )
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive users
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class Card(db.Model):
+    """A Kaikukortti card. The number is the only identifier of its holder."""
+
+    __tablename__ = "card"
+    __table_args__ = (
+        CheckConstraint("generation >= 1", name="generation_positive"),
+        CheckConstraint("children >= 0 AND children <= 20", name="children_range"),
+        CheckConstraint("birth_year >= 1900", name="birth_year_range"),
+        CheckConstraint("valid_until >= valid_from", name="validity_order"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    generation: Mapped[int] = mapped_column(default=1)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    issuer_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    birth_year: Mapped[int] = mapped_column(Integer)
+    postcode: Mapped[str] = mapped_column(String(5))
+    children: Mapped[int] = mapped_column(default=0)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date, index=True)
+    revoked: Mapped[bool] = mapped_column(default=False)
+    revoke_reason: Mapped[RevokeReason | None] = mapped_column(_enum(RevokeReason, "revoke_reason"))
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    digital_key: Mapped[str] = mapped_column(String(64), unique=True)
+    digital_device: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    region: Mapped[Region] = relationship()
+    issuer: Mapped[Organisation] = relationship()
+
+    def status_on(self, day: date) -> CardStatus:
+        """Return the card's status as the API reports it on that day."""
+        if self.revoked:
+            return CardStatus.REVOKED
+        if day > self.valid_until:
+            return CardStatus.EXPIRED
+        return CardStatus.ACTIVE
+
+    def __repr__(self) -> str:
+        return f"<Card {self.number}/{self.generation}>"
+
+
+class Event(db.Model):
+    """An event at a venue, with an optional quota of Kaikukortti places."""
+
+    __tablename__ = "event"
+    __table_args__ = (CheckConstraint("quota IS NULL OR quota >= 0", name="quota_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    quota: Mapped[int | None] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    venue: Mapped[Organisation] = relationship()
+
+
+class Visit(db.Model):
+    """One use of a card at a venue: the holder (one adult) and the children they brought."""
+
+    __tablename__ = "visit"
+    __table_args__ = (
+        UniqueConstraint("venue_id", "idempotency_key", name="uq_visit_venue_idempotency_key"),
+        CheckConstraint("adults >= 0", name="adults_non_negative"),
+        CheckConstraint("children >= 0", name="children_non_negative"),
+        Index("ix_visit_venue_recorded", "venue_id", "recorded_at"),
+        Index("ix_visit_card_recorded", "card_id", "recorded_at"),
+        Index("ix_visit_recorded_at", "recorded_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"))
+    generation: Mapped[int] = mapped_column(Integer)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)
+    adults: Mapped[int] = mapped_column(default=1)
+    children: Mapped[int] = mapped_column(default=0)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    source: Mapped[VisitSource] = mapped_column(
+        _enum(VisitSource, "visit_source"), default=VisitSource.API
+    )
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+
+    card: Mapped[Card] = relationship()
+    venue: Mapped[Organisation] = relationship()
+    event: Mapped[Event | None] = relationship()
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 hash is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEvent(db.Model):
+    """Who did what, when, to which object."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    action: Mapped[str] = mapped_column(String(40), index=True)
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(40))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
+
+
+class Setting(db.Model):
+    """A small key/value store for facts about the installation (such as the demo marker)."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,0 +1,1 @@
+"""Services: plain functions that change the data and raise typed errors with machine codes."""

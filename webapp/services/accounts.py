@@ -1,0 +1,60 @@
+"""People and their API tokens."""
+
+import hashlib
+import secrets
+
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ApiToken, User
+
+# Checked when no account matches, so that a wrong address takes as long as a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def set_password(user: User, password: str) -> None:
+    """Store a hash of the password (scrypt unless configured otherwise)."""
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    user.password_hash = generate_password_hash(password, method=method)
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """Return the active user with that email and password, or None."""
+    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    if user is None or user.password_hash is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
+
+
+def hash_api_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(user: User) -> str:
+    """Create an API token for the user; only its hash is stored, the token is returned once."""
+    token = "kk_" + secrets.token_urlsafe(32)
+    db.session.add(ApiToken(user=user, token_hash=hash_api_token(token)))
+    return token
+
+
+def user_for_api_token(token: str) -> User | None:
+    """Return the active user whose unrevoked API token this is, or None."""
+    if not token or len(token) > 200:
+        return None
+    row = db.session.scalar(
+        select(ApiToken).where(
+            ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None)
+        )
+    )
+    if row is None or not row.user.active:
+        return None
+    return row.user
