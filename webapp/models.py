@@ -192,6 +192,8 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region | None] = relationship()
@@ -234,7 +236,9 @@ class Card(db.Model):
     digital_key: Mapped[str] = mapped_column(String(64), unique=True)
     digital_device: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, index=True
+    )
 
     region: Mapped[Region] = relationship()
     issuer: Mapped[Organisation] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-28 04:31:15.874061
+Create Date: 2026-11-28
 
 """
 from alembic import op
@@ -68,10 +68,13 @@ def upgrade():
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('role', sa.Enum('admin', 'coordinator', 'distributor', 'venue', name='role', native_enum=False, create_constraint=True, length=20), nullable=False),
     sa.Column('region_id', sa.Integer(), nullable=True),
+    sa.Column('invite_hash', sa.String(length=64), nullable=True),
+    sa.Column('invite_expires_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['region_id'], ['region.id'], name=op.f('fk_user_region_id_region')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user')),
-    sa.UniqueConstraint('email', name=op.f('uq_user_email'))
+    sa.UniqueConstraint('email', name=op.f('uq_user_email')),
+    sa.UniqueConstraint('invite_hash', name=op.f('uq_user_invite_hash'))
     )
     with op.batch_alter_table('user', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_region_id'), ['region_id'], unique=False)
@@ -139,6 +142,7 @@ def upgrade():
     with op.batch_alter_table('card', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_card_issuer_id'), ['issuer_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_card_region_id'), ['region_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_card_updated_at'), ['updated_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_card_valid_until'), ['valid_until'], unique=False)
 
     op.create_table('event',
@@ -210,6 +214,7 @@ def downgrade():
     op.drop_table('event')
     with op.batch_alter_table('card', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_card_valid_until'))
+        batch_op.drop_index(batch_op.f('ix_card_updated_at'))
         batch_op.drop_index(batch_op.f('ix_card_region_id'))
         batch_op.drop_index(batch_op.f('ix_card_issuer_id'))
 

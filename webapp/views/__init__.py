@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import auth, coordinator, distributor, pwa, scanner
+    from . import api, auth, cardholder, coordinator, distributor, pwa, scanner
 
-    for module in (auth, distributor, scanner, coordinator, pwa):
+    for module in (auth, distributor, cardholder, scanner, coordinator, pwa, api):
         app.register_blueprint(module.bp)

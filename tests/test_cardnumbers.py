@@ -1,0 +1,235 @@
+"""Tests for webapp.cardnumbers: alphabet, check character, normalizing and display."""
+
+import random
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from webapp import cardnumbers
+from webapp.cardnumbers import (
+    ALPHABET,
+    LENGTH,
+    check_character,
+    format_number,
+    is_valid,
+    new_number,
+    normalize,
+)
+
+FAST = settings(max_examples=300, deadline=None, database=None)
+
+
+def _random_numbers(count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    numbers = []
+    for _ in range(count):
+        data = "".join(rng.choice(ALPHABET) for _ in range(LENGTH - 1))
+        numbers.append(data + check_character(data))
+    return numbers
+
+
+NUMBERS = _random_numbers(300, seed=20240531)
+
+
+def test_alphabet_has_31_distinct_characters_without_look_alikes():
+    assert len(ALPHABET) == 31
+    assert len(set(ALPHABET)) == 31
+    assert LENGTH == 9
+    for look_alike in "01ILO":
+        assert look_alike not in ALPHABET
+    assert set(ALPHABET) == set("23456789") | (set(string.ascii_uppercase) - set("ILO"))
+
+
+def test_known_vectors_pin_the_scheme():
+    # Hand-computed: K7MX4PQ2 -> 17*9 + 5*8 + 18*7 + 28*6 + 2*5 + 20*4 + 21*3 + 0*2 = 640,
+    # 640 % 31 = 20, check value (31 - 20) = 11 = "D".  Other implementations
+    # (e.g. client-side validation) must agree with these.
+    assert check_character("K7MX4PQ2") == "D"
+    assert check_character("22222222") == "2"
+    assert check_character("ZZZZZZZZ") == "F"
+    assert is_valid("K7MX4PQ2D")
+    assert not is_valid("K7MX4PQ2R")
+
+
+def test_every_check_character_is_reachable():
+    # 31 is prime and the last data weight is non-zero, so varying one data
+    # character walks through all 31 check characters.
+    checks = {check_character("2222222" + c) for c in ALPHABET}
+    assert checks == set(ALPHABET)
+
+
+def test_random_numbers_are_valid():
+    assert all(is_valid(number) for number in NUMBERS)
+
+
+def test_every_single_substitution_is_detected():
+    checked = 0
+    for number in NUMBERS:
+        for position in range(LENGTH):
+            for substitute in ALPHABET:
+                if substitute == number[position]:
+                    continue
+                wrong = number[:position] + substitute + number[position + 1 :]
+                assert not is_valid(wrong), (number, wrong)
+                checked += 1
+    assert checked == len(NUMBERS) * LENGTH * (len(ALPHABET) - 1)
+
+
+def test_every_adjacent_swap_is_detected():
+    checked = 0
+    for number in NUMBERS:
+        for position in range(LENGTH - 1):
+            a, b = number[position], number[position + 1]
+            if a == b:
+                continue
+            swapped = number[:position] + b + a + number[position + 2 :]
+            assert not is_valid(swapped), (number, swapped)
+            checked += 1
+    assert checked > len(NUMBERS) * (LENGTH - 1) * 0.9
+
+
+def test_every_swap_of_any_two_different_characters_is_detected():
+    for number in NUMBERS:
+        for p in range(LENGTH):
+            for q in range(p + 1, LENGTH):
+                if number[p] == number[q]:
+                    continue
+                chars = list(number)
+                chars[p], chars[q] = chars[q], chars[p]
+                assert not is_valid("".join(chars)), (number, p, q)
+
+
+def test_single_substitution_is_detected_for_every_pair_of_values_and_position():
+    # Stronger than sampling: for the all-"2" number, every position and every
+    # pair (original, substitute) of alphabet values, built by fixing the check.
+    for position in range(LENGTH - 1):
+        for original in ALPHABET:
+            data = "2" * position + original + "2" * (LENGTH - 2 - position)
+            number = data + check_character(data)
+            for substitute in ALPHABET:
+                if substitute != original:
+                    wrong = number[:position] + substitute + number[position + 1 :]
+                    assert not is_valid(wrong)
+
+
+def test_new_number_is_valid_and_uses_only_the_alphabet():
+    numbers = {new_number() for _ in range(2000)}
+    assert len(numbers) == 2000  # 31**8 possibilities: a repeat here means broken randomness
+    for number in numbers:
+        assert len(number) == LENGTH
+        assert set(number) <= set(ALPHABET)
+        assert is_valid(number)
+        assert normalize(number) == number
+    # All alphabet characters turn up in the data positions.
+    assert set("".join(n[:-1] for n in numbers)) == set(ALPHABET)
+
+
+def test_new_number_uses_secrets(monkeypatch):
+    calls = []
+
+    def fake_choice(seq):
+        calls.append(seq)
+        return seq[0]
+
+    monkeypatch.setattr(cardnumbers.secrets, "choice", fake_choice)
+    assert new_number() == "22222222" + check_character("22222222")
+    assert len(calls) == LENGTH - 1
+
+
+@pytest.mark.parametrize(
+    "data",
+    ["", "K7MX4PQ", "K7MX4PQ2D", "k7mx4pq2", "K7MX4PQ0", "K7MX4PQI", "K7M X4PQ"],
+)
+def test_check_character_rejects_bad_data(data):
+    with pytest.raises(ValueError):
+        check_character(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "K7MX4PQ2D",
+        "k7mx4pq2d",
+        "K7M X4P Q2D",
+        "k7m-x4p-q2d",
+        "K7M.X4P.Q2D",
+        "  K7M  x4p\tQ2D\n",
+        "K7M\u2013X4P\u2014Q2D",  # en and em dash
+        "K7M\u00a0X4P\u202fQ2D",  # no-break spaces
+        "K7M\u200bX4P\u00adQ2D",  # zero-width space, soft hyphen
+        "K7M_X4P/Q2D",
+    ],
+)
+def test_normalize_tolerates_case_and_separators(text):
+    assert normalize(text) == "K7MX4PQ2D"
+    assert is_valid(text)
+
+
+def test_normalize_does_not_validate():
+    assert normalize("hello, world") == "HELLOWORLD"
+    assert normalize("0O1IL") == "0O1IL"
+    assert normalize("") == ""
+    assert not is_valid("hello, world")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "K7MX4PQ2",  # too short
+        "K7MX4PQ2DD",  # too long
+        "K7MX4PQ2D2",
+        "K7MX4PQ0D",  # outside the alphabet
+        "K7MX4PQOD",
+        "K7MX4PQ!D",
+        "Ｋ7MX4PQ2D",  # fullwidth K
+        "K7MX4PQ2R",  # wrong check character
+    ],
+)
+def test_is_valid_rejects(text):
+    assert not is_valid(text)
+
+
+def test_is_valid_returns_false_for_non_strings():
+    for value in (None, 123, b"K7MX4PQ2D", ["K7MX4PQ2D"]):
+        assert is_valid(value) is False  # type: ignore[arg-type]
+
+
+@FAST
+@given(st.text())
+def test_is_valid_never_raises(text):
+    assert is_valid(text) in (True, False)
+    assert isinstance(normalize(text), str)
+    assert isinstance(format_number(text), str)
+
+
+@FAST
+@given(st.text(alphabet=ALPHABET, min_size=LENGTH, max_size=LENGTH))
+def test_exactly_one_in_31_alphabet_strings_is_valid(text):
+    # Validity must be decided by the check character alone.
+    assert is_valid(text) == (text[-1] == check_character(text[:-1]))
+
+
+@pytest.mark.parametrize(
+    ("number", "formatted"),
+    [
+        ("K7MX4PQ2D", "K7M X4P Q2D"),
+        ("k7m-x4p-q2d", "K7M X4P Q2D"),
+        (" K7M X4P Q2D ", "K7M X4P Q2D"),
+        ("", ""),
+        ("ABCD", "ABC D"),
+    ],
+)
+def test_format_number(number, formatted):
+    assert format_number(number) == formatted
+
+
+def test_format_number_round_trips():
+    for number in NUMBERS[:50]:
+        formatted = format_number(number)
+        assert len(formatted) == LENGTH + 2
+        assert formatted.count(" ") == 2
+        assert normalize(formatted) == number
+        assert is_valid(formatted)
