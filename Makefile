@@ -47,7 +47,7 @@ bench: setup system-packages
 	$(BIN)/python -m bench
 
 vendor:
-	sh static/js/vendor/update.sh
+	bash static/js/vendor/update.sh
 
 clean:
 	rm -rf $(VENV) instance

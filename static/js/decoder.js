@@ -1,0 +1,55 @@
+// QR code detector for the door scanner.
+//
+//   import { createDetector } from "/static/js/decoder.js";
+//   const detector = await createDetector();
+//   const codes = await detector.detect(videoElement);  // [{rawValue, format, ...}]
+//
+// Uses the browser's own BarcodeDetector when it exists and reads QR codes
+// (Chrome on Android, macOS). Otherwise (Chromium on Linux, Firefox, Safari on
+// iPhone) it loads the self-hosted `barcode-detector` ponyfill, whose ZXing
+// WebAssembly build is served from static/js/vendor/zxing_reader.wasm: never
+// from a CDN. See static/js/vendor/README.md for the pinned versions.
+
+/** URL of the self-hosted wasm, resolved next to this module (/static/js/vendor/). */
+const WASM_URL = new URL("./vendor/zxing_reader.wasm", import.meta.url).href;
+
+// One object, so that repeated calls see equal overrides and reuse the
+// already-instantiated module instead of compiling the wasm again.
+const ZXING_OVERRIDES = {
+  locateFile: (path, prefix) => (path.endsWith(".wasm") ? WASM_URL : prefix + path),
+};
+
+async function nativeDetector() {
+  const Native = globalThis.BarcodeDetector;
+  if (typeof Native !== "function") return null;
+  try {
+    const formats = await Native.getSupportedFormats();
+    return formats.includes("qr_code") ? new Native({ formats: ["qr_code"] }) : null;
+  } catch {
+    return null; // e.g. Android without the detection service
+  }
+}
+
+/**
+ * Resolve to an object with `detect(source)` → Promise<DetectedBarcode[]> for
+ * QR codes; `source` is a video, image, canvas, ImageBitmap, ImageData or Blob.
+ * With the polyfill, the wasm is fetched and compiled before this resolves, so
+ * a failure to load it rejects here rather than on the first frame.
+ */
+export async function createDetector() {
+  const native = await nativeDetector();
+  if (native) return native;
+
+  const { BarcodeDetector, prepareZXingModule, purgeZXingModule } = await import(
+    "./vendor/barcode-detector/ponyfill.js"
+  );
+  try {
+    // Must run before `new BarcodeDetector()`, which would otherwise start
+    // loading the wasm from the polyfill's default CDN location.
+    await prepareZXingModule({ overrides: ZXING_OVERRIDES, fireImmediately: true });
+  } catch (error) {
+    purgeZXingModule(); // forget the failed attempt so a later call can retry
+    throw error;
+  }
+  return new BarcodeDetector({ formats: ["qr_code"] });
+}
