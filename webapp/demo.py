@@ -1,11 +1,9 @@
-"""The demo data of the project's contract: regions, organisations, people and one card per state."""
+"""The contract's demo data: regions, organisations, people and one card in each state."""
 
-import secrets
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from .cardnumbers import new_number
 from .extensions import db
 from .models import (
     Card,
@@ -18,9 +16,8 @@ from .models import (
     Setting,
     User,
     VenueCategory,
-    utcnow,
 )
-from .services import accounts
+from .services import accounts, cards
 
 PASSWORD = "kaikukortti-demo"
 MARKER = "demo"
@@ -44,7 +41,13 @@ ORGANISATIONS = {
         True,
         True,
     ),
-    "Kajaanin kaupunginteatteri": (OrganisationKind.VENUE, "kainuu", VenueCategory.CULTURE, False, False),
+    "Kajaanin kaupunginteatteri": (
+        OrganisationKind.VENUE,
+        "kainuu",
+        VenueCategory.CULTURE,
+        False,
+        False,
+    ),
     "Rovaniemen sosiaalipalvelut": (OrganisationKind.DISTRIBUTOR, "lappi", None, False, False),
 }
 USERS = {
@@ -84,7 +87,7 @@ def load(today: date | None = None) -> dict[str, str]:
     numbers = dict(marker.value.get("cards", {}))
     for state in CARD_STATES:
         if state not in numbers or _card(numbers[state]) is None:
-            numbers[state] = _create_card(state, loaded_on, regions, organisations).number
+            numbers[state] = _create_card(state, loaded_on, organisations).number
     marker.value = {"loaded_on": loaded_on.isoformat(), "cards": numbers}
     db.session.flush()
     return numbers
@@ -145,35 +148,26 @@ def _card(number: str) -> Card | None:
     return db.session.scalar(select(Card).where(Card.number == number))
 
 
-def _create_card(state: str, loaded_on: date, regions, organisations) -> Card:
+def _create_card(state: str, loaded_on: date, organisations) -> Card:
     issuer = organisations["Kuopion sosiaalipalvelut"]
-    valid_from = loaded_on - timedelta(days=30)
-    card = Card(
-        number=new_number(),
-        region=regions["pohjois-savo"],
-        issuer=issuer,
-        birth_year=1985,
-        postcode="70100",
-        children=2,
-        valid_from=valid_from,
-        valid_until=valid_from + timedelta(days=365),
-        digital_key=secrets.token_urlsafe(32),
-    )
+    holder = {"birth_year": 1985, "postcode": "70100", "children": 2}
     if state == "expired":
-        card.children = 0
-        card.valid_from = loaded_on - timedelta(days=400)
-        card.valid_until = loaded_on - timedelta(days=35)
-    elif state == "revoked":
-        card.revoked = True
-        card.revoke_reason = RevokeReason.LOST
-        card.revoked_at = utcnow()
+        holder["children"] = 0
+        return cards.issue_card(
+            issuer=issuer,
+            actor=None,
+            **holder,
+            today=loaded_on - timedelta(days=400),
+            valid_until=loaded_on - timedelta(days=35),
+        )
+    if state == "lappi":
+        issuer = organisations["Rovaniemen sosiaalipalvelut"]
+        holder.update(postcode="96100", children=1)
+    card = cards.issue_card(
+        issuer=issuer, actor=None, **holder, today=loaded_on - timedelta(days=30)
+    )
+    if state == "revoked":
+        cards.revoke_card(card, actor=None, reason=RevokeReason.LOST)
     elif state == "replaced":
-        card.generation = 2
-        card.children = 1
-    elif state == "lappi":
-        card.region = regions["lappi"]
-        card.issuer = organisations["Rovaniemen sosiaalipalvelut"]
-        card.postcode = "96100"
-        card.children = 1
-    db.session.add(card)
+        cards.reissue_card(card, actor=None)
     return card

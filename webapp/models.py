@@ -115,7 +115,9 @@ class Region(db.Model):
     pilot_ends_on: Mapped[date | None] = mapped_column(Date)
 
     memberships: Mapped[list[NetworkMembership]] = relationship(
-        back_populates="region", cascade="all, delete-orphan", order_by="NetworkMembership.starts_on"
+        back_populates="region",
+        cascade="all, delete-orphan",
+        order_by="NetworkMembership.starts_on",
     )
 
     def in_network_on(self, day: date) -> bool:

@@ -1,0 +1,135 @@
+"""The door decision: may this card be used at this venue at this moment?
+
+A pure function of the card, the venue and the moment (plus two facts the caller looked
+up: whether the card was already used here today and whether the event's quota is full).
+The reasons are checked in this order, and the first that applies is the verdict:
+
+1. ``invalid_token``  the token is malformed, tampered or signed with an unknown key
+   ``token_expired``  a digital card's time-limited code is too old
+   (both decided by the caller while parsing the token; see :mod:`webapp.tokens`)
+2. ``unknown_card``   no card has that number
+3. ``revoked``        the card was revoked (lost, misuse, other)
+4. ``replaced``       the token is of an older generation of a reissued card
+5. ``expired``        the last day of validity has passed (Finnish time)
+6. ``not_yet_valid``  the first day of validity has not come yet
+7. ``region_not_accepted``  the card's or the venue's region is not in the network that day
+8. ``home_region_only``     the venue accepts only cards of its own region
+9. ``quota_full``     the event's Kaikukortti places are taken and the venue refuses then
+10. ``ok``            accepted, perhaps with warnings (``visited_today``, ``quota_full``)
+
+Children are checked when a visit is recorded: ``children_not_allowed`` at a course provider
+(or for a card without registered children), ``too_many_children`` beyond the card's number.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from .models import Card, Organisation
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+
+
+class Reason(enum.StrEnum):
+    OK = "ok"
+    INVALID_TOKEN = "invalid_token"
+    TOKEN_EXPIRED = "token_expired"
+    UNKNOWN_CARD = "unknown_card"
+    REVOKED = "revoked"
+    REPLACED = "replaced"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    REGION_NOT_ACCEPTED = "region_not_accepted"
+    HOME_REGION_ONLY = "home_region_only"
+    QUOTA_FULL = "quota_full"
+    CHILDREN_NOT_ALLOWED = "children_not_allowed"
+    TOO_MANY_CHILDREN = "too_many_children"
+
+
+class WarningCode(enum.StrEnum):
+    VISITED_TODAY = "visited_today"
+    QUOTA_FULL = "quota_full"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    reason: Reason
+    card: Card | None
+    venue: Organisation
+    max_children: int = 0
+    warnings: tuple[WarningCode, ...] = ()
+    offline: bool = False
+
+    @property
+    def valid(self) -> bool:
+        return self.reason is Reason.OK
+
+    @property
+    def children_allowed(self) -> bool:
+        return self.valid and self.max_children > 0
+
+
+def helsinki_date(moment: datetime) -> date:
+    """Return the calendar date in Finland at that moment."""
+    return moment.astimezone(HELSINKI).date()
+
+
+def max_children(card: Card, venue: Organisation) -> int:
+    """Return how many children may come free with the card at the venue."""
+    return 0 if venue.course_provider else card.children
+
+
+def verdict(
+    card: Card | None,
+    generation: int,
+    venue: Organisation,
+    moment: datetime,
+    *,
+    visited_today: bool = False,
+    quota_full: bool = False,
+) -> Verdict:
+    """Decide whether the card, shown with a token of that generation, is accepted."""
+    if card is None:
+        return Verdict(Reason.UNKNOWN_CARD, None, venue)
+    today = helsinki_date(moment)
+    reason = _refusal(card, generation, venue, today)
+    if reason is None and quota_full and venue.quota_full_refuses:
+        reason = Reason.QUOTA_FULL
+    if reason is not None:
+        return Verdict(reason, card, venue)
+    warnings = []
+    if visited_today:
+        warnings.append(WarningCode.VISITED_TODAY)
+    if quota_full:
+        warnings.append(WarningCode.QUOTA_FULL)
+    return Verdict(Reason.OK, card, venue, max_children(card, venue), tuple(warnings))
+
+
+def _refusal(card: Card, generation: int, venue: Organisation, today: date) -> Reason | None:
+    if card.revoked:
+        return Reason.REVOKED
+    if generation < card.generation:
+        return Reason.REPLACED
+    if generation > card.generation:
+        return Reason.INVALID_TOKEN
+    if today > card.valid_until:
+        return Reason.EXPIRED
+    if today < card.valid_from:
+        return Reason.NOT_YET_VALID
+    if not (card.region.in_network_on(today) and venue.region.in_network_on(today)):
+        return Reason.REGION_NOT_ACCEPTED
+    if venue.home_region_only and card.region_id != venue.region_id:
+        return Reason.HOME_REGION_ONLY
+    return None
+
+
+def children_reason(verdict: Verdict, children: int) -> Reason | None:
+    """Return why that many children may not come with the card, or None when they may."""
+    if children <= 0:
+        return None
+    if verdict.max_children == 0:
+        return Reason.CHILDREN_NOT_ALLOWED
+    if children > verdict.max_children:
+        return Reason.TOO_MANY_CHILDREN
+    return None

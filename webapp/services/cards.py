@@ -1,0 +1,192 @@
+"""The card life cycle: issue, renew, change validity, reissue, revoke, move the digital card."""
+
+import secrets
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import Select, false, func, select
+
+from .. import cardnumbers, tokens
+from ..extensions import db
+from ..models import Card, Organisation, Region, RevokeReason, Role, User, Visit, utcnow
+from ..rules import helsinki_date
+from . import audit
+
+MIN_AGE = 16
+MAX_CHILDREN = 20
+
+
+class CardError(Exception):
+    """A card change that cannot be made; ``code`` says why, ``field`` which input is wrong."""
+
+    def __init__(self, code: str, field: str | None = None):
+        super().__init__(code)
+        self.code = code
+        self.field = field
+
+
+def today_in_finland() -> date:
+    return helsinki_date(utcnow())
+
+
+def one_year_after(day: date) -> date:
+    """Return the same date a year later (28 February for 29 February)."""
+    try:
+        return day.replace(year=day.year + 1)
+    except ValueError:
+        return day.replace(year=day.year + 1, day=28)
+
+
+def issue_card(
+    *,
+    issuer: Organisation,
+    actor: User | None,
+    birth_year: int,
+    postcode: str,
+    children: int,
+    region: Region | None = None,
+    valid_until: date | None = None,
+    today: date | None = None,
+) -> Card:
+    """Register a new card; raise CardError (e.g. ``holder_too_young``) for bad input."""
+    today = today or today_in_finland()
+    region = region or issuer.region
+    _check_holder(birth_year, postcode, children, today)
+    valid_until = _validity_end(region, today, valid_until)
+    card = Card(
+        number=_unused_number(),
+        region=region,
+        issuer=issuer,
+        birth_year=birth_year,
+        postcode=postcode,
+        children=children,
+        valid_from=today,
+        valid_until=valid_until,
+        digital_key=secrets.token_urlsafe(32),
+    )
+    db.session.add(card)
+    audit.record("card.issued", card, actor=actor, valid_until=valid_until)
+    return card
+
+
+def renew_card(
+    card: Card, *, actor: User | None, valid_until: date | None = None, today: date | None = None
+) -> Card:
+    """Extend the card's validity (by default one year from today); raise CardError if revoked."""
+    today = today or today_in_finland()
+    _check_not_revoked(card)
+    card.valid_until = _validity_end(card.region, today, valid_until)
+    card.valid_from = min(card.valid_from, today)
+    audit.record("card.renewed", card, actor=actor, valid_until=card.valid_until)
+    return card
+
+
+def change_validity(card: Card, *, actor: User | None, valid_until: date) -> Card:
+    """Set the card's last day of validity (a coordinator extending a pilot's cards)."""
+    if valid_until < card.valid_from:
+        raise CardError("invalid_valid_until", "valid_until")
+    card.valid_until = valid_until
+    audit.record("card.validity_changed", card, actor=actor, valid_until=valid_until)
+    return card
+
+
+def reissue_card(card: Card, *, actor: User | None) -> Card:
+    """Replace a lost card: same number, next generation; the old token stops working."""
+    _check_not_revoked(card)
+    card.generation += 1
+    audit.record("card.reissued", card, actor=actor, generation=card.generation)
+    return card
+
+
+def revoke_card(card: Card, *, actor: User | None, reason: RevokeReason) -> Card:
+    """Revoke the card for good; revoking a revoked card changes nothing."""
+    if card.revoked:
+        return card
+    card.revoked = True
+    card.revoke_reason = reason
+    card.revoked_at = utcnow()
+    audit.record("card.revoked", card, actor=actor, reason=reason)
+    return card
+
+
+def move_digital_card(card: Card, *, actor: User | None) -> Card:
+    """Give the digital card a new link for a new phone; the old link stops working."""
+    _check_not_revoked(card)
+    card.digital_key = secrets.token_urlsafe(32)
+    card.digital_device = None
+    audit.record("card.digital_moved", card, actor=actor)
+    return card
+
+
+def printed_token(card: Card) -> str:
+    """Return the signed token printed in the card's QR code."""
+    return tokens.sign_card(card.number, card.generation, current_app.config["CARD_SIGNING_KEYS"])
+
+
+def digital_token(card: Card) -> str:
+    """Return a fresh time-limited token for the digital card."""
+    keys = current_app.config["CARD_SIGNING_KEYS"]
+    return tokens.sign_digital(card.number, card.generation, keys)
+
+
+def cards_visible_to(user: User) -> Select:
+    """Return a query of the cards the user may see."""
+    query = select(Card)
+    if user.role is Role.ADMIN:
+        return query
+    if user.role is Role.COORDINATOR:
+        return query.where(Card.region_id == user.region_id)
+    if user.role is Role.DISTRIBUTOR:
+        return query.where(Card.issuer_id.in_([org.id for org in user.organisations]))
+    return query.where(false())
+
+
+def issued_by(user: User) -> Select:
+    """Return a query of the cards issued by the user's organisations."""
+    return select(Card).where(Card.issuer_id.in_([org.id for org in user.organisations]))
+
+
+def find_card(number: str, user: User, *, query: Select | None = None) -> Card | None:
+    """Return the card with that number if the user may see it (tolerant of case and dashes)."""
+    number = cardnumbers.normalize(number)
+    if not cardnumbers.is_valid(number):
+        return None
+    query = query if query is not None else cards_visible_to(user)
+    return db.session.scalar(query.where(Card.number == number))
+
+
+def usage_count(card: Card) -> int:
+    """Return how many visits have been recorded with the card."""
+    return db.session.scalar(select(func.count()).where(Visit.card_id == card.id))
+
+
+def _check_holder(birth_year: int, postcode: str, children: int, today: date) -> None:
+    if not 1900 <= birth_year <= today.year:
+        raise CardError("invalid_birth_year", "birth_year")
+    if birth_year > today.year - MIN_AGE:
+        raise CardError("holder_too_young", "birth_year")
+    if not (len(postcode) == 5 and postcode.isascii() and postcode.isdigit()):
+        raise CardError("invalid_postcode", "postcode")
+    if not 0 <= children <= MAX_CHILDREN:
+        raise CardError("invalid_children", "children")
+
+
+def _validity_end(region: Region, today: date, valid_until: date | None) -> date:
+    end = valid_until or one_year_after(today)
+    if region.pilot_ends_on is not None:
+        end = min(end, region.pilot_ends_on)
+    if end < today:
+        raise CardError("invalid_valid_until", "valid_until")
+    return end
+
+
+def _check_not_revoked(card: Card) -> None:
+    if card.revoked:
+        raise CardError("revoked")
+
+
+def _unused_number() -> str:
+    while True:
+        number = cardnumbers.new_number()
+        if db.session.scalar(select(Card.id).where(Card.number == number)) is None:
+            return number
