@@ -1,0 +1,59 @@
+"""Small factories for tests: regions, organisations, people and cards."""
+
+from datetime import date, timedelta
+
+from webapp.extensions import db
+from webapp.models import (
+    NetworkMembership,
+    Organisation,
+    OrganisationKind,
+    Region,
+    Role,
+    User,
+    VenueCategory,
+)
+from webapp.services import accounts, cards
+
+
+def create_region(
+    code="pohjois-savo", name=None, member_since=date(2020, 1, 1), **fields
+) -> Region:
+    region = Region(code=code, name=name or code.title(), **fields)
+    if member_since is not None:
+        region.memberships.append(NetworkMembership(starts_on=member_since))
+    db.session.add(region)
+    return region
+
+
+def create_venue(region, name="Teatteri", **fields) -> Organisation:
+    fields.setdefault("category", VenueCategory.CULTURE)
+    venue = Organisation(kind=OrganisationKind.VENUE, name=name, region=region, **fields)
+    db.session.add(venue)
+    return venue
+
+
+def create_distributor(region, name="Sosiaalipalvelut") -> Organisation:
+    org = Organisation(kind=OrganisationKind.DISTRIBUTOR, name=name, region=region)
+    db.session.add(org)
+    return org
+
+
+def create_user(email, role=Role.VENUE, organisations=(), region=None, password="salasana-123"):
+    user = User(email=email, role=role, region=region, organisations=list(organisations))
+    accounts.set_password(user, password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def create_card(issuer, *, today=None, children=2, birth_year=1980, **fields):
+    today = today or date.today() - timedelta(days=1)
+    return cards.issue_card(
+        issuer=issuer,
+        actor=None,
+        birth_year=birth_year,
+        postcode="70100",
+        children=children,
+        today=today,
+        **fields,
+    )

@@ -1,0 +1,155 @@
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from webapp import tokens
+from webapp.extensions import db
+from webapp.models import AuditEvent, RevokeReason, Role
+from webapp.rules import Reason
+from webapp.services import cards, door
+
+from ..factories import create_distributor, create_region, create_user, create_venue
+
+TODAY = date(2026, 11, 28)
+
+
+@pytest.fixture
+def issuer():
+    org = create_distributor(create_region())
+    db.session.flush()
+    return org
+
+
+def issue(issuer, **fields):
+    values = dict(actor=None, birth_year=1980, postcode="70100", children=1, today=TODAY)
+    values.update(fields)
+    return cards.issue_card(issuer=issuer, **values)
+
+
+def test_card_is_valid_for_one_year_from_issue(issuer):
+    card = issue(issuer)
+    assert (card.valid_from, card.valid_until) == (TODAY, date(2027, 11, 28))
+    assert card.region == issuer.region
+    assert card.generation == 1 and not card.revoked
+
+
+def test_holder_turning_16_this_year_may_have_a_card(issuer):
+    assert issue(issuer, birth_year=2010).birth_year == 2010
+
+
+def test_holder_turning_15_this_year_is_too_young(issuer):
+    with pytest.raises(cards.CardError) as excinfo:
+        issue(issuer, birth_year=2011)
+    assert excinfo.value.code == "holder_too_young"
+    assert excinfo.value.field == "birth_year"
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"postcode": "7010"}, "invalid_postcode"),
+        ({"postcode": "7010a"}, "invalid_postcode"),
+        ({"postcode": "７０１００"}, "invalid_postcode"),
+        ({"children": 21}, "invalid_children"),
+        ({"children": -1}, "invalid_children"),
+        ({"birth_year": 1899}, "invalid_birth_year"),
+        ({"birth_year": 2027}, "invalid_birth_year"),
+        ({"valid_until": date(2026, 11, 27)}, "invalid_valid_until"),
+    ],
+)
+def test_bad_input_is_refused_with_a_code(issuer, fields, code):
+    with pytest.raises(cards.CardError) as excinfo:
+        issue(issuer, **fields)
+    assert excinfo.value.code == code
+
+
+def test_validity_is_capped_by_the_regions_pilot_end(issuer):
+    issuer.region.pilot_ends_on = date(2027, 5, 31)
+    assert issue(issuer).valid_until == date(2027, 5, 31)
+
+
+def test_renew_extends_validity_a_year_from_today(issuer):
+    card = issue(issuer, today=date(2025, 12, 1))
+    cards.renew_card(card, actor=None, today=TODAY)
+    assert card.valid_until == date(2027, 11, 28)
+
+
+def test_revoked_card_cannot_be_renewed_or_reissued(issuer):
+    card = issue(issuer)
+    cards.revoke_card(card, actor=None, reason=RevokeReason.MISUSE)
+    for change in (cards.renew_card, cards.reissue_card):
+        with pytest.raises(cards.CardError) as excinfo:
+            change(card, actor=None)
+        assert excinfo.value.code == "revoked"
+
+
+def test_every_change_writes_an_audit_event(issuer):
+    actor = create_user("jakaja@example.fi", Role.DISTRIBUTOR, [issuer])
+    card = issue(issuer, actor=actor)
+    cards.renew_card(card, actor=actor, today=TODAY)
+    cards.change_validity(card, actor=actor, valid_until=date(2028, 1, 1))
+    cards.reissue_card(card, actor=actor)
+    cards.move_digital_card(card, actor=actor)
+    cards.revoke_card(card, actor=actor, reason=RevokeReason.LOST)
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert [e.action for e in events] == [
+        "card.issued",
+        "card.renewed",
+        "card.validity_changed",
+        "card.reissued",
+        "card.digital_moved",
+        "card.revoked",
+    ]
+    assert {(e.actor, e.object_id) for e in events} == {(actor, card.number)}
+    assert events[-1].details == {"reason": "lost"}
+
+
+def test_reissued_card_keeps_its_number_and_the_old_token_is_replaced(app, issuer):
+    venue = create_venue(issuer.region)
+    card = issue(issuer, today=None)
+    old = cards.printed_token(card)
+    cards.reissue_card(card, actor=None)
+    new = cards.printed_token(card)
+    assert tokens.parse(new, app.config["CARD_SIGNING_KEYS"]).number == card.number
+    assert door.verify(old, venue).reason is Reason.REPLACED
+    assert door.verify(new, venue).reason is Reason.OK
+
+
+def test_moving_the_digital_card_gives_a_new_link(issuer):
+    card = issue(issuer)
+    card.digital_device = "bound"
+    old_key = card.digital_key
+    cards.move_digital_card(card, actor=None)
+    assert card.digital_key != old_key and card.digital_device is None
+
+
+def test_distributor_sees_only_own_organisations_cards(issuer):
+    other = create_distributor(issuer.region, "Toinen")
+    own_card, other_card = issue(issuer), issue(other)
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    assert cards.find_card(own_card.number, staff) == own_card
+    assert cards.find_card(other_card.number, staff) is None
+
+
+def test_coordinator_sees_own_regions_cards_only(issuer):
+    kainuu = create_region("kainuu")
+    far_card = issue(create_distributor(kainuu, "Kajaani"))
+    own_card = issue(issuer)
+    coordinator = create_user("k@example.fi", Role.COORDINATOR, region=issuer.region)
+    assert cards.find_card(own_card.number, coordinator) == own_card
+    assert cards.find_card(far_card.number, coordinator) is None
+
+
+def test_find_card_is_tolerant_of_case_spaces_and_dashes(issuer):
+    card = issue(issuer)
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    typed = f" {card.number[:3].lower()}-{card.number[3:6]} {card.number[6:]} "
+    assert cards.find_card(typed, staff) == card
+
+
+def test_find_card_with_a_typo_finds_nothing(issuer):
+    card = issue(issuer)
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    typo = card.number[:4] + ("2" if card.number[4] != "2" else "3") + card.number[5:]
+    assert cards.find_card(typo, staff) is None

@@ -1,0 +1,240 @@
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import AuditEvent, Event, Role, Visit
+from webapp.rules import Reason, WarningCode
+from webapp.services import cards, door
+
+from ..factories import create_card, create_distributor, create_region, create_user, create_venue
+
+
+@pytest.fixture
+def place():
+    region = create_region()
+    venue = create_venue(region)
+    issuer = create_distributor(region)
+    staff = create_user("ovi@example.fi", Role.VENUE, [venue])
+    card = create_card(issuer, children=2)
+    db.session.commit()
+    return venue, staff, card
+
+
+def count_visits() -> int:
+    return db.session.scalar(select(func.count()).select_from(Visit))
+
+
+def test_genuine_token_verifies_ok(place):
+    venue, _, card = place
+    result = door.verify(cards.printed_token(card), venue)
+    assert result.reason is Reason.OK and result.card == card and result.max_children == 2
+
+
+def test_digital_token_verifies_ok(place):
+    venue, _, card = place
+    assert door.verify(cards.digital_token(card), venue).reason is Reason.OK
+
+
+def test_garbage_token_is_invalid(place):
+    venue, _, _ = place
+    assert door.verify("not a token", venue).reason is Reason.INVALID_TOKEN
+
+
+def test_token_signed_with_an_unknown_key_is_invalid(place):
+    from webapp import tokens
+
+    venue, _, card = place
+    forged = tokens.sign_card(card.number, card.generation, ["someone-elses-key"])
+    assert door.verify(forged, venue).reason is Reason.INVALID_TOKEN
+
+
+def test_token_signed_with_a_retired_key_still_verifies(app, place):
+    from webapp import tokens
+
+    venue, _, card = place
+    retired = app.config["CARD_SIGNING_KEYS"][0]
+    assert door.verify(tokens.sign_card(card.number, 1, [retired]), venue).reason is Reason.OK
+
+
+def test_genuine_token_of_a_deleted_number_is_unknown(place):
+    from webapp import cardnumbers, tokens
+
+    venue, _, _ = place
+    token = tokens.sign_card(cardnumbers.new_number(), 1, ["current-test-key"])
+    assert door.verify(token, venue).reason is Reason.UNKNOWN_CARD
+
+
+def test_manual_number_entry(place):
+    venue, _, card = place
+    assert door.verify_number(card.number.lower(), venue).reason is Reason.OK
+    typo = card.number[:-1] + ("2" if card.number[-1] != "2" else "3")
+    assert door.verify_number(typo, venue).reason is Reason.INVALID_TOKEN
+
+
+def test_record_visit_stores_one_adult_and_the_children(place):
+    venue, staff, card = place
+    visit, created = door.record_visit(
+        venue=venue, user=staff, children=2, token=cards.printed_token(card)
+    )
+    db.session.commit()
+    assert created
+    assert (visit.card, visit.adults, visit.children, visit.recorded_by_id) == (
+        card,
+        1,
+        2,
+        staff.id,
+    )
+
+
+def test_same_idempotency_key_records_once(place):
+    venue, staff, card = place
+    token = cards.printed_token(card)
+    first, created = door.record_visit(
+        venue=venue, user=staff, children=1, token=token, idempotency_key="k1"
+    )
+    db.session.commit()
+    again, created_again = door.record_visit(
+        venue=venue, user=staff, children=1, token=token, idempotency_key="k1"
+    )
+    assert created and not created_again and again.id == first.id
+    assert count_visits() == 1
+
+
+def test_second_visit_the_same_day_warns(place):
+    venue, staff, card = place
+    token = cards.printed_token(card)
+    door.record_visit(venue=venue, user=staff, children=0, token=token)
+    db.session.commit()
+    assert door.verify(token, venue).warnings == (WarningCode.VISITED_TODAY,)
+
+
+def test_visit_yesterday_in_finnish_time_does_not_warn(place):
+    venue, staff, card = place
+    token = cards.printed_token(card)
+    now = datetime.now(UTC)
+    door.record_visit(
+        venue=venue, user=staff, children=0, token=token, moment=now - timedelta(days=1)
+    )
+    db.session.commit()
+    assert door.verify(token, venue, moment=now).warnings == ()
+
+
+def test_refused_card_records_nothing(place):
+    venue, staff, card = place
+    cards.revoke_card(card, actor=None, reason="lost")
+    with pytest.raises(door.DoorError) as excinfo:
+        door.record_visit(venue=venue, user=staff, children=0, token=cards.printed_token(card))
+    assert excinfo.value.code == "revoked"
+    assert count_visits() == 0
+
+
+@pytest.mark.parametrize(("children", "code"), [(3, "too_many_children"), (-1, "invalid_children")])
+def test_children_are_checked_when_recording(place, children, code):
+    venue, staff, card = place
+    with pytest.raises(door.DoorError) as excinfo:
+        door.record_visit(
+            venue=venue, user=staff, children=children, token=cards.printed_token(card)
+        )
+    assert excinfo.value.code == code
+
+
+def test_course_provider_refuses_children(place):
+    venue, staff, card = place
+    venue.course_provider = True
+    with pytest.raises(door.DoorError) as excinfo:
+        door.record_visit(venue=venue, user=staff, children=1, token=cards.printed_token(card))
+    assert excinfo.value.code == "children_not_allowed"
+
+
+def test_full_quota_warns_or_refuses(place):
+    venue, staff, card = place
+    event = Event(venue=venue, name="Ensi-ilta", starts_on=datetime.now(UTC).date(), quota=1)
+    db.session.add(event)
+    token = cards.printed_token(card)
+    assert door.verify(token, venue, event=event).warnings == ()
+    door.record_visit(venue=venue, user=staff, children=0, token=token, event=event)
+    assert WarningCode.QUOTA_FULL in door.verify(token, venue, event=event).warnings
+    venue.quota_full_refuses = True
+    assert door.verify(token, venue, event=event).reason is Reason.QUOTA_FULL
+
+
+def test_undo_within_ten_minutes_deletes_the_visit_and_audits(place):
+    venue, staff, card = place
+    visit, _ = door.record_visit(
+        venue=venue, user=staff, children=1, token=cards.printed_token(card)
+    )
+    db.session.commit()
+    door.undo_visit(visit.id, user=staff, moment=visit.recorded_at + timedelta(minutes=9))
+    db.session.commit()
+    assert count_visits() == 0
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "visit.undone"))
+    assert event.actor == staff and event.details["card"] == card.number
+
+
+def test_undo_after_ten_minutes_is_refused(place):
+    venue, staff, card = place
+    visit, _ = door.record_visit(
+        venue=venue, user=staff, children=1, token=cards.printed_token(card)
+    )
+    with pytest.raises(door.DoorError) as excinfo:
+        door.undo_visit(visit.id, user=staff, moment=visit.recorded_at + timedelta(minutes=11))
+    assert excinfo.value.code == "undo_window_passed"
+
+
+def test_undo_at_another_venue_is_refused_as_not_found(place):
+    venue, staff, card = place
+    visit, _ = door.record_visit(
+        venue=venue, user=staff, children=1, token=cards.printed_token(card)
+    )
+    other = create_user("other@example.fi", Role.VENUE, [create_venue(venue.region, "Museo")])
+    with pytest.raises(door.DoorError) as excinfo:
+        door.undo_visit(visit.id, user=other)
+    assert excinfo.value.code == "not_found"
+
+
+def _record_concurrently(app, venue_id, staff_id, token, keys):
+    """Record one visit per key, each in its own thread, request-like: own session, commit."""
+    barrier = threading.Barrier(len(keys))
+    errors = []
+
+    def worker(key):
+        from webapp.models import Organisation, User
+
+        with app.app_context():
+            try:
+                barrier.wait(timeout=30)  # before taking a connection from the pool
+                venue = db.session.get(Organisation, venue_id)
+                staff = db.session.get(User, staff_id)
+                door.record_visit(
+                    venue=venue, user=staff, children=0, token=token, idempotency_key=key
+                )
+                db.session.commit()
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return errors
+
+
+def test_sixteen_concurrent_requests_with_the_same_key_store_one_visit(app, place):
+    venue, staff, card = place
+    errors = _record_concurrently(app, venue.id, staff.id, cards.printed_token(card), ["same"] * 16)
+    assert errors == []
+    assert count_visits() == 1
+
+
+def test_sixteen_concurrent_requests_with_different_keys_store_sixteen(app, place):
+    venue, staff, card = place
+    keys = [f"key-{i}" for i in range(16)]
+    errors = _record_concurrently(app, venue.id, staff.id, cards.printed_token(card), keys)
+    assert errors == []
+    assert count_visits() == 16
