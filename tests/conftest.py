@@ -50,7 +50,7 @@ def app_config(database_url: str, **extra) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SECRET_KEY": "test-secret",
         "CARD_SIGNING_KEYS": TEST_SIGNING_KEYS,
-        "RATELIMIT_ENABLED": False,
+        "RATE_LIMITS": False,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         **extra,
     }

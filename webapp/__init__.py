@@ -46,6 +46,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     )
     i18n.init_app(app)
 
+    from . import errors, security
+
+    security.init_app(app)
+    errors.init_app(app)
+
     from .views import register_blueprints
 
     register_blueprints(app)

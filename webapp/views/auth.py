@@ -10,7 +10,9 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
+from .. import ratelimits
 from ..access import home_url
+from ..extensions import limiter
 from ..i18n import COOKIE, LANGUAGES
 from ..services import accounts
 
@@ -23,6 +25,20 @@ class SignInForm(FlaskForm):
 
 
 @bp.route("/", methods=["GET", "POST"])
+@limiter.limit(
+    ratelimits.SIGN_IN_PER_ADDRESS,
+    key_func=ratelimits.sign_in_address,
+    methods=["POST"],
+    exempt_when=ratelimits.limits_off,
+    deduct_when=ratelimits.sign_in_failed,
+)
+@limiter.limit(
+    ratelimits.SIGN_IN_PER_ACCOUNT,
+    key_func=ratelimits.sign_in_account,
+    methods=["POST"],
+    exempt_when=ratelimits.limits_off,
+    deduct_when=ratelimits.sign_in_failed,
+)
 def sign_in():
     if current_user.is_authenticated:
         return redirect(home_url(current_user))
