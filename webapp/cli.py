@@ -1,18 +1,21 @@
 """Flask commands: demo data and API tokens."""
 
+import secrets
+
 import click
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import demo
+from . import demo, tokens
 from .extensions import db
 from .models import User
-from .services import accounts
+from .services import accounts, keys
 
 
 def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(api_token_command)
+    app.cli.add_command(keys_group)
 
 
 @click.command("demo")
@@ -41,3 +44,47 @@ def api_token_command(email: str) -> None:
     token = accounts.create_api_token(user)
     db.session.commit()
     click.echo(token)
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Rotate the card signing keys (see docs/operations.md)."""
+
+
+@keys_group.command("new")
+def new_key() -> None:
+    """Print a new random signing key to append to CARD_SIGNING_KEYS."""
+    key = secrets.token_urlsafe(48)
+    click.echo(f"key id {tokens.key_id(key)}", err=True)
+    click.echo(key)
+
+
+@keys_group.command("list")
+def list_keys() -> None:
+    """List the configured keys (oldest first) and how many valid cards each one signed."""
+    in_use = keys.keys_of_valid_cards()
+    configured = current_app.config["CARD_SIGNING_KEYS"]
+    for position, key in enumerate(configured, start=1):
+        key_id = tokens.key_id(key)
+        role = "signs new cards" if position == len(configured) else "verifies only"
+        click.echo(f"{key_id}  {role:15}  {len(in_use.pop(key_id, ())):6} valid cards")
+    for key_id, numbers in in_use.items():
+        click.echo(
+            f"{key_id}  NOT CONFIGURED   {len(numbers):6} valid cards (they answer invalid_token)"
+        )
+
+
+@keys_group.command("affected")
+@click.argument("key_id")
+@click.option("--reissue", is_flag=True, help="Reissue the cards with the current signing key.")
+def affected_command(key_id: str, reissue: bool) -> None:
+    """List the valid cards whose last token KEY_ID signed; with --reissue, reissue them."""
+    if reissue and key_id == tokens.key_id(current_app.config["CARD_SIGNING_KEYS"][-1]):
+        raise click.ClickException("That key still signs new cards: add a new key first.")
+    affected = keys.affected_cards(key_id)
+    if reissue:
+        keys.reissue_all(affected)
+        db.session.commit()
+    for card in affected:
+        click.echo(f"{card.number} {card.issuer.name}")
+    click.echo(f"{len(affected)} cards {'reissued' if reissue else 'affected'}", err=True)

@@ -170,3 +170,8 @@ def parse(token: str, keys: Sequence[str], max_age: int = 120) -> CardToken:
 def token_digest(token: str) -> str:
     """Return the first 16 hex characters of the SHA-256 of the whitespace-stripped token."""
     return hashlib.sha256(token.strip().encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def key_id(key: str) -> str:
+    """Return a short public name for a signing key (it reveals nothing of the key)."""
+    return hashlib.sha256(b"kaikukortti.key-id:" + key.encode()).hexdigest()[:8]

@@ -103,6 +103,7 @@ def test_every_change_writes_an_audit_event(issuer):
     ]
     assert {(e.actor, e.object_id) for e in events} == {(actor, card.number)}
     assert events[-1].details == {"reason": "lost"}
+    assert events[0].details["key_id"] == cards.signing_key_id()
 
 
 def test_reissued_card_keeps_its_number_and_the_old_token_is_replaced(app, issuer):

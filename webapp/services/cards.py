@@ -65,7 +65,9 @@ def issue_card(
         digital_key=secrets.token_urlsafe(32),
     )
     db.session.add(card)
-    audit.record("card.issued", card, actor=actor, valid_until=valid_until)
+    audit.record(
+        "card.issued", card, actor=actor, valid_until=valid_until, key_id=signing_key_id()
+    )
     return card
 
 
@@ -94,7 +96,9 @@ def reissue_card(card: Card, *, actor: User | None) -> Card:
     """Replace a lost card: same number, next generation; the old token stops working."""
     _check_not_revoked(card)
     card.generation += 1
-    audit.record("card.reissued", card, actor=actor, generation=card.generation)
+    audit.record(
+        "card.reissued", card, actor=actor, generation=card.generation, key_id=signing_key_id()
+    )
     return card
 
 
@@ -116,6 +120,11 @@ def move_digital_card(card: Card, *, actor: User | None) -> Card:
     card.digital_device = None
     audit.record("card.digital_moved", card, actor=actor)
     return card
+
+
+def signing_key_id() -> str:
+    """Return the id of the key that signs new tokens now."""
+    return tokens.key_id(current_app.config["CARD_SIGNING_KEYS"][-1])
 
 
 def printed_token(card: Card) -> str:
