@@ -1,12 +1,13 @@
 """Flask commands: demo data and API tokens."""
 
 import secrets
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import demo, tokens
+from . import backup, demo, tokens
 from .extensions import db
 from .models import User
 from .services import accounts, keys
@@ -16,6 +17,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(api_token_command)
     app.cli.add_command(keys_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 @click.command("demo")
@@ -88,3 +91,31 @@ def affected_command(key_id: str, reissue: bool) -> None:
     for card in affected:
         click.echo(f"{card.number} {card.issuer.name}")
     click.echo(f"{len(affected)} cards {'reissued' if reissue else 'affected'}", err=True)
+
+
+@click.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(target: Path) -> None:
+    """Write a consistent backup of the database into TARGET."""
+    db.session.remove()
+    try:
+        backup.backup(current_app.config["SQLALCHEMY_DATABASE_URI"], target)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Backup written to {target}", err=True)
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def restore_command(source: Path, yes: bool) -> None:
+    """Replace the database's contents with the backup in SOURCE."""
+    if not yes:
+        click.confirm("This replaces everything in the database. Continue?", abort=True)
+    db.session.remove()
+    db.engine.dispose()
+    try:
+        backup.restore(current_app.config["SQLALCHEMY_DATABASE_URI"], source)
+    except backup.BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Restored from {source}", err=True)
