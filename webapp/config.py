@@ -50,6 +50,7 @@ def from_environment(instance: Path, environ=os.environ) -> dict:
         "SESSION_COOKIE_SECURE": production,
         "REMEMBER_COOKIE_SECURE": production,
         "RATELIMIT_STORAGE_URI": redis_url or "memory://",
+        "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
         "RATE_LIMITS": environ.get("RATE_LIMITS", "1") != "0",
         "RATELIMIT_HEADERS_ENABLED": True,
         "TIMEZONE": "Europe/Helsinki",
