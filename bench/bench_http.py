@@ -1,0 +1,243 @@
+"""Door API throughput under gunicorn, each figure beside /healthz on the same server.
+
+    python -m bench.bench_http [--seconds 10] [--connections 16]
+
+Starts gunicorn (2 workers) on a loopback port against a fresh PostgreSQL database (or
+SQLite with --sqlite) holding the demo data, then loads it with wrk: GET /healthz, POST
+/api/v1/verify and POST /api/v1/visits (a new idempotency key per request). Prints
+requests/s, the ratios to /healthz, the p99 latency of verify, and the memory of each
+worker after the run. Rate limits are off: one token here stands for many doors.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+POSTGRES_URL = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+VERIFY_LUA = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {api_token}"
+wrk.body = '{{"token": "{card_token}"}}'
+"""
+
+VISITS_LUA = """
+local counter = 0
+local thread_id = 0
+local threads = {{}}
+function setup(thread)
+  thread_id = thread_id + 1
+  thread:set("tid", thread_id)
+end
+request = function()
+  counter = counter + 1
+  local body = string.format(
+    '{{"token": "{card_token}", "children": 1, "idempotency_key": "bench-%s-%d-%d"}}',
+    "{run}", tid, counter)
+  return wrk.format("POST", nil,
+    {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {api_token}"}}, body)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def database(use_sqlite: bool):
+    if use_sqlite:
+        with tempfile.TemporaryDirectory() as tmp:
+            yield f"sqlite:///{tmp}/bench.db"
+        return
+    name = f"kk_bench_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def flask(env: dict, *args: str) -> str:
+    result = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "webapp", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def prepare(env: dict) -> tuple[str, str, str]:
+    """Migrate and load the demo; return venue and distributor API tokens and a card number."""
+    flask(env, "db", "upgrade")
+    numbers = dict(line.split(" ", 1) for line in flask(env, "demo").splitlines())
+    venue_token = flask(env, "api-token", "ovi@example.fi").strip().splitlines()[-1]
+    distributor_token = flask(env, "api-token", "jakaja@example.fi").strip().splitlines()[-1]
+    return venue_token, distributor_token, numbers["active"]
+
+
+def card_token(base: str, distributor_token: str, number: str) -> str:
+    request = urllib.request.Request(
+        f"{base}/api/v1/cards/{number}", headers={"Authorization": f"Bearer {distributor_token}"}
+    )
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)["token"]
+
+
+@contextmanager
+def gunicorn(env: dict, port: int):
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "gunicorn"),
+            "--workers=2",
+            f"--bind=127.0.0.1:{port}",
+            "--log-level=warning",
+            "webapp:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        if script:
+            lua.write(script)
+            command[1:1] = ["-s", lua.name]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    os.unlink(lua.name)
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)\b", out)
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rate": rate,
+        "p99_ms": float(p99.group(1)) * scale,
+        "errors": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def worker_memory_mb(master_pid: int) -> list[float]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        status = Path(f"/proc/{pid}/status").read_text()
+        sizes.append(int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024)
+    return sizes
+
+
+def measure(seconds: int = 10, connections: int = 16, use_sqlite: bool = False) -> list[tuple]:
+    """Run the load and return rows of (figure, value, target, met)."""
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is not installed: apt-get install wrk")
+    port = free_port()
+    with database(use_sqlite) as url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "RATE_LIMITS": "0",
+            "SECRET_KEY": "bench",
+            "CARD_SIGNING_KEYS": "bench-key",
+            "BENCH_URL": f"http://127.0.0.1:{port}",
+        }
+        api_token, distributor_token, number = prepare(env)
+        with gunicorn(env, port) as server:
+            base = f"http://127.0.0.1:{port}"
+            token = card_token(base, distributor_token, number)
+            wrk(f"{base}/healthz", 2, connections)  # warm up both workers
+            health = wrk(f"{base}/healthz", seconds, connections)
+            verify = wrk(
+                f"{base}/api/v1/verify",
+                seconds,
+                connections,
+                VERIFY_LUA.format(api_token=api_token, card_token=token),
+            )
+            visits = wrk(
+                f"{base}/api/v1/visits",
+                seconds,
+                connections,
+                VISITS_LUA.format(api_token=api_token, card_token=token, run=port),
+            )
+            memory = worker_memory_mb(server.pid)
+    db_name = "SQLite" if use_sqlite else "PostgreSQL"
+    verify_ratio = verify["rate"] / health["rate"]
+    visits_ratio = visits["rate"] / health["rate"]
+    return [
+        (
+            f"GET /healthz req/s ({db_name}, {connections} conn)",
+            f"{health['rate']:.0f}",
+            "baseline",
+            True,
+        ),
+        ("POST /api/v1/verify req/s", f"{verify['rate']:.0f}", "", verify["errors"] == 0),
+        ("verify / healthz", f"{verify_ratio:.2f}", ">= 0.5", verify_ratio >= 0.5),
+        (
+            f"verify p99 latency, {connections} scanners",
+            f"{verify['p99_ms']:.1f} ms",
+            "< 50 ms",
+            verify["p99_ms"] < 50,
+        ),
+        ("POST /api/v1/visits req/s", f"{visits['rate']:.0f}", "", visits["errors"] == 0),
+        ("visits / healthz", f"{visits_ratio:.2f}", ">= 0.3", visits_ratio >= 0.3),
+        (
+            "memory per worker after the load",
+            f"{max(memory):.0f} MB",
+            "< 150 MB",
+            max(memory) < 150,
+        ),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--sqlite", action="store_true", help="SQLite instead of PostgreSQL")
+    args = parser.parse_args()
+    for figure, value, target, met in measure(args.seconds, args.connections, args.sqlite):
+        print(f"{figure:45} {value:>12}  {target:10} {'ok' if met else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
