@@ -52,3 +52,20 @@ def test_healthz_reports_an_unreachable_database():
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite:////nonexistent/dir/kaikukortti.db"}
     )
     assert app.test_client().get("/healthz").status_code == 503
+
+
+def test_database_outage_answers_503_and_retry_after(app, client, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from webapp.services import accounts
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(accounts, "user_for_api_token", unreachable)
+    monkeypatch.setattr(accounts, "authenticate", unreachable)
+    api = client.post("/api/v1/verify", json={"token": "x"}, headers={"Authorization": "Bearer x"})
+    assert api.status_code == 503 and api.json["error"] == "unavailable"
+    assert api.headers["Retry-After"] == "2"
+    page = client.post("/", data={"email": "ovi@example.fi", "password": "x"})
+    assert page.status_code == 503

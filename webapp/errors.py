@@ -3,6 +3,9 @@
 from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from .extensions import db
 from werkzeug.exceptions import HTTPException
 
 
@@ -38,6 +41,17 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return jsonify(error=_code(error), message=message), error.code
         return render_template("error.html", message=message), error.code
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error: DBAPIError):
+        """The database is restarting or out of reach: ask the client to retry."""
+        db.session.rollback()
+        message = _("The service is briefly unavailable. Try again in a moment.")
+        if request.path.startswith("/api/"):
+            response = jsonify(error="unavailable", message=message)
+        else:
+            response = render_template("error.html", message=message)
+        return response, 503, {"Retry-After": "2"}
 
     @app.errorhandler(500)
     def server_error(error):
