@@ -1,0 +1,149 @@
+"""The digital card in headless Chromium: its QR code passes the door, online and offline.
+
+The QR code on the screen is read back with zxing-cpp from a screenshot, as a phone
+camera at the door would, and checked with the door service itself.
+"""
+
+import io
+import re
+
+import pypdfium2 as pdfium
+import pytest
+import zxingcpp
+from PIL import Image
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from webapp.cardnumbers import format_number
+from webapp.demo import PASSWORD
+from webapp.extensions import db
+from webapp.models import Card, Organisation
+from webapp.rules import Reason
+from webapp.services import cards, door
+
+
+@pytest.fixture
+def card(demo_cards) -> Card:
+    return db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+
+
+@pytest.fixture
+def venue(demo_cards) -> Organisation:
+    return db.session.scalar(
+        select(Organisation).where(Organisation.name == "Kuopion kaupunginteatteri")
+    )
+
+
+@pytest.fixture
+def new_context(browser):
+    contexts = []
+
+    def make():
+        contexts.append(browser.new_context(viewport={"width": 390, "height": 844}))
+        return contexts[-1]
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def read_qr(image: Image.Image) -> str:
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+    assert len(results) == 1, "expected exactly one readable QR code"
+    return results[0].text
+
+
+def screen_code(page, selector: str = "#card-qr") -> str:
+    """Read the QR code shown on the page, as a phone at the door would."""
+    return read_qr(Image.open(io.BytesIO(page.locator(selector).screenshot())))
+
+
+def test_live_code_verifies_and_the_card_still_shows_a_code_offline(
+    new_context, live_server, card, venue, axe_check
+):
+    context = new_context()
+    page = context.new_page()
+    page.goto(f"{live_server.url}/k/{card.digital_key}")
+
+    page.locator("#qr-live svg").wait_for(state="visible")
+    live = screen_code(page)
+    assert live.startswith("D.")  # a time-limited digital code
+    assert door.verify(live, venue).reason is Reason.OK
+    assert page.locator(".card-number").inner_text() == format_number(card.number)
+    assert axe_check(page) == []
+
+    page.wait_for_function("document.documentElement.dataset.offlineReady === 'true'")
+    cdp = context.new_cdp_session(page)
+    manifest = cdp.send("Page.getAppManifest")
+    assert manifest["url"] == f"{live_server.url}/k/{card.digital_key}/manifest.json"
+    assert manifest.get("errors", []) == []
+    problems = {
+        e["errorId"] for e in cdp.send("Page.getInstallabilityErrors")["installabilityErrors"]
+    }
+    assert problems <= {"in-incognito"}  # Playwright's contexts are incognito profiles
+
+    context.set_offline(True)
+    page.reload()
+    page.locator("#qr-static svg").wait_for(state="visible")
+    assert page.locator("#qr-live").is_hidden()
+    offline = screen_code(page)
+    assert offline == cards.printed_token(card)
+    assert door.verify(offline, venue).reason is Reason.OK
+    assert page.locator(".card-number").inner_text() == format_number(card.number)
+
+
+def test_second_browser_is_refused(new_context, live_server, card):
+    url = f"{live_server.url}/k/{card.digital_key}"
+    first = new_context().new_page()
+    first.goto(url)
+    first.locator("#card-qr svg").first.wait_for(state="visible")
+
+    second = new_context().new_page()
+    response = second.goto(url)
+    assert response.status == 403
+    assert second.locator("#refused-title").is_visible()
+    assert second.locator("svg").count() == 0
+    assert format_number(card.number) not in second.content()
+
+    first.reload()
+    first.locator("#card-qr svg").first.wait_for(state="visible")  # the first phone keeps it
+
+
+def test_a_new_card_passes_the_door_on_paper_and_on_the_phone(
+    new_context, live_server, demo_cards, venue, axe_check
+):
+    desk = new_context().new_page()
+    desk.goto(f"{live_server.url}/")
+    desk.fill("#email", "jakaja@example.fi")
+    desk.fill("#password", PASSWORD)
+    desk.click("button[type=submit]")
+    assert axe_check(desk) == []
+    desk.click("a[href='/distributor/cards/new']")
+    desk.fill("#birth_year", "2020")
+    desk.press("#birth_year", "Tab")
+    expect(desk.locator("#birth_year-error")).to_contain_text("16")  # checked as soon as typed
+    assert axe_check(desk) == []
+    desk.fill("#birth_year", "1975")
+    desk.fill("#postcode", "70100")
+    desk.fill("#children", "3")
+    desk.click("form.register-form button[type=submit]")
+    desk.wait_for_url(re.compile(r"/distributor/cards/[0-9A-Z]{9}$"))
+    assert axe_check(desk) == []
+
+    pdf = desk.request.get(f"{desk.url}/card.pdf")
+    assert pdf.headers["content-type"] == "application/pdf"
+    front = pdfium.PdfDocument(pdf.body())[0].render(scale=600 / 72).to_pil()
+    assert door.verify(read_qr(front), venue).reason is Reason.OK
+
+    desk.click("a[href$='/handover']")
+    link = screen_code(desk, ".handover-qr")
+    assert link.startswith(f"{live_server.url}/k/")
+    assert axe_check(desk) == []
+
+    phone = new_context().new_page()
+    phone.goto(link)
+    phone.locator("#qr-live svg").wait_for(state="visible")
+    assert door.verify(screen_code(phone), venue).reason is Reason.OK
+    expect(desk.locator("#handover-status")).to_have_class(
+        re.compile("status-done"), timeout=10_000
+    )

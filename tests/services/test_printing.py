@@ -1,0 +1,157 @@
+"""Printed cards read back the way a phone at the door reads them.
+
+Each PDF is rendered with pypdfium2 and its QR codes decoded with zxing-cpp, an
+independent decoder, then checked with the door service itself.
+"""
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+import pytest
+import zxingcpp
+from sqlalchemy import select
+
+from webapp.cardnumbers import format_number
+from webapp.extensions import db
+from webapp.models import Card, Organisation
+from webapp.rules import Reason
+from webapp.services import cards, door, printing
+
+MM_PER_POINT = 25.4 / 72
+CARD_DPI = 600
+SHEET_DPI = 200
+
+
+def organisation(name: str) -> Organisation:
+    return db.session.scalar(select(Organisation).where(Organisation.name == name))
+
+
+@pytest.fixture
+def card(demo_cards) -> Card:
+    return db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+
+
+@pytest.fixture
+def venue(demo_cards) -> Organisation:
+    return organisation("Kuopion kaupunginteatteri")
+
+
+def page_size_mm(page) -> tuple[float, float]:
+    width, height = page.get_size()
+    return width * MM_PER_POINT, height * MM_PER_POINT
+
+
+def decode(page, dpi: int) -> list:
+    image = page.render(scale=dpi / 72).to_pil()
+    return zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
+
+
+def page_text(page) -> str:
+    return page.get_textpage().get_text_range()
+
+
+def test_card_is_id1_size_on_both_sides(card):
+    document = pdfium.PdfDocument(printing.card_pdf(card))
+    assert len(document) == 2
+    for page in document:
+        width, height = page_size_mm(page)
+        assert width == pytest.approx(85.60, abs=0.01)
+        assert height == pytest.approx(53.98, abs=0.01)
+
+
+def test_card_qr_reads_back_as_the_cards_token_and_verifies(card, venue):
+    page = pdfium.PdfDocument(printing.card_pdf(card))[0]
+    (result,) = decode(page, CARD_DPI)
+    assert result.text == cards.printed_token(card)
+    assert door.verify(result.text, venue).reason is Reason.OK
+
+
+def test_qr_is_large_with_a_quiet_zone_and_error_correction_m_or_higher(card):
+    page = pdfium.PdfDocument(printing.card_pdf(card))[0]
+    image = page.render(scale=CARD_DPI / 72).to_pil().convert("L")
+    (result,) = decode(page, CARD_DPI)
+    assert result.ec_level in ("M", "Q", "H")
+
+    left, top = result.position.top_left.x, result.position.top_left.y
+    right, bottom = result.position.bottom_right.x, result.position.bottom_right.y
+    width_mm = (right - left) / CARD_DPI * 25.4
+    assert width_mm >= 20
+
+    modules = 17 + 4 * int(result.extra["Version"])
+    module = (right - left) / modules
+    quiet, slack = round(4 * module), round(module / 2)  # slack: anti-aliased symbol edge
+    ring = image.crop((left - quiet, top - quiet, right + quiet, bottom + quiet))
+    inner = (quiet - slack, quiet - slack, ring.width - quiet + slack, ring.height - quiet + slack)
+    dark = [
+        (x, y)
+        for x in range(0, ring.width, 3)
+        for y in range(0, ring.height, 3)
+        if ring.getpixel((x, y)) < 128
+        and not (inner[0] <= x < inner[2] and inner[1] <= y < inner[3])
+    ]
+    assert dark == [], "something is printed in the QR code's quiet zone"
+
+
+def test_qr_is_drawn_as_vectors_not_as_an_image(card):
+    page = pdfium.PdfDocument(printing.card_pdf(card))[0]
+    kinds = [obj.type for obj in page.get_objects()]
+    assert pdfium_c.FPDF_PAGEOBJ_IMAGE not in kinds
+    assert kinds.count(pdfium_c.FPDF_PAGEOBJ_PATH) > 100
+
+
+def test_front_shows_number_expiry_region_and_a_line_for_the_name(card):
+    text = page_text(pdfium.PdfDocument(printing.card_pdf(card))[0])
+    expiry = card.valid_until
+    assert format_number(card.number) in text
+    assert f"{expiry.day}.{expiry.month}.{expiry.year}" in text
+    assert "Pohjois-Savo" in text
+    assert "Nimi / Namn" in text
+
+
+def test_back_has_the_rules_in_finnish_and_swedish(card):
+    text = page_text(pdfium.PdfDocument(printing.card_pdf(card))[1])
+    assert "henkilökohtainen" in text and "kursseille" in text
+    assert "personligt" in text and "kurser" in text
+
+
+def test_card_looks_like_any_membership_card(card):
+    document = pdfium.PdfDocument(printing.card_pdf(card))
+    text = " ".join(page_text(page) for page in document).lower()
+    for telltale in ("sosiaali", "social", "pienitulo", "low income", "toimeentulo", "kela"):
+        assert telltale not in text
+    assert card.issuer.name.lower() not in text
+    assert str(card.birth_year) not in text and card.postcode not in text
+
+
+def test_reissued_card_prints_the_new_generation(card, venue):
+    old = decode(pdfium.PdfDocument(printing.card_pdf(card))[0], CARD_DPI)[0].text
+    cards.reissue_card(card, actor=None)
+    db.session.flush()
+    new = decode(pdfium.PdfDocument(printing.card_pdf(card))[0], CARD_DPI)[0].text
+    assert door.verify(new, venue).reason is Reason.OK
+    assert door.verify(old, venue).reason is Reason.REPLACED
+
+
+@pytest.mark.parametrize("count", [1, 10, 13])
+def test_a4_sheets_of_n_cards_decode_to_n_tokens(demo_cards, venue, count):
+    issuer = organisation("Kuopion sosiaalipalvelut")
+    batch = [
+        cards.issue_card(issuer=issuer, actor=None, birth_year=1970, postcode="70100", children=1)
+        for _ in range(count)
+    ]
+    db.session.flush()
+    document = pdfium.PdfDocument(printing.sheet_pdf(batch))
+    sheets = -(-count // 10)
+    assert len(document) == 2 * sheets  # each page of fronts is followed by its backs
+    tokens = []
+    for page in document:
+        width, height = page_size_mm(page)
+        assert (round(width), round(height)) == (210, 297)
+        tokens += [result.text for result in decode(page, SHEET_DPI)]
+    assert sorted(tokens) == sorted(cards.printed_token(card) for card in batch)
+    assert all(door.verify(token, venue).reason is Reason.OK for token in tokens)
+
+
+def test_sheet_without_backs_has_fronts_only(card):
+    document = pdfium.PdfDocument(printing.sheet_pdf([card], backs=False))
+    assert len(document) == 1
+    assert len(decode(document[0], SHEET_DPI)) == 1

@@ -1,0 +1,389 @@
+"""The distributor's workspace: register, find, print and manage the organisation's cards."""
+
+import re
+
+import flask_babel
+import pypdfium2 as pdfium
+import pytest
+from sqlalchemy import func, select
+
+from webapp.cardnumbers import ALPHABET, format_number
+from webapp.extensions import db
+from webapp.models import AuditEvent, Card, RevokeReason, Visit
+from webapp.services import cards
+
+JAKAJA = "jakaja@example.fi"
+LAPPI = "jakaja.lappi@example.fi"
+
+
+def card_by_number(number: str) -> Card:
+    db.session.expire_all()
+    return db.session.scalar(select(Card).where(Card.number == number))
+
+
+def audit_actions(number: str) -> list[str]:
+    """Return what was done to the card after it was issued, oldest first."""
+    actions = db.session.scalars(
+        select(AuditEvent.action).where(AuditEvent.object_id == number).order_by(AuditEvent.id)
+    )
+    return [action for action in actions if action != "card.issued"]
+
+
+def in_english(client) -> None:
+    client.get("/language/en")
+    # The tests' app context outlives requests, so forget the language cached in g.
+    flask_babel.refresh()
+
+
+def register_data(**changes) -> dict:
+    this_year = cards.today_in_finland().year
+    data = {
+        "birth_year": str(this_year - 40),
+        "postcode": "70100",
+        "children": "2",
+        "valid_until": cards.one_year_after(cards.today_in_finland()).isoformat(),
+    }
+    data.update(changes)
+    return data
+
+
+def with_form_defaults(client, data: dict) -> dict:
+    """Add the select fields' values as the register page offers them."""
+    page = client.get("/distributor/cards/new").get_data(as_text=True)
+    issuer = re.search(r'name="issuer" value="(\d+)"', page).group(1)
+    region = re.search(r'<option selected value="(\d+)">', page).group(1)
+    return {"issuer": issuer, "region": region, **data}
+
+
+class TestRegister:
+    def test_registers_a_card_of_the_distributors_organisation_and_region(self, signed_in):
+        client = signed_in(JAKAJA)
+        response = client.post(
+            "/distributor/cards/new", data=with_form_defaults(client, register_data())
+        )
+        assert response.status_code == 303
+        number = response.headers["Location"].rsplit("/", 1)[1]
+        card = card_by_number(number)
+        assert card.issuer.name == "Kuopion sosiaalipalvelut"
+        assert card.region.code == "pohjois-savo"
+        assert (card.children, card.postcode) == (2, "70100")
+        assert (
+            db.session.scalar(select(AuditEvent.action).where(AuditEvent.object_id == number))
+            == "card.issued"
+        )
+        page = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert format_number(number) in page
+
+    def test_region_defaults_to_the_distributors(self, signed_in):
+        page = signed_in(JAKAJA).get("/distributor/cards/new").get_data(as_text=True)
+        assert re.search(r"<option selected value=\"\d+\">Pohjois-Savo</option>", page)
+
+    @pytest.mark.parametrize(
+        ("changes", "message"),
+        [
+            ({"birth_year": "YOUNG"}, "Not a valid integer value"),
+            ({"postcode": "7010"}, "five digits"),
+            ({"postcode": ""}, "Enter the postcode"),
+            ({"children": "21"}, "from 0 to 20"),
+            ({"valid_until": "2000-01-01"}, "cannot be in the past"),
+        ],
+    )
+    def test_bad_input_is_explained_next_to_the_field(
+        self, signed_in, demo_cards, changes, message
+    ):
+        client = signed_in(JAKAJA)
+        in_english(client)
+        data = with_form_defaults(client, register_data(**changes))
+        response = client.post("/distributor/cards/new", data=data)
+        assert response.status_code == 422
+        assert message in response.get_data(as_text=True)
+        assert 'aria-invalid="true"' in response.get_data(as_text=True)
+        assert db.session.scalar(select(func.count(Card.id))) == len(demo_cards)
+
+    def test_holder_must_turn_16_this_year(self, signed_in):
+        client = signed_in(JAKAJA)
+        in_english(client)
+        this_year = cards.today_in_finland().year
+        young = with_form_defaults(client, register_data(birth_year=str(this_year - 15)))
+        response = client.post("/distributor/cards/new", data=young)
+        assert response.status_code == 422
+        assert "must turn 16 this year" in response.get_data(as_text=True)
+        sixteen = with_form_defaults(client, register_data(birth_year=str(this_year - 16)))
+        assert client.post("/distributor/cards/new", data=sixteen).status_code == 303
+
+    def test_messages_speak_finnish_by_default(self, signed_in):
+        client = signed_in(JAKAJA)
+        data = with_form_defaults(client, register_data(postcode="abc"))
+        page = client.post("/distributor/cards/new", data=data).get_data(as_text=True)
+        assert 'lang="fi"' in page
+
+    def test_htmx_submit_gets_only_the_form_back_with_its_errors(self, signed_in):
+        client = signed_in(JAKAJA)
+        in_english(client)
+        data = with_form_defaults(client, register_data(postcode="7O100"))
+        response = client.post("/distributor/cards/new", data=data, headers={"HX-Request": "true"})
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200  # htmx swaps 2xx answers only
+        assert body.lstrip().startswith("<form") and "<html" not in body
+        assert "five digits" in body
+        assert "HX-Request" in response.headers["Vary"]
+
+    def test_htmx_submit_that_registers_sends_the_browser_to_the_card(self, signed_in):
+        client = signed_in(JAKAJA)
+        data = with_form_defaults(client, register_data())
+        response = client.post("/distributor/cards/new", data=data, headers={"HX-Request": "true"})
+        assert response.headers["HX-Redirect"].startswith("/distributor/cards/")
+
+    def test_a_field_is_checked_on_its_own_while_typing(self, signed_in):
+        client = signed_in(JAKAJA)
+        in_english(client)
+        data = with_form_defaults(client, register_data(postcode="123", children="99"))
+        response = client.post("/distributor/cards/new/check/postcode", data=data)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200
+        assert body.strip().startswith('<div class="field has-error">')
+        assert "five digits" in body and "from 0 to 20" not in body
+        ok = client.post("/distributor/cards/new/check/children", data=register_data()).get_data(
+            as_text=True
+        )
+        assert "has-error" not in ok
+
+
+class TestFind:
+    def test_number_is_found_whatever_its_case_spaces_and_dashes(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        typed = f" {number[:3].lower()}-{number[3:6]} {number[6:].lower()} "
+        response = signed_in(JAKAJA).get("/distributor/find", query_string={"number": typed})
+        assert response.status_code == 303
+        assert response.headers["Location"] == f"/distributor/cards/{number}"
+
+    def test_a_typo_is_caught_by_the_check_character(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        wrong = next(c for c in ALPHABET if c != number[4])
+        typo = number[:4] + wrong + number[5:]
+        client = signed_in(JAKAJA)
+        in_english(client)
+        response = client.get("/distributor/find", query_string={"number": typo})
+        assert response.status_code == 422
+        assert "not a card number" in response.get_data(as_text=True)
+
+    def test_htmx_find_redirects_or_returns_the_form_fragment(self, signed_in, demo_cards):
+        client = signed_in(JAKAJA)
+        found = client.get(
+            "/distributor/find",
+            query_string={"number": demo_cards["active"]},
+            headers={"HX-Request": "true"},
+        )
+        assert found.headers["HX-Redirect"] == f"/distributor/cards/{demo_cards['active']}"
+        missing = client.get(
+            "/distributor/find", query_string={"number": "x"}, headers={"HX-Request": "true"}
+        )
+        assert missing.status_code == 200
+        assert missing.get_data(as_text=True).lstrip().startswith("<form")
+
+
+class TestCardPage:
+    def test_shows_status_validity_generation_and_use(self, signed_in, demo_cards):
+        card = card_by_number(demo_cards["replaced"])
+        venue = db.session.scalar(select(Card.issuer_id))  # any organisation id will do
+        for _ in range(3):
+            db.session.add(Visit(card=card, generation=2, venue_id=venue, children=0))
+        db.session.commit()
+        client = signed_in(JAKAJA)
+        in_english(client)
+        page = client.get(f"/distributor/cards/{card.number}").get_data(as_text=True)
+        assert "Valid" in page and "Card generation" in page
+        assert re.search(r"Card generation</dt><dd>2\b", page)
+        assert re.search(r"Times used</dt><dd>3</dd>", page)
+        assert card.valid_until.strftime("%Y") in page
+
+    def test_revoked_card_shows_the_reason_and_no_actions(self, signed_in, demo_cards):
+        client = signed_in(JAKAJA)
+        in_english(client)
+        page = client.get(f"/distributor/cards/{demo_cards['revoked']}").get_data(as_text=True)
+        assert "Revoked" in page and "lost or stolen" in page
+        assert "/revoke" not in page and "card.pdf" not in page
+
+    def test_list_shows_the_organisations_cards(self, signed_in, demo_cards):
+        page = signed_in(JAKAJA).get("/distributor/").get_data(as_text=True)
+        for state in ("active", "expired", "revoked", "replaced"):
+            assert format_number(demo_cards[state]) in page
+        assert format_number(demo_cards["lappi"]) not in page
+
+
+class TestActions:
+    def test_each_change_is_confirmed_first(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        client = signed_in(JAKAJA)
+        for action in ("renew", "reissue", "revoke", "move-phone"):
+            page = client.get(f"/distributor/cards/{number}/{action}")
+            assert page.status_code == 200
+            assert 'method="post"' in page.get_data(as_text=True)
+        card = card_by_number(number)
+        assert (card.generation, card.revoked) == (1, False)
+        assert audit_actions(number) == []
+
+    def test_renew_sets_the_chosen_last_day(self, signed_in, demo_cards):
+        number = demo_cards["expired"]
+        new_end = cards.one_year_after(cards.today_in_finland())
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/renew", data={"valid_until": new_end.isoformat()}
+        )
+        assert response.status_code == 303
+        assert card_by_number(number).valid_until == new_end
+        assert audit_actions(number) == ["card.renewed"]
+
+    def test_reissue_makes_a_new_generation(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        old_token = cards.printed_token(card_by_number(number))
+        signed_in(JAKAJA).post(f"/distributor/cards/{number}/reissue")
+        card = card_by_number(number)
+        assert card.generation == 2 and cards.printed_token(card) != old_token
+        assert audit_actions(number) == ["card.reissued"]
+
+    def test_revoke_records_the_reason(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/revoke", data={"reason": "misuse"}
+        )
+        assert response.status_code == 303
+        card = card_by_number(number)
+        assert card.revoked and card.revoke_reason is RevokeReason.MISUSE
+        assert audit_actions(number) == ["card.revoked"]
+
+    def test_revoke_refuses_an_unknown_reason(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/revoke", data={"reason": "bored"}
+        )
+        assert response.status_code == 422
+        assert not card_by_number(number).revoked
+
+    def test_moving_the_digital_card_gives_a_new_link_and_shows_it(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        card = card_by_number(number)
+        old_key = card.digital_key
+        card.digital_device = "0" * 64
+        db.session.commit()
+        client = signed_in(JAKAJA)
+        response = client.post(f"/distributor/cards/{number}/move-phone")
+        assert response.headers["Location"] == f"/distributor/cards/{number}/handover"
+        card = card_by_number(number)
+        assert card.digital_key != old_key and card.digital_device is None
+        handover = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert f"/k/{card.digital_key}" in handover and "<svg" in handover
+        assert audit_actions(number) == ["card.digital_moved"]
+
+    def test_a_revoked_card_cannot_be_renewed(self, signed_in, demo_cards):
+        number = demo_cards["revoked"]
+        client = signed_in(JAKAJA)
+        before = audit_actions(number)
+        response = client.post(
+            f"/distributor/cards/{number}/renew",
+            data={"valid_until": cards.one_year_after(cards.today_in_finland()).isoformat()},
+        )
+        assert response.status_code == 303
+        assert audit_actions(number) == before
+
+    def test_unknown_action_is_not_found(self, signed_in, demo_cards):
+        client = signed_in(JAKAJA)
+        assert client.get(f"/distributor/cards/{demo_cards['active']}/burn").status_code == 404
+
+
+class TestHandover:
+    def test_shows_a_qr_of_the_digital_card_link_until_a_phone_opens_it(
+        self, signed_in, demo_cards
+    ):
+        number = demo_cards["active"]
+        client = signed_in(JAKAJA)
+        page = client.get(f"/distributor/cards/{number}/handover").get_data(as_text=True)
+        assert "<svg" in page and 'hx-trigger="every 3s"' in page
+        card = card_by_number(number)
+        card.digital_device = "0" * 64
+        db.session.commit()
+        status = client.get(f"/distributor/cards/{number}/handover", headers={"HX-Request": "true"})
+        body = status.get_data(as_text=True)
+        assert body.lstrip().startswith('<p id="handover-status"') and "hx-trigger" not in body
+
+
+class TestPrinting:
+    def test_card_pdf_is_one_card_front_and_back(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        response = signed_in(JAKAJA).get(f"/distributor/cards/{number}/card.pdf")
+        assert response.status_code == 200
+        assert response.mimetype == "application/pdf"
+        assert len(pdfium.PdfDocument(response.data)) == 2
+        assert audit_actions(number) == ["card.printed"]
+
+    def test_batch_prints_the_chosen_cards_on_a4(self, signed_in, demo_cards):
+        chosen = [demo_cards["active"], demo_cards["expired"], demo_cards["replaced"]]
+        response = signed_in(JAKAJA).post(
+            "/distributor/print", data={"number": chosen, "backs": "1"}
+        )
+        assert response.mimetype == "application/pdf"
+        document = pdfium.PdfDocument(response.data)
+        assert len(document) == 2  # fronts, then backs
+        width, height = document[0].get_size()
+        assert (round(width / 72 * 25.4), round(height / 72 * 25.4)) == (210, 297)
+
+    def test_batch_without_cards_explains_what_to_do(self, signed_in, demo_cards):
+        response = signed_in(JAKAJA).post("/distributor/print", data={})
+        assert response.status_code == 303 and response.headers["Location"] == "/distributor/"
+
+
+class TestOtherOrganisationsCards:
+    """Staff of Rovaniemen sosiaalipalvelut may not see or touch Kuopio's cards."""
+
+    def test_card_page_and_pdf_are_not_found(self, signed_in, demo_cards):
+        client = signed_in(LAPPI)
+        number = demo_cards["active"]
+        assert client.get(f"/distributor/cards/{number}").status_code == 404
+        assert client.get(f"/distributor/cards/{number}/card.pdf").status_code == 404
+        assert client.get(f"/distributor/cards/{number}/handover").status_code == 404
+        assert client.get(f"/distributor/cards/{number}/revoke").status_code == 404
+
+    def test_actions_are_refused_and_change_nothing(self, signed_in, demo_cards):
+        client = signed_in(LAPPI)
+        number = demo_cards["active"]
+        before = card_by_number(number)
+        key, generation = before.digital_key, before.generation
+        for action, data in (
+            ("revoke", {"reason": "lost"}),
+            ("reissue", {}),
+            ("renew", {"valid_until": "2099-01-01"}),
+            ("move-phone", {}),
+        ):
+            assert (
+                client.post(f"/distributor/cards/{number}/{action}", data=data).status_code == 404
+            )
+        card = card_by_number(number)
+        assert not card.revoked and card.generation == generation and card.digital_key == key
+        assert audit_actions(number) == []
+
+    def test_find_and_list_do_not_reveal_them(self, signed_in, demo_cards):
+        client = signed_in(LAPPI)
+        in_english(client)
+        found = client.get("/distributor/find", query_string={"number": demo_cards["active"]})
+        assert found.status_code == 404
+        assert "None of your organisation" in found.get_data(as_text=True)
+        page = client.get("/distributor/").get_data(as_text=True)
+        assert format_number(demo_cards["lappi"]) in page
+        assert format_number(demo_cards["active"]) not in page
+
+    def test_batch_print_leaves_them_out(self, signed_in, demo_cards):
+        client = signed_in(LAPPI)
+        response = client.post("/distributor/print", data={"number": [demo_cards["active"]]})
+        assert response.status_code == 303  # nothing of theirs was chosen
+        both = client.post(
+            "/distributor/print", data={"number": [demo_cards["active"], demo_cards["lappi"]]}
+        )
+        assert both.mimetype == "application/pdf"
+        assert audit_actions(demo_cards["active"]) == []
+        assert audit_actions(demo_cards["lappi"]) == ["card.printed"]
+
+
+@pytest.mark.parametrize("email", ["ovi@example.fi", "koordinaattori@example.fi"])
+def test_other_roles_cannot_use_the_workspace(signed_in, demo_cards, email):
+    client = signed_in(email)
+    assert client.get("/distributor/").status_code == 403
+    assert client.get(f"/distributor/cards/{demo_cards['active']}").status_code == 403
