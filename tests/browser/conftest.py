@@ -10,8 +10,9 @@ browser
     Session-scoped ``playwright.sync_api.Browser``, headless, fresh profile.
 camera_page(context_or_none, qr_text) -> Page
     Factory: a page whose camera (``navigator.mediaDevices.getUserMedia``) shows
-    the QR code of ``qr_text`` on a white 640x480 canvas. With ``None`` a new
-    context (camera permission granted) is made and closed after the test.
+    the QR code of ``qr_text`` (``None``: nothing) on a white 640x480 canvas. With
+    ``None`` as the context a new one (camera permission granted) is made and closed
+    after the test.
 show_qr(page, text_or_none)
     Change the code the fake camera of ``page`` shows (``None``: an empty view).
 axe_check(page) -> list[dict]
@@ -175,12 +176,13 @@ def browser() -> Iterator[Browser]:
 def camera_page(browser: Browser) -> Iterator[Callable[[BrowserContext | None, str], Page]]:
     made: list[BrowserContext] = []
 
-    def make(context: BrowserContext | None, qr_text: str) -> Page:
+    def make(context: BrowserContext | None, qr_text: str | None) -> Page:
         if context is None:
             context = browser.new_context(permissions=["camera"])
             made.append(context)
         page = context.new_page()
-        page.add_init_script(_FAKE_CAMERA_JS % json.dumps(qr_data_url(qr_text)))
+        initial = qr_data_url(qr_text) if qr_text else None  # None: an empty view
+        page.add_init_script(_FAKE_CAMERA_JS % json.dumps(initial))
         return page
 
     yield make

@@ -1,5 +1,312 @@
-"""The JSON API for box-office systems and integrations (/api/v1)."""
+"""The JSON API for box-office systems and integrations (/api/v1).
 
-from flask import Blueprint
+Each view authenticates the bearer token, parses its body with a schema of
+:mod:`webapp.schemas`, calls one service and commits once. The OpenAPI document at
+``/api/v1/openapi.json`` is generated from these decorators and docstrings.
+"""
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+from flask import Response
+
+from ..extensions import csrf
+from ..models import RevokeReason, Role, User
+from ..rules import Reason
+from ..schemas import (
+    MAX_ID,
+    CardCreateSchema,
+    CardSchema,
+    CardUpdateSchema,
+    RevokeSchema,
+    StatsQuerySchema,
+    StatsSchema,
+    VerdictSchema,
+    VerifySchema,
+    VisitCreateSchema,
+    VisitSchema,
+)
+from ..services import cards, door, printing, stats
+from .api_helpers import (
+    acting_issuer,
+    acting_venue,
+    card_body,
+    card_failure,
+    commit,
+    door_message,
+    message,
+    region_by_code,
+    verdict_body,
+    visible_card,
+    visit_body,
+)
+from .apikit import ApiBlueprint, ApiError
+
+bp = ApiBlueprint(
+    "api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Cards, door checks, visits and statistics.",
+)
+csrf.exempt(bp)  # bearer tokens only: no cookie, so nothing for a forged request to ride on
+
+CARD_READERS = (Role.DISTRIBUTOR, Role.COORDINATOR, Role.ADMIN)
+COORDINATORS = (Role.COORDINATOR, Role.ADMIN)
+NUMBER = [
+    {
+        "in": "path",
+        "name": "number",
+        "description": "The card number; case, spaces and dashes are ignored.",
+        "example": "K7MX4PQ2D",
+    }
+]
+VISIT_ID = [{"in": "path", "name": "visit_id", "description": "The id of the visit object."}]
+CARD_INPUT_CODES = (
+    "invalid_birth_year",
+    "invalid_postcode",
+    "invalid_children",
+    "invalid_valid_until",
+    "invalid_region",
+)
+
+# Cards
+
+
+@bp.route("/cards", methods=["POST"])
+@bp.authenticated(Role.DISTRIBUTOR)
+@bp.arguments(CardCreateSchema)
+@bp.response(201, CardSchema)
+@bp.fails(
+    422,
+    "holder_too_young",
+    *CARD_INPUT_CODES,
+    "issuer_required",
+    "not_your_organisation",
+    "validation_error",
+)
+def create_card(data: dict, *, user: User):
+    """Register a card
+
+    The card is issued by the user's distributor (give `issuer` when the user works at
+    several) for the distributor's region unless `region` names another. The answer holds
+    the QR `token` to print and the holder's `digital_card_url`.
+    """
+    issuer = acting_issuer(user, data.get("issuer"))
+    region = region_by_code(data["region"]) if "region" in data else None
+    try:
+        card = cards.issue_card(
+            issuer=issuer,
+            actor=user,
+            birth_year=data["birth_year"],
+            postcode=data["postcode"],
+            children=data["children"],
+            region=region,
+            valid_until=data.get("valid_until"),
+        )
+    except cards.CardError as error:
+        raise card_failure(error) from None
+    commit()
+    return card_body(card, user)
+
+
+@bp.route("/cards/<number>", methods=["GET"], parameters=NUMBER)
+@bp.authenticated(*CARD_READERS)
+@bp.response(200, CardSchema)
+@bp.fails(404, "not_found", description="No card with this number that the user may see.")
+def get_card(number: str, *, user: User):
+    """Show a card
+
+    For the issuing distributor's staff (with the QR `token`) and the coordinators of the
+    card's region (without it).
+    """
+    return card_body(visible_card(number, user), user)
+
+
+@bp.route("/cards/<number>", methods=["PATCH"], parameters=NUMBER)
+@bp.authenticated(*COORDINATORS)
+@bp.arguments(CardUpdateSchema)
+@bp.response(200, CardSchema)
+@bp.fails(404, "not_found", description="No card with this number in the user's region.")
+@bp.fails(422, "invalid_valid_until", "validation_error")
+def update_card(data: dict, number: str, *, user: User):
+    """Change a card's last day of validity
+
+    For the coordinators of the card's region, e.g. to extend a pilot's cards.
+    """
+    card = visible_card(number, user)
+    try:
+        cards.change_validity(card, actor=user, valid_until=data["valid_until"])
+    except cards.CardError as error:
+        raise card_failure(error) from None
+    commit()
+    return card_body(card, user)
+
+
+@bp.route("/cards/<number>/revoke", methods=["POST"], parameters=NUMBER)
+@bp.authenticated(*CARD_READERS)
+@bp.arguments(RevokeSchema)
+@bp.response(200, CardSchema)
+@bp.fails(404, "not_found", description="No card with this number that the user may see.")
+@bp.fails(422, "validation_error")
+def revoke_card(data: dict, number: str, *, user: User):
+    """Revoke a card for good
+
+    For the issuing distributor's staff and the coordinators of the card's region. Its tokens
+    verify as `revoked` from now on. Revoking a revoked card changes nothing.
+    """
+    card = visible_card(number, user)
+    cards.revoke_card(card, actor=user, reason=RevokeReason(data["reason"]))
+    commit()
+    return card_body(card, user)
+
+
+@bp.route("/cards/<number>/reissue", methods=["POST"], parameters=NUMBER)
+@bp.authenticated(Role.DISTRIBUTOR)
+@bp.response(201, CardSchema)
+@bp.fails(
+    404, "not_found", description="No card with this number issued by the user's organisations."
+)
+@bp.fails(422, "revoked", description="A revoked card cannot be reissued.")
+def reissue_card(number: str, *, user: User):
+    """Reissue a lost or damaged card
+
+    The card keeps its number and gets a new `token`; the old token now verifies as
+    `replaced`. For the issuing distributor's staff.
+    """
+    card = visible_card(number, user)
+    try:
+        cards.reissue_card(card, actor=user)
+    except cards.CardError as error:
+        raise card_failure(error) from None
+    commit()
+    return card_body(card, user)
+
+
+@bp.route("/cards/<number>/card.pdf", methods=["GET"], parameters=NUMBER)
+@bp.authenticated(Role.DISTRIBUTOR)
+@bp.response(
+    200,
+    {"type": "string", "format": "binary"},
+    content_type="application/pdf",
+    description="One ID-1 card (85.60 × 53.98 mm) with the QR code, number and expiry date.",
+)
+@bp.fails(
+    404, "not_found", description="No card with this number issued by the user's organisations."
+)
+@bp.fails(422, "revoked", description="A revoked card cannot be printed.")
+def card_pdf(number: str, *, user: User):
+    """Print a card
+
+    For the issuing distributor's staff.
+    """
+    card = visible_card(number, user)
+    if card.revoked:
+        raise ApiError(422, "revoked", message(Reason.REVOKED))
+    pdf = printing.card_pdf(card)
+    commit()
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="kaikukortti-{card.number}.pdf"'},
+    )
+
+
+# At the door
+
+
+@bp.route("/verify", methods=["POST"])
+@bp.authenticated(Role.VENUE)
+@bp.arguments(VerifySchema)
+@bp.response(200, VerdictSchema)
+@bp.fails(422, "venue_required", "not_your_venue", "validation_error")
+def verify(data: dict, *, user: User):
+    """Check a card at the door
+
+    Give the scanned `token` (and the `venue` id when the user works at several venues).
+    The answer says whether the card is accepted now and how many children may come free;
+    nothing is recorded.
+    """
+    venue = acting_venue(user, data.get("venue"))
+    return verdict_body(door.verify(data["token"], venue))
+
+
+@bp.route("/visits", methods=["POST"])
+@bp.authenticated(Role.VENUE)
+@bp.arguments(VisitCreateSchema)
+@bp.response(201, VisitSchema, description="The visit was recorded.")
+@bp.alt_response(
+    200,
+    schema=VisitSchema,
+    success=True,
+    description="A visit with this `idempotency_key` was already recorded at the venue: "
+    "this is that visit, and nothing new was stored.",
+)
+@bp.fails(
+    422,
+    *(str(reason) for reason in Reason if reason is not Reason.OK),
+    "venue_required",
+    "not_your_venue",
+    "validation_error",
+    description="The visit was not recorded: the card does not verify (`error` is the "
+    "verdict's reason), the children may not come free, or the input is wrong.",
+)
+def record_visit(data: dict, *, user: User):
+    """Record a visit
+
+    Verifies the `token` and records one use of the card by the holder (one adult) and
+    `children` children. Send an `idempotency_key` so that a retried request does not count
+    the visit twice.
+    """
+    venue = acting_venue(user, data.get("venue"))
+    try:
+        visit, created = door.record_visit(
+            venue=venue,
+            user=user,
+            children=data["children"],
+            token=data["token"],
+            idempotency_key=data.get("idempotency_key"),
+        )
+    except door.DoorError as error:
+        raise ApiError(422, error.code, door_message(error)) from None
+    body = visit_body(visit)  # before the commit: an undo may delete the visit right after
+    commit()
+    return body, 201 if created else 200
+
+
+@bp.route(f"/visits/<int(max={MAX_ID}):visit_id>", methods=["DELETE"], parameters=VISIT_ID)
+@bp.authenticated(Role.VENUE)
+@bp.response(204, description="The visit was deleted.")
+@bp.fails(404, "not_found", description="No visit with this id at the user's venues.")
+@bp.fails(422, "undo_window_passed", description="The visit is more than 10 minutes old.")
+def undo_visit(visit_id: int, *, user: User):
+    """Undo a visit recorded by mistake
+
+    Within 10 minutes of recording it, by the staff of the venue where it was recorded.
+    """
+    try:
+        door.undo_visit(visit_id, user=user)
+    except door.DoorError as error:
+        if error.code == "not_found":
+            raise ApiError(404, "not_found", message("visit_not_found")) from None
+        raise ApiError(422, error.code, door_message(error)) from None
+    commit()
+    return Response(status=204)
+
+
+# Statistics
+
+
+@bp.route("/stats", methods=["GET"])
+@bp.authenticated(*COORDINATORS)
+@bp.arguments(StatsQuerySchema, location="query")
+@bp.response(200, StatsSchema)
+@bp.fails(422, "invalid_range", "range_too_long", "validation_error")
+def visit_stats(query: dict, *, user: User):
+    """Count the uses of the cards
+
+    Visits, adults (cardholders) and children between `from` and `to` (inclusive, Finnish
+    time) at the venues of the coordinator's region (an administrator sees every region),
+    grouped by month (`YYYY-MM`, every month of the range), venue, region or venue category.
+    """
+    regions = None if user.role is Role.ADMIN else [user.region] if user.region else []
+    try:
+        return stats.visit_stats(query["start"], query["end"], query["group"], regions)
+    except stats.StatsError as error:
+        raise ApiError(422, error.code, message(error.code)) from None

@@ -1,12 +1,47 @@
-"""Site-root resources: the health check."""
+"""Site-root resources: the health check and the service worker of the installable scanner.
 
-from flask import Blueprint, jsonify
+The service worker lives in static/sw.js but is served from /sw.js so that its scope
+covers the whole site (and so /scan). Its first line names the files it precaches and
+a version made from their contents: any change to one of them changes /sw.js, and the
+browser installs the new worker, which the page then offers to load.
+"""
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, make_response, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..extensions import db
 
 bp = Blueprint("pwa", __name__)
+
+# The scanner's shell: everything /scan needs to start with no network.
+PRECACHE = (
+    "css/app.css",
+    "css/scanner.css",
+    "js/app.js",
+    "js/vendor/htmx.min.js",
+    "js/offline-queue.js",
+    "js/scanner.js",
+    "js/scanner-ui.js",
+    "js/offline-verdict.js",
+    "js/cardnumber.js",
+    "js/pwa.js",
+    "js/decoder.js",
+    "js/vendor/barcode-detector/ponyfill.js",
+    "js/vendor/barcode-detector/zxing-exported.js",
+    "js/vendor/zxing_reader.wasm",
+    "sounds/ok.wav",
+    "sounds/warn.wav",
+    "sounds/refuse.wav",
+    "icons/icon-192.png",
+    "manifest.json",
+)
+SERVICE_WORKER = "sw.js"
 
 
 @bp.get("/healthz")
@@ -17,3 +52,40 @@ def healthz():
         db.session.rollback()
         return jsonify(status="unavailable"), 503
     return jsonify(status="ok")
+
+
+@bp.get("/sw.js")
+def service_worker():
+    static = Path(current_app.static_folder)
+    settings = {
+        "version": service_worker_version(),
+        "precache": [url_for("static", filename=name) for name in PRECACHE],
+        "urls": {
+            "scan": url_for("scanner.scan"),
+            "session": url_for("scanner.session_info"),
+            "sync": url_for("scanner.sync"),
+            "signOut": url_for("auth.sign_out"),
+        },
+        "offlineQueue": url_for("static", filename="js/offline-queue.js"),
+    }
+    body = f"self.KAIKU_SW = {json.dumps(settings)};\n" + (static / SERVICE_WORKER).read_text()
+    response = make_response(body)
+    response.headers["Content-Type"] = "text/javascript; charset=utf-8"
+    response.headers["Service-Worker-Allowed"] = "/"
+    response.headers["Cache-Control"] = "no-cache, max-age=0"
+    return response
+
+
+def service_worker_version() -> str:
+    """Return a short hash of the service worker and the files it precaches."""
+    static = Path(current_app.static_folder)
+    files = [static / SERVICE_WORKER, *(static / name for name in PRECACHE)]
+    return _version(tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+
+
+@cache
+def _version(files: tuple[tuple[str, int, int], ...]) -> str:
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:12]

@@ -1,0 +1,224 @@
+// The scanner's offline store, shared by the page and the service worker (importScripts):
+//
+//   KaikuOffline.configure({urls: {session, sync, offlineList}})
+//   KaikuOffline.enqueue(visit)      keep a visit recorded offline (IndexedDB "queue")
+//   KaikuOffline.flush()             send the waiting visits, each exactly once
+//   KaikuOffline.syncList(venue)     download the venue's validity list, or its changes
+//
+// A visit keeps its idempotency key and scan time until the server has answered for it,
+// so it survives a closed page and a restarted phone, and a retry after a lost answer
+// is recognised by the server (the key is unique per venue) instead of counted twice.
+// A Web Lock keeps the page and the service worker from sending at the same time.
+(function (scope) {
+  "use strict";
+
+  const DB_NAME = "kaikukortti";
+  const QUEUE = "queue";
+  const LISTS = "lists";
+  const SYNC_TAG = "kaikukortti-visits";
+  const LOCK = "kaikukortti-queue";
+  const KEEP_REFUSED_MS = 7 * 24 * 3600 * 1000;
+  let urls = {};
+  let dbPromise = null;
+
+  function configure(options) {
+    urls = { ...urls, ...(options.urls || {}) };
+  }
+
+  function openDb() {
+    if (!dbPromise) {
+      dbPromise = new Promise((resolve, reject) => {
+        const request = indexedDB.open(DB_NAME, 1);
+        request.onupgradeneeded = () => {
+          const db = request.result;
+          if (!db.objectStoreNames.contains(QUEUE)) db.createObjectStore(QUEUE, { keyPath: "key" });
+          if (!db.objectStoreNames.contains(LISTS)) db.createObjectStore(LISTS, { keyPath: "venue" });
+        };
+        request.onsuccess = () => resolve(request.result);
+        request.onerror = () => {
+          dbPromise = null;
+          reject(request.error);
+        };
+      });
+    }
+    return dbPromise;
+  }
+
+  /** Run `work(store)` in a transaction; resolve with its request's result once committed. */
+  async function inStore(name, mode, work) {
+    const db = await openDb();
+    return new Promise((resolve, reject) => {
+      const tx = db.transaction(name, mode);
+      const request = work(tx.objectStore(name));
+      tx.oncomplete = () => resolve(request ? request.result : undefined);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  }
+
+  function withLock(work) {
+    const locks = scope.navigator && scope.navigator.locks;
+    return locks ? locks.request(LOCK, work) : work();
+  }
+
+  function notify(detail) {
+    if (typeof BroadcastChannel === "undefined") return;
+    const channel = new BroadcastChannel(DB_NAME);
+    channel.postMessage(detail);
+    channel.close();
+  }
+
+  async function visits() {
+    return (await inStore(QUEUE, "readonly", (store) => store.getAll())) || [];
+  }
+
+  async function enqueue(visit) {
+    const entry = { ...visit, status: "pending", queued_at: new Date().toISOString() };
+    await inStore(QUEUE, "readwrite", (store) => store.put(entry));
+    notify({ type: "queued", key: entry.key });
+    requestBackgroundSync();
+    return entry;
+  }
+
+  /** Forget a visit that has not been sent (the staff's undo); false once it is gone. */
+  function cancel(key) {
+    return withLock(async () => {
+      const entry = await inStore(QUEUE, "readonly", (store) => store.get(key));
+      if (!entry || entry.status !== "pending") return false;
+      await inStore(QUEUE, "readwrite", (store) => store.delete(key));
+      notify({ type: "cancelled", key });
+      return true;
+    });
+  }
+
+  function requestBackgroundSync() {
+    const sw = scope.navigator && scope.navigator.serviceWorker;
+    if (!sw || !sw.controller) return;
+    sw.ready.then((reg) => reg.sync && reg.sync.register(SYNC_TAG)).catch(() => null);
+  }
+
+  async function freshCsrfToken() {
+    const response = await fetch(urls.session, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+      cache: "no-store",
+    });
+    if (!response.ok) return null; // signed out: keep the visits until someone signs in
+    return (await response.json()).csrf_token;
+  }
+
+  function payload(visit) {
+    return {
+      idempotency_key: visit.key,
+      venue: visit.venue,
+      event: visit.event,
+      token: visit.token || null,
+      number: visit.token ? null : visit.number,
+      children: visit.children,
+      scanned_at: visit.scanned_at,
+    };
+  }
+
+  /** Send the waiting visits in order; stop at the first network or server failure. */
+  function flush() {
+    return withLock(async () => {
+      const all = await visits();
+      await dropOldRefusals(all);
+      const waiting = all.filter((v) => v.status === "pending");
+      const result = { sent: 0, refused: 0, left: waiting.length };
+      if (!waiting.length) return result;
+      const csrf = await freshCsrfToken();
+      if (!csrf) return result;
+      for (const visit of waiting) {
+        const answer = await send(visit, csrf);
+        if (answer === null) break;
+        if (answer.ok) {
+          await inStore(QUEUE, "readwrite", (store) => store.delete(visit.key));
+          notify({ type: "sent", key: visit.key, visit: answer.body });
+          result.sent += 1;
+        } else {
+          const refused = { ...visit, status: "refused", error: answer.error };
+          await inStore(QUEUE, "readwrite", (store) => store.put(refused));
+          notify({ type: "refused", key: visit.key, error: answer.error });
+          result.refused += 1;
+        }
+        result.left -= 1;
+      }
+      return result;
+    });
+  }
+
+  /** POST one visit: {ok, body} when stored, {ok: false, error} when refused, null to retry. */
+  async function send(visit, csrf) {
+    let response;
+    try {
+      response = await fetch(urls.sync, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify(payload(visit)),
+      });
+    } catch {
+      return null; // no network
+    }
+    const json = (response.headers.get("Content-Type") || "").includes("application/json");
+    if (response.ok && json) return { ok: true, body: await response.json() };
+    // The server's own refusals are final; anything else (5xx, an expired session,
+    // a stale CSRF token) is retried later.
+    if (json && [400, 403, 422].includes(response.status)) {
+      return { ok: false, error: (await response.json()).error };
+    }
+    return null;
+  }
+
+  async function dropOldRefusals(all) {
+    const limit = Date.now() - KEEP_REFUSED_MS;
+    for (const visit of all) {
+      if (visit.status === "refused" && Date.parse(visit.queued_at) < limit) {
+        await inStore(QUEUE, "readwrite", (store) => store.delete(visit.key));
+      }
+    }
+  }
+
+  function getList(venue) {
+    return inStore(LISTS, "readonly", (store) => store.get(venue));
+  }
+
+  /** Fetch the venue's list (only the changes when one is stored) and store it. */
+  async function syncList(venue) {
+    const stored = await getList(venue);
+    const query = new URLSearchParams({ venue });
+    if (stored) query.set("since", stored.generated_at);
+    const response = await fetch(`${urls.offlineList}?${query}`, {
+      credentials: "same-origin",
+      headers: { Accept: "application/json" },
+      cache: "no-store",
+    });
+    if (!response.ok) throw new Error(`offline list: HTTP ${response.status}`);
+    const update = await response.json();
+    const cards = update.full || !stored ? {} : stored.cards;
+    for (const id of update.removed) delete cards[id];
+    for (const card of update.cards) cards[card.id] = card;
+    const list = {
+      venue,
+      generated_at: update.generated_at,
+      valid_on: update.valid_on,
+      synced_at: new Date().toISOString(),
+      cards,
+    };
+    await inStore(LISTS, "readwrite", (store) => store.put(list));
+    return list;
+  }
+
+  scope.KaikuOffline = {
+    SYNC_TAG,
+    configure,
+    enqueue,
+    cancel,
+    visits,
+    flush,
+    getList,
+    syncList,
+    requestBackgroundSync,
+  };
+})(self);

@@ -1,0 +1,298 @@
+// What the scanner shows and plays: verdict panels (from the server, or made offline from
+// the page's templates), sound and vibration, the status line and the recent visits.
+
+import { formatNumber } from "./cardnumber.js";
+
+const MARKS = { ok: "✓", warn: "!", refuse: "✕" };
+const SOUND_OF = { ok: "ok", recorded: "ok", queued: "ok", warn: "warn", refuse: "refuse" };
+const VIBRATION_OF = { ok: 60, recorded: 60, queued: 60, warn: [60, 80, 60], refuse: [250] };
+const AUTO_CLOSE_MS = 4000;
+
+function fill(text, values) {
+  return String(text).replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
+}
+
+function cloneTemplate(id) {
+  return document.getElementById(id).content.firstElementChild.cloneNode(true);
+}
+
+function slot(root, name) {
+  return root.querySelector(`[data-slot="${name}"]`);
+}
+
+export class ScannerUI {
+  constructor(config) {
+    this.words = config.words;
+    this.labels = config.labels;
+    this.verdict = document.getElementById("verdict");
+    this.announcer = document.getElementById("verdict-announcer");
+    this.status = document.getElementById("scanner-status");
+    this.recent = document.getElementById("recent-visits");
+    this.cameraStatus = document.getElementById("camera-status");
+    this.heading = document.querySelector(".scanner-heading");
+    // What the full-screen verdict covers: out of reach of keyboards and screen readers.
+    this.behind = document.querySelectorAll(
+      ".site-header, .site-footer, .skip-link, #scanner > :not(#verdict):not(#verdict-announcer)",
+    );
+    const lang = document.documentElement.lang || "fi";
+    this.dates = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "Europe/Helsinki" });
+    this.times = new Intl.DateTimeFormat(lang, { timeStyle: "short", timeZone: "Europe/Helsinki" });
+    this.sounds = {};
+    this.soundUrls = config.sounds;
+    this.closeTimer = null;
+  }
+
+  /**
+   * Fetch the sounds now (whole files, from the service worker's cache when it has
+   * them) into Audio elements, so that the first verdict is heard without a delay.
+   */
+  async loadSounds() {
+    for (const [name, url] of Object.entries(this.soundUrls)) {
+      try {
+        const response = await fetch(url);
+        if (!response.ok) continue;
+        const audio = new Audio(URL.createObjectURL(await response.blob()));
+        audio.preload = "auto";
+        this.sounds[name] = audio;
+      } catch {
+        // no sound for this one; vibration and colour still tell
+      }
+    }
+  }
+
+  /** Let the sounds play later: phones allow it only after a tap on the page. */
+  unlockSounds() {
+    for (const audio of Object.values(this.sounds)) {
+      if (audio.unlocked) continue;
+      audio.unlocked = true;
+      audio.muted = true;
+      audio
+        .play()
+        .then(() => {
+          audio.pause();
+          audio.currentTime = 0;
+        })
+        .catch(() => null)
+        .finally(() => {
+          audio.muted = false;
+        });
+    }
+  }
+
+  /** Put the server's fragment in the verdict slot (htmx processes its hx- attributes). */
+  showHtml(html, scannedAt) {
+    htmx.swap(this.verdict, html, { swapStyle: "innerHTML", swapDelay: 0, settleDelay: 0 });
+    this.present(scannedAt);
+  }
+
+  /** Show a verdict made offline: `result` from offlineVerdict(), `scan` what was read. */
+  showOffline(result, scan, scannedAt) {
+    const panel = cloneTemplate("offline-verdict-template");
+    const words = this.words[result.key];
+    const card = result.card;
+    const day = result.key === "not_yet_valid" ? card?.valid_from : card?.valid_until;
+    const values = { date: day ? this.formatDate(day) : "", count: card?.max_children ?? 0 };
+    panel.classList.add(`verdict-${result.state}`);
+    panel.dataset.state = result.state;
+    panel.dataset.reason = result.key;
+    slot(panel, "mark").textContent = MARKS[result.state];
+    slot(panel, "title").textContent = fill(words.title, values);
+    slot(panel, "staff").textContent = fill(words.staff, values);
+    slot(panel, "holder").textContent = fill(words.holder, values);
+    const accepted = result.state !== "refuse";
+    if (card) {
+      slot(panel, "number").textContent = formatNumber(result.number || "");
+      slot(panel, "valid-until").textContent = this.formatDate(card.valid_until);
+      slot(panel, "max-children").textContent = String(card.max_children);
+      slot(panel, "children-row").hidden = !accepted;
+    } else {
+      slot(panel, "card").remove();
+    }
+    const form = slot(panel, "record");
+    if (accepted) {
+      slot(panel, "refused-actions").remove();
+      this.setUpOfflineRecord(form, card);
+      form.kaikuScan = { scan, scannedAt, card, number: result.number };
+    } else {
+      form.remove();
+    }
+    this.verdict.replaceChildren(panel);
+    this.present(scannedAt);
+  }
+
+  setUpOfflineRecord(form, card) {
+    const stepper = slot(form, "stepper");
+    if (card.max_children > 0) {
+      stepper.querySelector("input").max = String(card.max_children);
+      return;
+    }
+    const none = document.createElement("input");
+    none.type = "hidden";
+    none.name = "children";
+    none.value = "0";
+    stepper.replaceWith(none);
+  }
+
+  /** Show that a visit was saved on the phone to be sent later. */
+  showQueued(entry) {
+    const panel = cloneTemplate("queued-template");
+    slot(panel, "summary").textContent = this.summary(entry.children);
+    panel.querySelector("[data-cancel-visit]").dataset.cancelVisit = entry.key;
+    this.verdict.replaceChildren(panel);
+    this.present();
+  }
+
+  showMessage(title, text) {
+    const panel = cloneTemplate("message-template");
+    slot(panel, "title").textContent = title;
+    slot(panel, "staff").textContent = text || "";
+    this.verdict.replaceChildren(panel);
+    this.present();
+  }
+
+  /** Sound, vibration, focus and a spoken summary for the panel just shown. */
+  present(scannedAt) {
+    const panel = this.verdict.querySelector(".verdict");
+    clearTimeout(this.closeTimer);
+    if (panel && scannedAt) panel.dataset.scannedAt = scannedAt;
+    if (!panel || panel.dataset.presented) return;
+    panel.dataset.presented = "true";
+    this.cover(true);
+    const state = panel.dataset.state;
+    this.play(state);
+    const title = panel.querySelector(".verdict-title");
+    const staff = panel.querySelector(".verdict-staff");
+    this.announcer.textContent = [title?.textContent, staff?.textContent]
+      .map((t) => (t || "").trim())
+      .join(". ");
+    title?.focus({ preventScroll: true });
+    if (["recorded", "queued", "undone"].includes(state)) this.closeLater(panel);
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        const detail = { state, reason: panel.dataset.reason, offline: "offline" in panel.dataset };
+        document.dispatchEvent(new CustomEvent("kaikukortti:verdict", { detail }));
+      }, 0),
+    );
+  }
+
+  cover(open) {
+    document.body.classList.toggle("verdict-open", open);
+    for (const element of this.behind) element.inert = open;
+  }
+
+  play(state) {
+    const sound = this.sounds[SOUND_OF[state]];
+    if (sound) {
+      sound.currentTime = 0;
+      sound.play().catch(() => null); // no sound before the first tap on some phones
+    }
+    if (navigator.vibrate && VIBRATION_OF[state]) navigator.vibrate(VIBRATION_OF[state]);
+  }
+
+  /** Fold a confirmation away after a moment, unless the staff is using its buttons. */
+  closeLater(panel) {
+    this.closeTimer = setTimeout(() => {
+      const active = document.activeElement;
+      if (panel.isConnected && !(active && active.matches("button") && panel.contains(active))) {
+        this.close();
+      }
+    }, AUTO_CLOSE_MS);
+  }
+
+  close() {
+    clearTimeout(this.closeTimer);
+    const hadFocus = this.verdict.contains(document.activeElement);
+    this.verdict.replaceChildren();
+    this.cover(false);
+    if (hadFocus) this.heading.focus({ preventScroll: true });
+  }
+
+  step(button) {
+    const input = button.closest(".stepper").querySelector("input");
+    const max = Number(input.max || 0);
+    const value = Math.min(max, Math.max(0, Number(input.value || 0) + Number(button.dataset.step)));
+    input.value = String(value);
+    this.announcer.textContent = `${input.labels?.[0]?.textContent || ""} ${value}`.trim();
+  }
+
+  cameraMessage(key) {
+    this.cameraStatus.textContent = this.labels[key];
+  }
+
+  fieldError(input, message) {
+    const error = document.getElementById(`${input.id}-error`);
+    error.textContent = message;
+    error.hidden = !message;
+    if (message) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+
+  setStatus({ online, pending, refused, list }) {
+    const l = this.labels;
+    this.status.classList.toggle("is-offline", !online);
+    slot(this.status, "network").textContent = online ? l.online : l.offline_status;
+    const queue = slot(this.status, "queue");
+    queue.hidden = !pending && !refused;
+    queue.textContent = [
+      pending ? fill(l.queue_count, { count: pending }) : "",
+      refused ? `${l.refused_at_sync}: ${refused}` : "",
+    ]
+      .filter(Boolean)
+      .join(" · ");
+    queue.dataset.pending = String(pending);
+    this.status.dataset.listSize = list ? String(list.size) : "";
+    slot(this.status, "list").textContent = list
+      ? fill(l.list_updated, { time: this.times.format(new Date(list.stored.synced_at)) })
+      : l.no_list;
+  }
+
+  /** Show the visits waiting on this phone (after a reload too). */
+  showQueuedRows(visits) {
+    for (const visit of visits) this.queuedRow(visit);
+  }
+
+  queuedRow(entry) {
+    let row = document.getElementById(`queued-${entry.key}`);
+    if (!row) {
+      row = cloneTemplate("queued-row-template");
+      row.id = `queued-${entry.key}`;
+      slot(row, "number").textContent = entry.display || "";
+      slot(row, "summary").textContent = this.summary(entry.children);
+      row.querySelector("[data-cancel-visit]").dataset.cancelVisit = entry.key;
+      this.recent.prepend(row);
+    }
+    if (entry.status === "refused") this.rowState(entry.key, this.refusalText(entry.error));
+    return row;
+  }
+
+  rowState(key, text) {
+    const row = document.getElementById(`queued-${key}`);
+    if (!row) return;
+    slot(row, "state").textContent = text;
+    row.querySelector("[data-cancel-visit]")?.remove();
+    row.classList.remove("is-queued");
+  }
+
+  refusalText(code) {
+    const words = this.words[code];
+    return `${this.labels.refused_at_sync}${words ? `: ${words.title}` : ""}`;
+  }
+
+  /** Remove the undo buttons of visits older than the 10-minute undo window. */
+  expireUndo(now = Date.now()) {
+    for (const row of this.recent.querySelectorAll("[data-undo-until]")) {
+      if (Date.parse(row.dataset.undoUntil) < now) {
+        row.querySelector("form")?.remove();
+        delete row.dataset.undoUntil;
+      }
+    }
+  }
+
+  summary(children) {
+    return fill(this.labels.adults_children, { children });
+  }
+
+  formatDate(isoDay) {
+    return this.dates.format(new Date(`${isoDay}T12:00:00Z`));
+  }
+}

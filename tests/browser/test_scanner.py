@@ -1,0 +1,291 @@
+"""The scanner in headless Chromium with a fake camera showing real cards' QR codes."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, Route, expect
+from sqlalchemy import select
+
+from webapp import tokens
+from webapp.extensions import db
+from webapp.models import Card, Visit, VisitSource
+from webapp.services import cards
+
+VERDICT = "#verdict .verdict"
+
+
+def token_of(number: str) -> str:
+    return cards.printed_token(db.session.scalar(select(Card).where(Card.number == number)))
+
+
+def visits() -> list[Visit]:
+    db.session.rollback()  # see what the server thread committed
+    return list(db.session.scalars(select(Visit).order_by(Visit.id)))
+
+
+def sign_in(page: Page, base: str, email: str = "ovi@example.fi") -> None:
+    page.goto(f"{base}/language/en?next=/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill("kaikukortti-demo")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/scan$"))
+
+
+def open_scanner(page: Page, base: str) -> Page:
+    """Sign in as the theatre's door staff and wait for the camera and the offline list."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors
+    sign_in(page, base)
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running", timeout=10_000)
+    expect(page.locator("#scanner-status")).not_to_have_attribute("data-list-size", "")
+    return page
+
+
+@pytest.fixture
+def scanner(live_server, demo_cards, camera_page):
+    def make(context=None) -> Page:
+        return open_scanner(camera_page(context, None), live_server.url)
+
+    return make
+
+
+@pytest.fixture
+def no_sw_context(browser):
+    """A context whose requests all pass through Playwright's routing (no service worker)."""
+    context = browser.new_context(permissions=["camera"], service_workers="block")
+    yield context
+    context.close()
+
+
+def test_active_card_turns_green_and_records_two_children(scanner, show_qr, demo_cards):
+    page = scanner()
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator(".verdict-title")).to_have_text("Card accepted")
+    expect(verdict).to_contain_text("Children free")
+    expect(verdict.locator(".verdict-title")).to_be_focused()
+
+    verdict.get_by_role("button", name="One child more").click()
+    verdict.get_by_role("button", name="One child more").click()
+    verdict.get_by_role("button", name="One child more").click()  # the card allows two
+    expect(verdict.locator("input[name=children]")).to_have_value("2")
+    verdict.get_by_role("button", name="Record visit").click()
+
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    expect(verdict).to_contain_text("1 adult, 2 children")
+    expect(page.locator("#recent-visits li")).to_have_count(1)
+    [visit] = visits()
+    assert (visit.children, visit.adults, visit.source) == (2, 1, VisitSource.CAMERA)
+    assert page.errors == []
+
+
+def test_undo_deletes_the_visit(scanner, show_qr, demo_cards):
+    page = scanner()
+    show_qr(page, token_of(demo_cards["active"]))
+    page.locator(VERDICT).get_by_role("button", name="Record visit").click()
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "recorded")
+    page.locator(VERDICT).get_by_role("button", name="Undo").click()
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "undone")
+    expect(page.locator("#recent-visits li.is-undone")).to_have_count(1)
+    assert visits() == []
+
+
+@pytest.mark.parametrize(
+    ("state", "reason", "title"),
+    [("revoked", "revoked", "Card revoked"), ("expired", "expired", "Card expired")],
+)
+def test_refused_card_turns_red_with_its_reason(scanner, show_qr, demo_cards, state, reason, title):
+    page = scanner()
+    show_qr(page, token_of(demo_cards[state]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "refuse")
+    expect(verdict).to_have_attribute("data-reason", reason)
+    expect(verdict.locator(".verdict-title")).to_have_text(title)
+    expect(verdict.get_by_role("button", name="Record visit")).to_have_count(0)
+    assert page.errors == []
+
+
+def test_next_card_replaces_the_verdict_and_the_same_code_is_ignored(scanner, show_qr, demo_cards):
+    page = scanner()
+    verifies = []
+    page.on("request", lambda r: verifies.append(r) if r.url.endswith("/scan/verify") else None)
+    show_qr(page, token_of(demo_cards["revoked"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-reason", "revoked")
+    page.wait_for_timeout(800)  # the same card stays in front of the camera
+    assert len(verifies) == 1
+    show_qr(page, token_of(demo_cards["active"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+    assert len(verifies) == 2
+
+
+def test_digital_card_code_is_verified_like_any_token(scanner, show_qr, demo_cards):
+    page = scanner()
+    card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+    show_qr(page, cards.digital_token(card))
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+
+
+def test_manual_entry_checks_the_number_in_the_browser_and_on_the_server(scanner, demo_cards):
+    page = scanner()
+    number = demo_cards["active"]
+    field = page.get_by_label("Card number")
+    field.fill(number[:-1] + ("2" if number[-1] != "2" else "3"))
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator("#manual-number-error")).to_be_visible()
+    expect(field).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(VERDICT)).to_have_count(0)
+
+    field.fill(f"{number[:3].lower()} {number[3:6]}-{number[6:]}")
+    page.get_by_role("button", name="Check").click()
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator(".card-number")).to_have_text(f"{number[:3]} {number[3:6]} {number[6:]}")
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    [visit] = visits()
+    assert visit.source is VisitSource.MANUAL
+
+
+def test_course_provider_has_no_children_stepper(live_server, demo_cards, camera_page, show_qr):
+    page = camera_page(None, None)
+    sign_in(page, live_server.url, "opisto@example.fi")
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator(".stepper")).to_have_count(0)
+    expect(verdict.get_by_role("button", name="Record visit")).to_be_visible()
+
+
+def go_offline(page: Page) -> None:
+    page.context.set_offline(True)
+    expect(page.locator("#scanner-status")).to_have_class(re.compile("is-offline"))
+
+
+def test_offline_scan_queues_the_visit_and_sends_it_exactly_once(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    answers_lost = []
+
+    def lose_first_answer(route: Route) -> None:
+        if not answers_lost:
+            answers_lost.append(route.fetch().status)  # the server stores the visit ...
+            route.abort()  # ... and the answer never reaches the phone
+        else:
+            route.continue_()
+
+    page.route("**/scan/sync", lose_first_answer)
+    go_offline(page)
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-offline", "true")
+    expect(verdict).to_contain_text("Offline check")
+    verdict.get_by_role("button", name="One child more").click()
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "queued")
+    expect(page.locator("[data-slot=queue]")).to_have_attribute("data-pending", "1")
+    assert visits() == []
+
+    page.context.set_offline(False)
+    expect(page.locator("[data-slot=queue]")).to_have_attribute("data-pending", "0", timeout=20_000)
+    assert answers_lost == [201]
+    [visit] = visits()
+    assert (visit.children, visit.source) == (1, VisitSource.OFFLINE)
+
+    # Sending again (two senders at once) stores nothing new.
+    page.evaluate("() => Promise.all([KaikuOffline.flush(), KaikuOffline.flush()])")
+    assert len(visits()) == 1
+
+
+def test_offline_refuses_forged_revoked_and_digital_codes(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    go_offline(page)
+    active = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    cases = [
+        (tokens.sign_card(active.number, active.generation, ["forger"]), "offline_unknown"),
+        (token_of(demo_cards["revoked"]), "offline_unknown"),
+        (cards.digital_token(active), "offline_digital"),
+    ]
+    for code, reason in cases:
+        show_qr(page, code)
+        expect(verdict).to_have_attribute("data-reason", reason)
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        expect(verdict).to_have_attribute("data-offline", "true")
+
+
+def test_offline_typed_number_is_checked_against_the_list(scanner, demo_cards, no_sw_context):
+    page = scanner(no_sw_context)
+    go_offline(page)
+    page.get_by_label("Card number").fill(demo_cards["active"])
+    page.get_by_role("button", name="Check").click()
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-offline", "true")
+
+
+def test_revocation_reaches_the_offline_list_at_the_next_sync(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+    cards.revoke_card(card, actor=None, reason="lost")
+    db.session.commit()
+    size = int(page.locator("#scanner-status").get_attribute("data-list-size"))
+    page.reload()  # the page syncs the list's changes when it starts
+    expect(page.locator("#scanner-status")).to_have_attribute("data-list-size", str(size - 1))
+    go_offline(page)
+    show_qr(page, token_of(demo_cards["active"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-reason", "offline_unknown")
+
+
+def test_scanner_has_no_serious_accessibility_violations(scanner, show_qr, demo_cards, axe_check):
+    page = scanner()
+    assert axe_check(page) == []
+    show_qr(page, token_of(demo_cards["active"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+    assert axe_check(page) == []
+    show_qr(page, token_of(demo_cards["revoked"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "refuse")
+    assert axe_check(page) == []
+
+
+def test_scanner_fits_a_360_pixel_phone(scanner, show_qr, demo_cards):
+    page = scanner()
+    page.set_viewport_size({"width": 360, "height": 740})
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert widths[0] <= widths[1]
+    for button in verdict.get_by_role("button").all():
+        box = button.bounding_box()
+        assert box["height"] >= 44 and box["width"] >= 44, button.text_content()
+    record = verdict.get_by_role("button", name="Record visit").bounding_box()
+    assert record["y"] + record["height"] <= 740
+
+
+def test_browser_check_character_agrees_with_the_server(scanner):
+    from webapp import cardnumbers
+
+    page = scanner()
+    numbers = [cardnumbers.new_number() for _ in range(40)]
+    typos = [n[:4] + ("Z" if n[4] != "Z" else "Y") + n[5:] for n in numbers]
+    odd = ["", "K7MX4PQ2", "k7m-x4p q2d", "O0I1L", "ÄÖÅ123456"]
+    candidates = numbers + typos + odd
+    in_browser = page.evaluate(
+        """async (candidates) => {
+          const { isValidNumber } = await import("/static/js/cardnumber.js");
+          return candidates.map(isValidNumber);
+        }""",
+        candidates,
+    )
+    assert in_browser == [cardnumbers.is_valid(c) for c in candidates]

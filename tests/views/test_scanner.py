@@ -1,0 +1,381 @@
+import json
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from webapp import ROOT
+from webapp.extensions import db
+from webapp.models import Card, Organisation, User, Visit, VisitSource
+from webapp.services import cards
+from webapp.services.offline import number_digest
+
+HX = {"HX-Request": "true"}
+
+
+def card(number: str) -> Card:
+    return db.session.scalar(select(Card).where(Card.number == number))
+
+
+def venue_id(name: str = "Kuopion kaupunginteatteri") -> int:
+    return db.session.scalar(select(Organisation.id).where(Organisation.name == name))
+
+
+def visits() -> list[Visit]:
+    db.session.rollback()
+    return list(db.session.scalars(select(Visit).order_by(Visit.id)))
+
+
+@pytest.fixture
+def door(signed_in, demo_cards):
+    """The theatre's door staff, signed in; ``door.token(state)`` gives a demo card's token."""
+    client = signed_in("ovi@example.fi")
+    client.token = lambda state: cards.printed_token(card(demo_cards[state]))
+    client.venue = venue_id()
+    return client
+
+
+def verify(client, **data):
+    return client.post("/scan/verify", data={"venue": client.venue, **data}, headers=HX)
+
+
+def record(client, **data):
+    data = {"venue": client.venue, "children": "0", **data}
+    return client.post("/scan/visits", data=data, headers=HX)
+
+
+def verdict_of(response) -> tuple[str, str]:
+    match = re.search(r'data-state="(\w+)" data-reason="(\w+)"', response.text)
+    assert match, response.text
+    return match.group(1), match.group(2)
+
+
+class TestPage:
+    def test_venue_staff_gets_the_scanner_of_their_venue(self, door):
+        page = door.get("/scan")
+        assert page.status_code == 200
+        assert "Kuopion kaupunginteatteri" in page.text
+        assert 'id="manual-entry"' in page.text and 'id="verdict"' in page.text
+        config = json.loads(
+            re.search(r'id="scanner-config">(.*?)</script>', page.text, re.S).group(1)
+        )
+        assert config["venue"] == door.venue
+        assert config["urls"]["serviceWorker"] == "/sw.js"
+        assert {"ok", "revoked", "offline_unknown", "offline_digital"} <= config["words"].keys()
+
+    def test_page_has_no_inline_script_or_style(self, door):
+        page = door.get("/scan").text
+        for attrs in re.findall(r"<script([^>]*)>", page):
+            assert "src=" in attrs or 'type="application/json"' in attrs, attrs
+        assert " style=" not in page and "<style" not in page
+        assert not re.search(r"\son[a-z]+=", page)
+
+    @pytest.mark.parametrize("email", ["jakaja@example.fi", "koordinaattori@example.fi"])
+    def test_other_roles_are_refused(self, signed_in, email):
+        assert signed_in(email).get("/scan").status_code == 403
+
+    def test_staff_of_several_venues_chooses_one_and_it_is_remembered(self, door):
+        user = db.session.scalar(select(User).where(User.email == "ovi@example.fi"))
+        college = db.session.get(Organisation, venue_id("Kuopion kansalaisopisto"))
+        user.organisations.append(college)
+        db.session.commit()
+        choose = door.get("/scan")
+        assert "Kuopion kansalaisopisto" in choose.text and 'id="manual-entry"' not in choose.text
+        page = door.get(f"/scan?venue={college.id}")
+        assert f'"venue": {college.id}' in page.text
+        assert f'"venue": {college.id}' in door.get("/scan").text
+        not_theirs = door.get(f"/scan?venue={venue_id('Kajaanin kaupunginteatteri')}")
+        assert f'"venue": {college.id}' in not_theirs.text
+
+    def test_staff_without_a_venue_is_told_so(self, door):
+        user = db.session.scalar(select(User).where(User.email == "ovi@example.fi"))
+        user.organisations.clear()
+        db.session.commit()
+        page = door.get("/scan")
+        assert page.status_code == 200 and 'id="manual-entry"' not in page.text
+
+
+class TestVerify:
+    def test_htmx_gets_only_the_fragment(self, door):
+        response = verify(door, token=door.token("active"))
+        assert response.status_code == 200
+        assert "<html" not in response.text
+        assert "HX-Request" in response.headers["Vary"]
+        assert verdict_of(response) == ("ok", "ok")
+        assert 'name="children"' in response.text and 'max="2"' in response.text
+
+    def test_without_javascript_the_whole_page_shows_the_verdict(self, door):
+        response = door.post("/scan/verify", data={"venue": door.venue, "number": "x"})
+        assert response.status_code == 200
+        assert "<html" in response.text and verdict_of(response) == ("refuse", "invalid_token")
+
+    @pytest.mark.parametrize(
+        ("state", "reason"),
+        [("revoked", "revoked"), ("expired", "expired"), ("lappi", "region_not_accepted")],
+    )
+    def test_refused_cards_are_red_with_their_reason(self, door, state, reason):
+        response = verify(door, token=door.token(state))
+        assert verdict_of(response) == ("refuse", reason)
+        assert "Record visit" not in response.text
+
+    def test_old_token_of_a_reissued_card_is_replaced(self, door, demo_cards):
+        replaced = card(demo_cards["replaced"])
+        from webapp import tokens
+
+        old = tokens.sign_card(replaced.number, 1, ["current-test-key"])
+        assert verdict_of(verify(door, token=old)) == ("refuse", "replaced")
+        assert verdict_of(verify(door, token=door.token("replaced"))) == ("ok", "ok")
+
+    def test_digital_card_code_verifies(self, door, demo_cards):
+        token = cards.digital_token(card(demo_cards["active"]))
+        assert verdict_of(verify(door, token=token)) == ("ok", "ok")
+
+    def test_second_visit_today_is_orange(self, door):
+        assert record(door, token=door.token("active")).status_code == 201
+        assert verdict_of(verify(door, token=door.token("active"))) == ("warn", "ok")
+
+    def test_typed_number_is_checked_on_the_server(self, door, demo_cards):
+        number = demo_cards["active"]
+        typed = f" {number[:3].lower()}-{number[3:6]} {number[6:]} "
+        assert verdict_of(verify(door, number=typed)) == ("ok", "ok")
+        typo = number[:-1] + ("2" if number[-1] != "2" else "3")
+        response = verify(door, number=typo)
+        assert verdict_of(response) == ("refuse", "invalid_token")
+        assert "not a Kaikukortti card number" in response.text
+
+    def test_course_provider_offers_no_children(self, signed_in, demo_cards):
+        client = signed_in("opisto@example.fi")
+        token = cards.printed_token(card(demo_cards["active"]))
+        response = client.post(
+            "/scan/verify",
+            data={"venue": venue_id("Kuopion kansalaisopisto"), "token": token},
+            headers=HX,
+        )
+        assert verdict_of(response) == ("ok", "ok")
+        assert 'class="stepper"' not in response.text
+
+    def test_another_venue_is_forbidden(self, door):
+        response = door.post(
+            "/scan/verify",
+            data={"venue": venue_id("Kajaanin kaupunginteatteri"), "token": door.token("active")},
+            headers=HX,
+        )
+        assert response.status_code == 403
+
+    def test_wording_is_discreet(self, door):
+        for state in ("active", "revoked", "expired"):
+            text = verify(door, token=door.token(state)).text.lower()
+            assert "income" not in text and "pienituloi" not in text
+
+
+class TestRecord:
+    def test_records_the_holder_and_the_children(self, door):
+        response = record(door, token=door.token("active"), children="2", idempotency_key="k1")
+        assert response.status_code == 201
+        [visit] = visits()
+        assert (visit.children, visit.adults, visit.source) == (2, 1, VisitSource.CAMERA)
+        assert f'id="visit-{visit.id}"' in response.text and "hx-swap-oob" in response.text
+
+    def test_same_key_twice_records_once(self, door):
+        first = record(door, token=door.token("active"), idempotency_key="same")
+        again = record(door, token=door.token("active"), idempotency_key="same")
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert len(visits()) == 1
+
+    def test_typed_number_is_recorded_as_manual(self, door, demo_cards):
+        assert record(door, number=demo_cards["active"].lower()).status_code == 201
+        assert visits()[0].source is VisitSource.MANUAL
+
+    @pytest.mark.parametrize(
+        ("children", "reason"), [("3", "too_many_children"), ("-1", "invalid_children")]
+    )
+    def test_children_beyond_the_card_are_refused(self, door, children, reason):
+        response = record(door, token=door.token("active"), children=children)
+        assert response.status_code == 422
+        assert verdict_of(response) == ("refuse", reason)
+        assert visits() == []
+
+    def test_refused_card_is_not_recorded(self, door):
+        response = record(door, token=door.token("revoked"))
+        assert response.status_code == 422 and verdict_of(response) == ("refuse", "revoked")
+        assert visits() == []
+
+
+def undo(client, visit):
+    return client.post(f"/scan/visits/{visit.id}/undo", data={"venue": client.venue}, headers=HX)
+
+
+class TestUndo:
+    def test_undo_within_ten_minutes(self, door):
+        record(door, token=door.token("active"))
+        [visit] = visits()
+        response = door.post(
+            f"/scan/visits/{visit.id}/undo", data={"venue": door.venue}, headers=HX
+        )
+        assert response.status_code == 200 and 'data-state="undone"' in response.text
+        assert f'id="visit-{visit.id}" hx-swap-oob="outerHTML"' in response.text
+        assert visits() == []
+
+    def test_undo_too_late(self, door):
+        record(door, token=door.token("active"))
+        [visit] = visits()
+        visit.recorded_at = datetime.now(UTC) - timedelta(minutes=11)
+        db.session.commit()
+        response = door.post(
+            f"/scan/visits/{visit.id}/undo", data={"venue": door.venue}, headers=HX
+        )
+        assert response.status_code == 409
+        assert len(visits()) == 1
+
+    def test_undo_at_another_venue_is_not_found(self, door, client):
+        record(door, token=door.token("active"))
+        [visit] = visits()
+        door.post("/sign-out")
+        door.sign_in("kajaani@example.fi")
+        response = door.post(
+            f"/scan/visits/{visit.id}/undo",
+            data={"venue": venue_id("Kajaanin kaupunginteatteri")},
+            headers=HX,
+        )
+        assert response.status_code == 404
+        assert len(visits()) == 1
+
+
+class TestOfflineList:
+    def test_list_of_the_venue(self, door, demo_cards):
+        response = door.get(f"/scan/offline-list?venue={door.venue}")
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "no-store"
+        numbers = {entry["number"] for entry in response.json["cards"]}
+        assert number_digest(demo_cards["active"]) in numbers
+        assert number_digest(demo_cards["revoked"]) not in numbers
+        assert response.json["full"] is True
+
+    def test_changes_since_the_last_list(self, door, demo_cards):
+        first = door.get(f"/scan/offline-list?venue={door.venue}").json
+        cards.revoke_card(card(demo_cards["active"]), actor=None, reason="lost")
+        db.session.commit()
+        since = first["generated_at"].replace("+", "%2B")
+        delta = door.get(f"/scan/offline-list?venue={door.venue}&since={since}").json
+        assert delta["full"] is False
+        assert card(demo_cards["active"]).id in delta["removed"]
+
+    def test_other_venue_is_forbidden_and_anonymous_is_unauthorized(self, door, client):
+        other = venue_id("Kajaanin kaupunginteatteri")
+        response = door.get(f"/scan/offline-list?venue={other}")
+        assert response.status_code == 403 and response.json["error"] == "not_your_venue"
+        door.post("/sign-out")
+        assert door.get(f"/scan/offline-list?venue={door.venue}").status_code == 401
+
+    def test_session_gives_a_fresh_csrf_token(self, door):
+        response = door.get("/scan/session")
+        assert response.status_code == 200 and response.json["csrf_token"]
+        assert response.json["venues"] == [door.venue]
+
+
+class TestSync:
+    def payload(self, door, **fields):
+        return {
+            "venue": door.venue,
+            "idempotency_key": "offline-1",
+            "token": door.token("active"),
+            "children": 1,
+            "scanned_at": (datetime.now(UTC) - timedelta(hours=2)).isoformat(),
+            **fields,
+        }
+
+    def test_records_at_the_scan_time_once(self, door):
+        payload = self.payload(door)
+        first = door.post("/scan/sync", json=payload)
+        again = door.post("/scan/sync", json=payload)
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert first.json["id"] == again.json["id"] and again.json["created"] is False
+        [visit] = visits()
+        assert visit.source is VisitSource.OFFLINE and visit.children == 1
+        assert visit.recorded_at == datetime.fromisoformat(payload["scanned_at"])
+
+    def test_number_instead_of_token(self, door, demo_cards):
+        payload = self.payload(door, token=None, number=demo_cards["active"])
+        assert door.post("/scan/sync", json=payload).status_code == 201
+
+    def test_scan_time_in_the_future_is_taken_as_now(self, door):
+        later = datetime.now(UTC) + timedelta(days=2)
+        door.post("/scan/sync", json=self.payload(door, scanned_at=later.isoformat()))
+        assert visits()[0].recorded_at <= datetime.now(UTC)
+
+    @pytest.mark.parametrize(
+        "fields",
+        [
+            {"idempotency_key": None},
+            {"idempotency_key": "x" * 65},
+            {"children": "2"},
+            {"children": True},
+            {"scanned_at": "yesterday"},
+            {"scanned_at": "2026-01-01T10:00:00"},
+            {"number": "ABC"},
+            {"token": None},
+        ],
+    )
+    def test_bad_input_is_a_400(self, door, fields):
+        response = door.post("/scan/sync", json=self.payload(door, **fields))
+        assert response.status_code == 400 and response.json["error"] == "invalid_request"
+        assert visits() == []
+
+    def test_not_json_is_a_400(self, door):
+        assert door.post("/scan/sync", data="nope").status_code == 400
+
+    def test_refused_card_is_a_422_with_the_reason(self, door):
+        response = door.post("/scan/sync", json=self.payload(door, token=door.token("revoked")))
+        assert response.status_code == 422 and response.json["error"] == "revoked"
+
+    def test_scan_older_than_a_month_is_refused(self, door):
+        old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+        response = door.post("/scan/sync", json=self.payload(door, scanned_at=old))
+        assert response.status_code == 422 and response.json["error"] == "scan_too_old"
+
+    def test_other_venue_is_forbidden(self, door):
+        other = venue_id("Kajaanin kaupunginteatteri")
+        response = door.post("/scan/sync", json=self.payload(door, venue=other))
+        assert response.status_code == 403
+
+    def test_csrf_token_is_required(self, door):
+        door.auto_csrf = False
+        assert door.post("/scan/sync", json=self.payload(door)).status_code == 400
+        assert visits() == []
+
+
+class TestServiceWorker:
+    def test_served_from_the_root_with_its_scope_and_without_caching(self, client):
+        response = client.get("/sw.js")
+        assert response.status_code == 200
+        assert response.headers["Service-Worker-Allowed"] == "/"
+        assert "no-cache" in response.headers["Cache-Control"]
+        assert response.mimetype == "text/javascript"
+        settings = json.loads(re.match(r"self\.KAIKU_SW = (.*);\n", response.text).group(1))
+        assert re.fullmatch(r"[0-9a-f]{12}", settings["version"])
+        assert "/static/js/vendor/zxing_reader.wasm" in settings["precache"]
+        assert "/static/js/vendor/htmx.min.js" in settings["precache"]
+        assert "/static/sounds/ok.wav" in settings["precache"]
+
+    def test_every_precached_file_exists(self, client):
+        text = client.get("/sw.js").text
+        settings = json.loads(re.match(r"self\.KAIKU_SW = (.*);\n", text).group(1))
+        for url in settings["precache"]:
+            response = client.get(url)
+            assert response.status_code == 200, url
+            response.close()
+
+    def test_health_check_is_unchanged(self, client):
+        assert client.get("/healthz").json == {"status": "ok"}
+
+
+def test_manifest_meets_installability_criteria():
+    manifest = json.loads((ROOT / "static" / "manifest.json").read_text())
+    assert manifest["name"] and manifest["short_name"]
+    assert manifest["start_url"] == "/scan" and manifest["display"] == "standalone"
+    assert manifest["theme_color"] and manifest["background_color"]
+    icons = {(icon["sizes"], icon.get("purpose", "any")) for icon in manifest["icons"]}
+    assert {("192x192", "any"), ("512x512", "any"), ("512x512", "maskable")} <= icons
+    for icon in manifest["icons"]:
+        assert (ROOT / icon["src"].lstrip("/")).is_file()

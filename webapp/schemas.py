@@ -1,0 +1,286 @@
+"""Marshmallow schemas of the JSON API's request and response bodies.
+
+They validate what clients send and produce the OpenAPI document, so a body's shape is
+written down once. Error messages are English msgids marked with :func:`N_`; the API's
+error handler translates them into the user's language when it answers.
+"""
+
+from datetime import date
+
+from marshmallow import Schema, fields, validate
+
+from .models import CardStatus, RevokeReason
+from .rules import Reason, WarningCode
+from .services.stats import GROUPS
+
+
+def N_(message: str) -> str:
+    """Mark a message for translation without translating it yet (gettext_noop)."""
+    return message
+
+
+# Marshmallow's and webargs' own English messages, marked so that the catalogue holds them:
+# the API's error handler passes every validation message through gettext().
+STOCK_MESSAGES = (
+    N_("Missing data for required field."),
+    N_("Field may not be null."),
+    N_("Invalid value."),
+    N_("Not a valid integer."),
+    N_("Not a valid number."),
+    N_("Number too large."),
+    N_("Not a valid string."),
+    N_("Not a valid utf-8 string."),
+    N_("Not a valid date."),
+    N_("Not a valid boolean."),
+    N_("Invalid input type."),
+    N_("Unknown field."),
+    N_("Invalid JSON body."),
+)
+
+MAX_ID = 2**31 - 1  # the largest id a PostgreSQL integer column holds
+
+
+class Text(fields.String):
+    """A string that the database can store: no NUL character and no lone surrogate."""
+
+    default_error_messages = {
+        "unstorable": N_("The text contains characters that are not allowed.")
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise self.make_error("unstorable") from None
+        if "\x00" in text:
+            raise self.make_error("unstorable")
+        return text
+
+
+def _integer(**kwargs) -> fields.Integer:
+    """Return a JSON integer field (no strings, floats or booleans)."""
+    return fields.Integer(strict=True, **kwargs)
+
+
+def _id(description: str) -> fields.Integer:
+    return _integer(
+        validate=validate.Range(1, MAX_ID, error=N_("Not a valid id.")),
+        metadata={"description": description},
+    )
+
+
+def _date(description: str, **kwargs) -> fields.Date:
+    return fields.Date(
+        metadata={"description": description, "example": "2026-12-31"},
+        **kwargs,
+    )
+
+
+def _one_of(choices, description: str, **kwargs) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(
+            [str(choice) for choice in choices], error=N_("Not one of the allowed values.")
+        ),
+        metadata={"description": description},
+        **kwargs,
+    )
+
+
+# Requests
+
+
+class RequestSchema(Schema):
+    """A JSON object; unknown fields are refused so that a misspelt optional field is noticed."""
+
+    error_messages = {"type": N_("The request body must be a JSON object.")}
+
+
+class CardCreateSchema(RequestSchema):
+    # The card service checks these ranges and answers with its own codes (holder_too_young,
+    # invalid_birth_year, invalid_postcode, invalid_children); the metadata documents them.
+    birth_year = _integer(
+        required=True,
+        metadata={
+            "description": "The holder's year of birth; the holder turns 16 this year or is "
+            "older (`holder_too_young`).",
+            "minimum": 1900,
+            "example": 1980,
+        },
+    )
+    postcode = Text(
+        required=True,
+        metadata={
+            "description": "Finnish postcode, five digits.",
+            "pattern": "^[0-9]{5}$",
+            "example": "70100",
+        },
+    )
+    children = _integer(
+        required=True,
+        metadata={
+            "description": "The holder's own or grand-children under age who may come free.",
+            "minimum": 0,
+            "maximum": 20,
+        },
+    )
+    region = Text(
+        metadata={
+            "description": "Region code of the card, e.g. `pohjois-savo`; "
+            "default: the distributor's region.",
+        }
+    )
+    valid_until = _date("Last day of validity; default one year from today.")
+    issuer = _id("Id of the distributing organisation; needed only when the user works at several.")
+
+
+class CardUpdateSchema(RequestSchema):
+    valid_until = _date("New last day of validity.", required=True)
+
+
+class RevokeSchema(RequestSchema):
+    reason = _one_of(RevokeReason, "Why the card is revoked.", required=True)
+
+
+class VerifySchema(RequestSchema):
+    token = Text(
+        required=True,
+        metadata={"description": "The scanned QR payload (printed card or digital card)."},
+    )
+    venue = _id("Id of the venue; needed only when the user works at several venues.")
+
+
+class VisitCreateSchema(VerifySchema):
+    children = _integer(
+        required=True,
+        validate=validate.Range(min=0, error=N_("Give zero or a positive number.")),
+        metadata={"description": "Children who came free with the cardholder."},
+    )
+    idempotency_key = Text(
+        validate=validate.Length(1, 64, error=N_("Give 1 to 64 characters.")),
+        metadata={
+            "description": "A key the client makes up for this visit (e.g. a UUID). Sending "
+            "the same key again from the same venue answers 200 with the visit recorded the "
+            "first time and stores nothing new, so a retry never counts a visit twice."
+        },
+    )
+
+
+# Statistics reach no further: the day after the end and its month must still be dates.
+STATS_DATES = validate.Range(
+    date(1900, 1, 1), date(2999, 12, 31), error=N_("Give a date from 1900 to 2999.")
+)
+
+
+class StatsQuerySchema(Schema):
+    start = _date(
+        "First day (Finnish time), inclusive; from 1900 to 2999, at most ten years before `to`.",
+        required=True,
+        data_key="from",
+        validate=STATS_DATES,
+    )
+    end = _date(
+        "Last day (Finnish time), inclusive.", required=True, data_key="to", validate=STATS_DATES
+    )
+    group = _one_of(GROUPS, "How the rows are grouped.", load_default="month")
+
+
+# Responses
+
+
+class ErrorSchema(Schema):
+    error = fields.String(
+        required=True,
+        metadata={"description": "Machine-readable code; see each operation's list."},
+    )
+    message = fields.String(
+        required=True, metadata={"description": "Human-readable text in the user's language."}
+    )
+    field_errors = fields.Dict(
+        data_key="fields",
+        keys=fields.String(),
+        values=fields.String(),
+        metadata={"description": "For invalid input: a message for each wrong field."},
+    )
+
+
+class CardSchema(Schema):
+    number = fields.String(required=True, metadata={"example": "K7MX4PQ2D"})
+    token = fields.String(
+        metadata={
+            "description": "The signed payload of the card's QR code. Only for the issuing "
+            "distributor's staff."
+        }
+    )
+    status = _one_of(
+        CardStatus, "`expired` once the last day of validity has passed.", required=True
+    )
+    region = fields.String(required=True, metadata={"description": "Region code."})
+    valid_from = fields.Date(required=True)
+    valid_until = fields.Date(required=True)
+    birth_year = fields.Integer(required=True)
+    postcode = fields.String(required=True)
+    children = fields.Integer(required=True)
+    digital_card_url = fields.String(
+        required=True,
+        metadata={
+            "format": "uri",
+            "description": "The holder's digital card; works without an account.",
+        },
+    )
+
+
+class VerdictCardSchema(Schema):
+    number = fields.String(required=True)
+    valid_until = fields.Date(required=True)
+    region = fields.String(required=True)
+    children = fields.Integer(required=True)
+
+
+class VerdictSchema(Schema):
+    valid = fields.Boolean(required=True)
+    reason = _one_of(Reason, "`ok` when valid, else why the card is refused.", required=True)
+    message = fields.String(required=True, metadata={"description": "The reason in words."})
+    card = fields.Nested(
+        VerdictCardSchema,
+        metadata={"description": "Absent when the token is not genuine or the card unknown."},
+    )
+    children_allowed = fields.Boolean(required=True)
+    max_children = fields.Integer(
+        required=True,
+        metadata={"description": "Children who may come free: 0 at a course provider."},
+    )
+    warnings = fields.List(_one_of(WarningCode, "A warning for the door staff."), required=True)
+
+
+class VisitSchema(Schema):
+    id = fields.Integer(required=True)
+    card_number = fields.String(required=True)
+    venue = fields.Integer(required=True, metadata={"description": "Id of the venue."})
+    children = fields.Integer(required=True)
+    adults = fields.Integer(required=True, metadata={"description": "Always 1: the cardholder."})
+    recorded_at = fields.DateTime(required=True, metadata={"description": "UTC, ISO 8601."})
+
+
+class StatsTotalsSchema(Schema):
+    visits = fields.Integer(required=True, metadata={"description": "Uses of the cards."})
+    adults = fields.Integer(required=True, metadata={"description": "Cardholders."})
+    children = fields.Integer(required=True, metadata={"description": "Children with them."})
+
+
+class StatsRowSchema(StatsTotalsSchema):
+    key = fields.String(
+        required=True,
+        metadata={
+            "description": "`YYYY-MM` by month, the venue's name by venue, the region code by "
+            "region, the venue category by category."
+        },
+    )
+    id = fields.Integer(metadata={"description": "By venue: the venue's id."})
+    region = fields.String(metadata={"description": "By venue: the venue's region code."})
+    name = fields.String(metadata={"description": "By region: the region's name."})
+
+
+class StatsSchema(Schema):
+    rows = fields.List(fields.Nested(StatsRowSchema), required=True)
+    totals = fields.Nested(StatsTotalsSchema, required=True)

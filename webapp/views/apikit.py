@@ -1,0 +1,310 @@
+"""The JSON API's plumbing: bearer-token authentication, errors in the contract's shape and
+the OpenAPI document that flask-smorest builds from the views and :mod:`webapp.schemas`.
+
+Every error under ``/api/`` answers ``{"error": code, "message": text}`` (plus ``"fields"``
+for invalid input), with the text in the user's language. The rest of the site keeps its
+own error pages: nothing here registers an app-wide error handler.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from functools import wraps
+
+import flask_smorest
+from flask import Response, jsonify, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from webargs import core
+from webargs.flaskparser import FlaskParser, abort
+from werkzeug.exceptions import HTTPException, default_exceptions
+
+from ..models import Role, User
+from ..schemas import ErrorSchema
+from ..services import accounts
+
+OPENAPI_VERSION = "3.0.3"
+SECURITY_SCHEME = "bearerAuth"
+
+DESCRIPTION = """\
+The Kaikukortti API for venues' box-office systems, distributors' client registers and
+regional coordinators' reports.
+
+**Authentication.** Every operation needs an API token (`flask --app webapp api-token EMAIL`
+creates one) in the header `Authorization: Bearer <token>`. The token acts as its user: what
+it may do depends on the user's role (distributor staff, venue staff, coordinator). Session
+cookies are not accepted.
+
+**Errors.** Every error answers `{"error": "<code>", "message": "<human text>"}`; invalid
+input adds `"fields": {"<field>": "<message>"}`. Codes are stable, messages are for people
+and come in the user's language (Finnish by default, Swedish or English by the `lang`
+cookie). Codes for every status: `unauthorized` (401), `forbidden` (403), `not_found` (404),
+`method_not_allowed` (405), `invalid_json` (400), `validation_error` (422), `conflict` (409),
+`rate_limited` (429), `server_error` (500); each operation lists its own codes.
+Unknown fields in a request body are refused (422), so that a misspelt optional field does
+not pass unnoticed.
+
+**Lookups are scoped.** A card that the caller may not see answers 404 exactly like a number
+that does not exist.
+"""
+
+ERROR_MESSAGES = {
+    "bad_request": _l("The request is not valid."),
+    "invalid_json": _l("The request body is not valid JSON."),
+    "unauthorized": _l("Send a valid API token in the header Authorization: Bearer <token>."),
+    "forbidden": _l("Your role does not allow this."),
+    "not_found": _l("Not found."),
+    "method_not_allowed": _l("This method is not allowed here."),
+    "conflict": _l("Someone changed the same data at the same time. Try again."),
+    "validation_error": _l("Some fields are missing or not valid."),
+    "rate_limited": _l("Too many requests. Wait a moment and try again."),
+    "server_error": _l("Something went wrong on the server. Try again later."),
+}
+
+
+class ApiError(Exception):
+    """An API answer other than success; rendered as the contract's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str | None = None,
+        fields: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(code)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.fields = fields
+
+
+def error_response(
+    status: int, code: str, message: str | None = None, fields: dict[str, str] | None = None
+) -> Response:
+    """Return the contract's error body: ``{"error", "message"}`` plus ``"fields"``."""
+    if message is None and code in ERROR_MESSAGES:
+        message = str(ERROR_MESSAGES[code])
+    elif message is None:
+        message = " ".join(fields.values()) if fields else gettext("The request failed.")
+    body = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    response = jsonify(body)
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="kaikukortti"'
+    return response
+
+
+def _code_for(error: HTTPException) -> str:
+    data = getattr(error, "data", None) or {}
+    if "error" in data:
+        return data["error"]
+    return {
+        400: "bad_request",
+        422: "validation_error",
+        429: "rate_limited",
+        500: "server_error",
+    }.get(error.code, (error.name or "error").lower().replace(" ", "_").replace("-", "_"))
+
+
+def _translated(messages) -> list[str]:
+    """Return the leaf messages of a marshmallow error structure, translated."""
+    if isinstance(messages, str):
+        return [gettext(messages)]
+    if isinstance(messages, dict):
+        return [text for value in messages.values() for text in _translated(value)]
+    return [text for item in messages for text in _translated(item)]
+
+
+def _field_errors(messages: dict) -> tuple[dict[str, str], list[str]]:
+    """Split webargs' ``{location: {field: [messages]}}`` into field and general messages."""
+    fields, general = {}, []
+    for errors in messages.values():
+        if not isinstance(errors, dict):
+            general += _translated(errors)
+            continue
+        for field, field_messages in errors.items():
+            if field == "_schema":
+                general += _translated(field_messages)
+            else:
+                fields[str(field)] = " ".join(_translated(field_messages))
+    return fields, general
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    """Answer an HTTP error (webargs' validation errors included) with the contract's body."""
+    code = _code_for(error)
+    data = getattr(error, "data", None) or {}
+    fields, general = _field_errors(data.get("messages") or {})
+    if code == "invalid_json":
+        general = []
+    message = " ".join(general) if general and not fields else None
+    response = error_response(error.code or 500, code, message, fields)
+    if error.code == 405:
+        response.headers["Allow"] = ", ".join(sorted(getattr(error, "valid_methods", None) or ()))
+    for name, value in (data.get("headers") or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_api_error(error: ApiError) -> Response:
+    return error_response(error.status, error.code, error.message, error.fields)
+
+
+class JsonParser(FlaskParser):
+    """Read request bodies as JSON objects; anything else is 400 ``invalid_json``."""
+
+    def _raw_load_json(self, req):
+        body = req.get_data(cache=True)
+        if not core.is_json(req.mimetype):
+            if body.strip():
+                self._invalid_json()
+            return core.missing
+        try:
+            return core.parse_json(body)
+        except json.JSONDecodeError:
+            raise  # webargs reads an empty body as no body, the rest as invalid JSON
+        except (RecursionError, ValueError):  # nested too deep, or an integer too long
+            self._invalid_json()
+
+    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
+        self._invalid_json()
+
+    @staticmethod
+    def _invalid_json():
+        abort(400, error="invalid_json")
+
+
+class Api(flask_smorest.Api):
+    """flask-smorest's Api, documenting the contract's error body and leaving the rest of the
+    site's error pages alone."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        """Register nothing app-wide; :class:`ApiBlueprint` handles its own errors."""
+
+    def _register_pagination_header(self):
+        """Leave pagination out of the document: nothing here is paginated."""
+
+
+def _error_list(codes: Iterable[str]) -> str:
+    return ", ".join(f"`{code}`" for code in codes)
+
+
+class ApiBlueprint(flask_smorest.Blueprint):
+    """A flask-smorest blueprint whose errors all answer the contract's JSON body.
+
+    Registering it with the app (as every blueprint is, in :mod:`webapp.views`) also sets up
+    the OpenAPI document of its views at ``<url_prefix>/openapi.json``.
+    """
+
+    ARGUMENTS_PARSER = JsonParser()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for code in default_exceptions:  # per code: beats app handlers registered by code
+            self.register_error_handler(code, handle_http_exception)
+        self.register_error_handler(HTTPException, handle_http_exception)
+        self.register_error_handler(ApiError, handle_api_error)
+        self.before_app_request(self._answer_routing_errors)
+
+    def _answer_routing_errors(self):
+        """Answer 404 and 405 under /api/ in JSON: no blueprint handler sees them."""
+        error = request.routing_exception
+        if (
+            error is not None
+            and request.path.startswith("/api/")
+            and getattr(error, "code", 0) >= 400
+        ):
+            return handle_http_exception(error)
+        return None
+
+    def register(self, app, options):
+        super().register(app, options)
+        app.config.setdefault("OPENAPI_URL_PREFIX", self.url_prefix)
+        app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+        api = Api(
+            app,
+            spec_kwargs={
+                "title": "Kaikukortti API",
+                "version": "1",
+                "openapi_version": OPENAPI_VERSION,
+                "info": {"description": DESCRIPTION},
+                "security": [{SECURITY_SCHEME: []}],
+            },
+        )
+        api.spec.components.security_scheme(
+            SECURITY_SCHEME,
+            {"type": "http", "scheme": "bearer", "description": "An API token of a user."},
+        )
+        app.extensions["flask-smorest"]["blp_name_to_api"][self.name] = api
+        self.register_views_in_doc(api, app, api.spec, name=self.name, parameters=None)
+        api.spec.tag({"name": self.name, "description": self.description})
+
+    def route(self, rule, **options) -> Callable:
+        """Register and document a view; its name, in camelCase, is the operationId."""
+        register = super().route(rule, **options)
+
+        def decorator(view: Callable) -> Callable:
+            head, *rest = view.__name__.split("_")
+            operation_id = head + "".join(word.capitalize() for word in rest)
+            return register(self.doc(operationId=operation_id)(view))
+
+        return decorator
+
+    def arguments(self, schema, *, location="json", **kwargs) -> Callable:
+        """Parse and document the request's arguments; a JSON body may also fail with 400."""
+        parse = super().arguments(schema, location=location, **kwargs)
+        if location != "json":
+            return parse
+        bad_json = self.fails(400, "invalid_json", description="The body is not valid JSON.")
+        return lambda view: bad_json(parse(view))
+
+    def fails(self, status: int, *codes: str, description: str | None = None) -> Callable:
+        """Document an error answer of the operation and the codes it may carry."""
+        text = description or "Error."
+        if codes:
+            text = f"{text} Codes: {_error_list(codes)}."
+        return self.alt_response(
+            status,
+            schema=ErrorSchema,
+            description=text,
+            example={"error": codes[0] if codes else "error", "message": "…"},
+        )
+
+    def authenticated(self, *roles: Role) -> Callable:
+        """Require a bearer token of a user with one of the roles; pass the user as ``user``.
+
+        No token, or an unknown, revoked or deactivated one: 401 ``unauthorized``. Another
+        role: 403 ``forbidden``.
+        """
+
+        def decorator(view: Callable) -> Callable:
+            @wraps(view)
+            def wrapped(*args, **kwargs):
+                user = current_token_user()
+                if user is None:
+                    raise ApiError(401, "unauthorized")
+                if user.role not in roles:
+                    raise ApiError(403, "forbidden")
+                return view(*args, user=user, **kwargs)
+
+            wrapped = self.fails(401, "unauthorized", description="No valid API token was sent.")(
+                wrapped
+            )
+            allowed = ", ".join(str(role) for role in roles)
+            return self.fails(403, "forbidden", description=f"Allowed for the roles: {allowed}.")(
+                wrapped
+            )
+
+        return decorator
+
+
+def current_token_user() -> User | None:
+    """Return the user of the request's bearer token, or None (never the session's user)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return accounts.user_for_api_token(token.strip())
