@@ -65,9 +65,7 @@ def issue_card(
         digital_key=secrets.token_urlsafe(32),
     )
     db.session.add(card)
-    audit.record(
-        "card.issued", card, actor=actor, valid_until=valid_until, key_id=signing_key_id()
-    )
+    audit.record("card.issued", card, actor=actor, valid_until=valid_until, key_id=signing_key_id())
     return card
 
 
