@@ -4,7 +4,7 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import api, auth, cardholder, coordinator, distributor, pwa, scanner
+    from . import api, auth, cardholder, coordinator, distributor, invite, pwa, scanner, venue
 
-    for module in (auth, distributor, cardholder, scanner, coordinator, pwa, api):
+    for module in (auth, distributor, cardholder, scanner, coordinator, invite, venue, pwa, api):
         app.register_blueprint(module.bp)
