@@ -91,11 +91,20 @@ def app_context(app):
 
 
 class Client(FlaskClient):
-    """A test client that sends the CSRF token with unsafe requests, as the pages do."""
+    """A test client that sends the CSRF token with unsafe requests, as the pages do.
+
+    Each request runs in an app context of its own, as in production: ``g`` (the signed-in
+    user, the language, the CSRF token) and the database session do not leak between
+    requests or clients of one test.
+    """
 
     auto_csrf = True
 
     def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return self._open(*args, **kwargs)
+
+    def _open(self, *args, **kwargs):
         method = kwargs.get("method", "GET").upper()
         path = args[0] if args and isinstance(args[0], str) else ""
         headers = dict(kwargs.pop("headers", None) or {})

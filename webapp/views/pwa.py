@@ -38,7 +38,7 @@ PRECACHE = (
     "sounds/ok.wav",
     "sounds/warn.wav",
     "sounds/refuse.wav",
-    "icons/icon-192.png",
+    "icons/favicon-32.png",
     "manifest.json",
 )
 SERVICE_WORKER = "sw.js"
