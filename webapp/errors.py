@@ -4,9 +4,9 @@ from flask import Flask, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
 
 from .extensions import db
-from werkzeug.exceptions import HTTPException
 
 
 def _message(error: HTTPException) -> str:

@@ -42,3 +42,41 @@ def test_successful_sign_ins_are_not_counted(limited_client):
     for _ in range(12):
         assert limited_client.sign_in("ovi@example.fi").status_code == 302
         limited_client.post("/sign-out")
+
+
+def _api_token(email):
+    from webapp.extensions import db
+    from webapp.models import User
+    from webapp.services import accounts
+
+    token = accounts.create_api_token(db.session.scalar(db.select(User).filter_by(email=email)))
+    db.session.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_door_checks_are_limited_per_token(limited_client):
+    headers = _api_token("ovi@example.fi")
+    for _ in range(120):
+        ok = limited_client.post("/api/v1/verify", json={"token": "x"}, headers=headers)
+        assert ok.status_code == 200
+    refused = limited_client.post("/api/v1/verify", json={"token": "x"}, headers=headers)
+    assert refused.status_code == 429
+    assert refused.json["error"] == "rate_limited"
+    other = limited_client.post(
+        "/api/v1/verify", json={"token": "x"}, headers=_api_token("kajaani@example.fi")
+    )
+    assert other.status_code == 200
+
+
+def test_card_lookups_are_limited_against_guessing_numbers(limited_client):
+    headers = _api_token("jakaja@example.fi")
+    for _ in range(60):
+        assert limited_client.get("/api/v1/cards/K7MX4PQ2D", headers=headers).status_code == 404
+    assert limited_client.get("/api/v1/cards/K7MX4PQ2D", headers=headers).status_code == 429
+
+
+def test_distributor_find_is_limited(limited_client):
+    limited_client.sign_in("jakaja@example.fi")
+    for _ in range(60):
+        limited_client.get("/distributor/find?number=K7MX4PQ2D")
+    assert limited_client.get("/distributor/find?number=K7MX4PQ2D").status_code == 429

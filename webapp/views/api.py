@@ -7,6 +7,7 @@ Each view authenticates the bearer token, parses its body with a schema of
 
 from flask import Response
 
+from .. import ratelimits
 from ..extensions import csrf
 from ..models import RevokeReason, Role, User
 from ..rules import Reason
@@ -110,6 +111,7 @@ def create_card(data: dict, *, user: User):
 @bp.authenticated(*CARD_READERS)
 @bp.response(200, CardSchema)
 @bp.fails(404, "not_found", description="No card with this number that the user may see.")
+@ratelimits.card_lookups
 def get_card(number: str, *, user: User):
     """Show a card
 
@@ -216,6 +218,7 @@ def card_pdf(number: str, *, user: User):
 @bp.arguments(VerifySchema)
 @bp.response(200, VerdictSchema)
 @bp.fails(422, "venue_required", "not_your_venue", "validation_error")
+@ratelimits.door_checks
 def verify(data: dict, *, user: User):
     """Check a card at the door
 

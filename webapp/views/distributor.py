@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
-from .. import cardnumbers
+from .. import cardnumbers, ratelimits
 from ..access import roles_required
 from ..extensions import db
 from ..models import Card, Organisation, OrganisationKind, Region, RevokeReason, Role
@@ -144,6 +144,7 @@ def home():
 
 
 @bp.get("/find")
+@ratelimits.card_lookups
 def find():
     form = FindForm(request.args)
     status = 422

@@ -23,7 +23,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
-from .. import cardnumbers
+from .. import cardnumbers, ratelimits
 from ..access import roles_required
 from ..extensions import db
 from ..models import Event, Organisation, Role, VisitSource, utcnow
@@ -54,6 +54,7 @@ def scan():
 
 @bp.post("/scan/verify")
 @roles_required(Role.VENUE)
+@ratelimits.door_checks
 def verify():
     venue, event = _place(request.form)
     token = request.form.get("token", "").strip()
