@@ -140,10 +140,14 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
 def _decide(
     number: str, generation: int | None, venue: Organisation, moment: datetime, event: Event | None
 ) -> Verdict:
-    card = db.session.scalar(
-        select(Card)
-        .options(joinedload(Card.region).selectinload(Region.memberships))
-        .where(Card.number == number)
+    card = (
+        db.session.scalars(
+            select(Card)
+            .options(joinedload(Card.region).joinedload(Region.memberships))
+            .where(Card.number == number)
+        )
+        .unique()
+        .first()
     )
     if card is None:
         return verdict(None, 0, venue, moment)
