@@ -54,6 +54,8 @@ def test_compromised_key_cards_are_found_and_reissued(database_url, demo_cards):
         assert door.verify(cards.printed_token(card), _venue()).reason is Reason.OK
         again = runner.invoke(args=["keys", "affected", tokens.key_id(compromised)])
         assert demo_cards["active"] not in again.stdout
+        db.session.remove()
+        db.engine.dispose()
 
 
 def test_reissue_refuses_while_the_key_still_signs(runner, demo_cards):

@@ -3,7 +3,7 @@
 import pytest
 
 from webapp import create_app
-from webapp.extensions import limiter
+from webapp.extensions import db, limiter
 
 from ..conftest import Client, app_config
 
@@ -15,6 +15,7 @@ def limited_client(database_url, demo_cards):
     limiter.reset()
     with app.app_context():
         yield app.test_client()
+        db.engine.dispose()
     limiter.reset()
 
 
