@@ -43,17 +43,21 @@ class Scanner:
 
     def record(self, key: str, *, retry_until_acknowledged: bool) -> dict | None:
         """Send a visit, sometimes twice (a client retry); return the acknowledged visit."""
+        _, visit = self.send(key, retry_until_acknowledged)
+        if visit is not None and random.random() < 0.2:
+            # The answer was lost on the way: the phone sends the same visit again.
+            status, again = self.send(key, retry_until_acknowledged)
+            assert again is None or (status == 200 and again["id"] == visit["id"])
+        return visit
+
+    def send(self, key: str, retry_until_acknowledged: bool) -> tuple[int, dict | None]:
+        """Post the visit, retrying while the server is unreachable if asked to."""
         for _attempt in range(200):
             status, visit = self.post_visit(key)
-            if status in (200, 201):
-                if random.random() < 0.2:  # the answer was lost on the way: send it again
-                    again_status, again = self.post_visit(key)
-                    assert again_status == 200 and again["id"] == visit["id"]
-                return visit
-            if not retry_until_acknowledged:
-                return None
+            if status in (200, 201) or not retry_until_acknowledged:
+                return status, visit
             threading.Event().wait(0.05)
-        return None
+        return status, None
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +75,7 @@ def tokens(gunicorn_server):
 
 @pytest.fixture
 def database(private_postgres):
-    engine = sa.create_engine(private_postgres.url)
+    engine = sa.create_engine(private_postgres.url, pool_pre_ping=True)
     with engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM visit"))
     yield engine
