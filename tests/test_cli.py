@@ -65,3 +65,13 @@ def test_api_token_for_an_unknown_user_fails(runner):
     result = runner.invoke(args=["api-token", "nobody@example.fi"])
     assert result.exit_code != 0
     assert "nobody@example.fi" in result.output
+
+
+def test_api_token_revoke_stops_every_token_of_the_user(runner, client):
+    runner.invoke(args=["demo"])
+    token = runner.invoke(args=["api-token", "ovi@example.fi"]).stdout.strip().splitlines()[-1]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert client.post("/api/v1/verify", json={"token": "x"}, headers=headers).status_code == 200
+    result = runner.invoke(args=["api-token", "ovi@example.fi", "--revoke"])
+    assert result.exit_code == 0 and "1 API tokens" in result.output
+    assert client.post("/api/v1/verify", json={"token": "x"}, headers=headers).status_code == 401

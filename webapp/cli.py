@@ -1,4 +1,4 @@
-"""Flask commands: demo data and API tokens."""
+"""Flask commands: demo data, API tokens, signing keys, backups and the statistics rollup."""
 
 import secrets
 from pathlib import Path
@@ -10,7 +10,7 @@ from sqlalchemy import select
 from . import backup, demo, tokens
 from .extensions import db
 from .models import User
-from .services import accounts, keys
+from .services import accounts, keys, rollup
 
 
 def register_commands(app: Flask) -> None:
@@ -19,6 +19,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(keys_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(stats_group)
 
 
 @click.command("demo")
@@ -39,9 +40,17 @@ def demo_command() -> None:
 
 @click.command("api-token")
 @click.argument("email")
-def api_token_command(email: str) -> None:
-    """Create an API token for the user with EMAIL and print it."""
+@click.option("--revoke", is_flag=True, help="Revoke every API token of the user instead.")
+def api_token_command(email: str, revoke: bool) -> None:
+    """Create an API token for the user with EMAIL and print it (or revoke their tokens)."""
     user = db.session.scalar(select(User).where(User.email == accounts.normalize_email(email)))
+    if revoke:
+        if user is None:
+            raise click.ClickException(f"No user with the email address {email}")
+        count = accounts.revoke_api_tokens(user)
+        db.session.commit()
+        click.echo(f"{count} API tokens of {user.email} revoked", err=True)
+        return
     if user is None or not user.active:
         raise click.ClickException(f"No active user with the email address {email}")
     token = accounts.create_api_token(user)
@@ -119,3 +128,19 @@ def restore_command(source: Path, yes: bool) -> None:
     except backup.BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Restored from {source}", err=True)
+
+
+@click.group("stats")
+def stats_group() -> None:
+    """Maintain the statistics' daily rollup of the visits."""
+
+
+@stats_group.command("rebuild")
+def rebuild_command() -> None:
+    """Recompute the daily visit sums and the cards' first use from the visits.
+
+    Needed only after visits were written around the app (a bulk import, a COPY).
+    """
+    written = rollup.rebuild(db.session)
+    db.session.commit()
+    click.echo(f"{written['days']} venue-days, {written['cards']} cards used", err=True)

@@ -2,14 +2,15 @@
 
 import hashlib
 import secrets
+from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ApiToken, Organisation, Region, User
+from ..models import ApiToken, Organisation, Region, User, utcnow
 
 # Checked when no account matches, so that a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
@@ -70,3 +71,13 @@ def user_for_api_token(token: str) -> User | None:
     if row is None or not row.user.active:
         return None
     return row.user
+
+
+def revoke_api_tokens(user: User, now: datetime | None = None) -> int:
+    """Revoke every API token of the user that is still in use; return how many."""
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now or utcnow())
+    )
+    return result.rowcount

@@ -13,11 +13,10 @@ import re
 import secrets
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, func, select
 
 from ..extensions import db
 from ..models import (
-    ApiToken,
     Event,
     NetworkMembership,
     Organisation,
@@ -408,11 +407,7 @@ def deactivate_person(user: User, *, actor: User, now: datetime | None = None) -
     user.active = False
     user.invite_hash = None
     user.invite_expires_at = None
-    db.session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=now or utcnow())
-    )
+    accounts.revoke_api_tokens(user, now)
     db.session.flush()
     audit.record("user.deactivated", user, actor=actor)
     return user
