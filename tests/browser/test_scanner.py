@@ -242,6 +242,9 @@ def test_revocation_reaches_the_offline_list_at_the_next_sync(
     size = int(page.locator("#scanner-status").get_attribute("data-list-size"))
     page.reload()  # the page syncs the list's changes when it starts
     expect(page.locator("#scanner-status")).to_have_attribute("data-list-size", str(size - 1))
+    # Without a service worker the decoder's WASM must have arrived before the network goes.
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running", timeout=20_000)
+    page.wait_for_load_state("networkidle")
     go_offline(page)
     show_qr(page, token_of(demo_cards["active"]))
     expect(page.locator(VERDICT)).to_have_attribute("data-reason", "offline_unknown")
