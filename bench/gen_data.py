@@ -5,8 +5,11 @@
 
 The database must be empty or absent (a PostgreSQL database is created when missing); the
 schema comes from the project's migrations. Rows are written with one executemany on
-SQLite and COPY on PostgreSQL. The data is random but reproducible (``--seed``): most cards
-are used at venues of their own region, visits spread over 2023 and 2024 in opening hours.
+SQLite and COPY on PostgreSQL, around the ORM, so the statistics' daily rollup
+(``visit_day``, ``card.first_used_on``) is then filled from them in SQL
+(:func:`webapp.services.rollup.rebuild`, as ``flask stats rebuild`` does). The data is random
+but reproducible (``--seed``): most cards are used at venues of their own region, visits
+spread over 2023 and 2024 in opening hours.
 """
 
 import argparse
@@ -31,6 +34,7 @@ from webapp.models import (
     Setting,
     VenueCategory,
 )
+from webapp.services import rollup
 
 CARDS_FROM = date(2022, 1, 1)  # cards are registered over 2022-2024
 FIRST_DAY = date(2023, 1, 1)  # visits spread evenly over 2023 and 2024
@@ -228,6 +232,10 @@ def generate(app: Flask, cards: int = 100_000, visits: int = 1_000_000, seed: in
             row["id"] = number
         bulk_insert("visit", VISIT_COLUMNS, visit_list)
         timings["visits"] = time.perf_counter() - begin
+        begin = time.perf_counter()
+        rollup.rebuild(db.session)  # INSERT ... SELECT ... GROUP BY (venue, Helsinki day)
+        db.session.commit()
+        timings["rollup"] = time.perf_counter() - begin
         db.session.add(Setting(key=MARKER, value={"cards": cards, "visits": visits}))
         db.session.execute(sa.text("ANALYZE"))
         db.session.commit()

@@ -1,5 +1,7 @@
 """The migrations build exactly the models' schema on SQLite and PostgreSQL, and undo it."""
 
+from datetime import UTC, date, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -8,6 +10,8 @@ from flask_migrate import downgrade, upgrade
 
 from webapp import create_app
 from webapp.extensions import db
+from webapp.models import Card, VisitDay
+from webapp.services import rollup
 
 from .conftest import app_config, create_postgres_database, postgres_server_url
 
@@ -39,3 +43,89 @@ def test_upgrade_builds_the_models_schema_and_downgrade_removes_it(empty_databas
         tables = set(sa.inspect(db.engine).get_table_names()) - {"alembic_version"}
         assert tables == set()
         db.engine.dispose()
+
+
+def _visit_day_and_first_use() -> tuple[list, list]:
+    day = VisitDay
+    days = db.session.execute(
+        sa.select(day.venue_id, day.day, day.visits, day.adults, day.children).order_by(
+            day.venue_id, day.day
+        )
+    ).all()
+    cards = db.session.execute(sa.select(Card.id, Card.first_used_on).order_by(Card.id)).all()
+    return [tuple(row) for row in days], [tuple(row) for row in cards]
+
+
+def test_the_rollup_migration_fills_the_rollup_from_existing_visits(empty_database):
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0001")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        at = datetime(2024, 1, 1, 12, tzinfo=UTC)
+        table = tables.tables
+        with db.engine.begin() as conn:
+            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2, 3)])
+            conn.execute(table["visit"].insert(), _visits())
+        upgrade()
+        days, cards = _visit_day_and_first_use()
+        assert (1, date(2024, 2, 1), 2, 2, 3) in days  # 31 Jan 23:30 UTC is 1 Feb in Helsinki
+        assert cards == [(1, date(2024, 2, 1)), (2, date(2024, 3, 31)), (3, None)]
+        rollup.rebuild(db.session)  # the migration fills what the rebuild computes
+        assert _visit_day_and_first_use() == (days, cards)
+        db.session.rollback()
+        db.session.remove()
+        downgrade(revision="0001")  # with visits referencing the cards
+        visits = db.session.scalar(sa.text("SELECT count(*) FROM visit"))
+        assert visits == len(_visits())
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _organisation(i: int, at: datetime) -> dict:
+    return dict(
+        id=i,
+        kind="venue" if i == 1 else "distributor",
+        name=f"O{i}",
+        region_id=1,
+        course_provider=False,
+        home_region_only=False,
+        quota_full_refuses=False,
+        active=True,
+        created_at=at,
+    )
+
+
+def _card(i: int, at: datetime) -> dict:
+    return dict(
+        id=i,
+        number=f"N{i}",
+        generation=1,
+        region_id=1,
+        issuer_id=2,
+        birth_year=1980,
+        postcode="70100",
+        children=3,
+        valid_from=date(2023, 1, 1),
+        valid_until=date(2026, 1, 1),
+        revoked=False,
+        digital_key=f"k{i}",
+        created_at=at,
+        updated_at=at,
+    )
+
+
+def _visits() -> list[dict]:
+    moments = [
+        (1, datetime(2024, 1, 31, 23, 30, tzinfo=UTC), 1),
+        (1, datetime(2024, 2, 1, 10, 0, tzinfo=UTC), 2),
+        (2, datetime(2024, 3, 31, 20, 59, tzinfo=UTC), 0),  # 23:59 summer time
+        (2, datetime(2024, 10, 27, 0, 30, tzinfo=UTC), 1),  # before the clocks go back
+    ]
+    return [
+        dict(id=n, card_id=card, generation=1, venue_id=1, adults=1, children=children)
+        | dict(recorded_at=moment, source="api")
+        for n, (card, moment, children) in enumerate(moments, start=1)
+    ]

@@ -220,6 +220,8 @@ class Card(db.Model):
         CheckConstraint("children >= 0 AND children <= 20", name="children_range"),
         CheckConstraint("birth_year >= 1900", name="birth_year_range"),
         CheckConstraint("valid_until >= valid_from", name="validity_order"),
+        # Covers the statistics' "registered in a period, of which used" (services.stats).
+        Index("ix_card_region_created", "region_id", "created_at", "first_used_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -241,6 +243,8 @@ class Card(db.Model):
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, index=True
     )
+    # The Helsinki date of the card's first visit (None: never used); kept by services.rollup.
+    first_used_on: Mapped[date | None] = mapped_column(Date)
 
     region: Mapped[Region] = relationship()
     issuer: Mapped[Organisation] = relationship()
@@ -305,6 +309,27 @@ class Visit(db.Model):
     event: Mapped[Event | None] = relationship()
 
 
+class VisitDay(db.Model):
+    """The visits of one venue on one Helsinki calendar day: the statistics read these sums.
+
+    Kept equal to the ``visit`` rows by :mod:`webapp.services.rollup` on every ORM insert,
+    update and delete of a Visit; ``flask stats rebuild`` recomputes it after a bulk import.
+    """
+
+    __tablename__ = "visit_day"
+    __table_args__ = (
+        CheckConstraint("visits >= 0", name="visits_non_negative"),
+        CheckConstraint("adults >= 0", name="adults_non_negative"),
+        CheckConstraint("children >= 0", name="children_non_negative"),
+    )
+
+    venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    visits: Mapped[int] = mapped_column(Integer)
+    adults: Mapped[int] = mapped_column(Integer)
+    children: Mapped[int] = mapped_column(Integer)
+
+
 class ApiToken(db.Model):
     """A bearer token for the JSON API; only its SHA-256 hash is stored."""
 
@@ -343,3 +368,7 @@ class Setting(db.Model):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# The listeners that keep VisitDay and Card.first_used_on equal to the visits (after the models).
+from .services import rollup as _rollup  # noqa: E402, F401

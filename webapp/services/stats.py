@@ -16,8 +16,11 @@ Definitions (the same on every page, export and in ``GET /api/v1/stats``):
 * Cards: ``registered`` = cards created in the range; ``activated`` = of those, the cards
   used at least once by the end of the range.
 
-Everything is summed in SQL by (venue, Helsinki month) with range scans of the visit
-indexes; Python only rolls up those few thousand rows into each table.
+The figures come from the daily rollup, not the raw visits: ``visit_day`` (the visits of
+each venue on each Helsinki day) is summed in SQL by (venue, Helsinki month), and Python
+only rolls up those few thousand rows into each table; cards compare ``Card.created_at``
+and ``Card.first_used_on`` (the Helsinki date of the first use) on a covering index.
+:mod:`.rollup` keeps both equal to the visits.
 """
 
 from __future__ import annotations
@@ -27,11 +30,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, bindparam, case, exists, func, literal, select, union_all
+from sqlalchemy import Date, bindparam, case, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..extensions import db
-from ..models import Card, Organisation, OrganisationKind, Region, VenueCategory, Visit
+from ..models import Card, Organisation, OrganisationKind, Region, VenueCategory, VisitDay
 from ..rules import HELSINKI
 
 GROUPS = ("month", "venue", "region", "category")
@@ -99,55 +102,38 @@ def _venues(region_ids: list[int] | None, venue_ids: list[int] | None) -> dict[i
     }
 
 
-def _month_index(months: list[date]):
-    """Return an SQL expression: the index in ``months`` of a visit's Helsinki month.
-
-    It compares with the UTC instants at which the Helsinki months begin (right across DST
-    changes, cheaper than converting each row to local time): a binary search on
-    PostgreSQL (width_bucket), a CASE on SQLite.
-    """
-    bounds = [utc_start_of(month) for month in months[1:]]
-    if not bounds:
-        return literal(0)
-    if db.session.get_bind().dialect.name == "postgresql":
-        array = bindparam("month_bounds", bounds, type_=ARRAY(DateTime(timezone=True)))
-        return func.width_bucket(Visit.recorded_at, array)
-    return case(*((Visit.recorded_at < b, i) for i, b in enumerate(bounds)), else_=len(bounds))
-
-
 def _sum_columns():
-    return (
-        func.count(),
-        func.coalesce(func.sum(Visit.adults), 0),
-        func.coalesce(func.sum(Visit.children), 0),
-    )
+    return func.sum(VisitDay.visits), func.sum(VisitDay.adults), func.sum(VisitDay.children)
 
 
 def _sums(start, end, venues: dict[int, _Venue], filtered: bool):
-    """Yield (venue_id, month key, visits, adults, children) summed in SQL.
+    """Yield (venue_id, month key, visits, adults, children) summed in SQL from visit_day.
 
-    For chosen venues (a region), one query on the (venue_id, recorded_at) index. For all
-    venues, one range scan of recorded_at per month, in time order: several small GROUP BYs
-    beat one big one (SQLite sorts to group).
+    Chosen venues (a region) read their days by the primary key (venue_id, day). On
+    PostgreSQL one hash aggregate numbers the months with a binary search (width_bucket).
+    SQLite, which sorts to group, sums each month by venue in the key's order instead, each
+    venue's days sought by the key: so it always names the venues (inline: a 10-year range
+    repeats them 120 times), because unless ANALYZE has run it would rather scan the table.
     """
     months = month_starts(start, end)
     keys = [month.strftime("%Y-%m") for month in months]
-    lo, hi = utc_start_of(start), utc_start_of(end + timedelta(days=1))
-    if filtered:
-        index = _month_index(months).label("month")
+    if db.session.get_bind().dialect.name == "postgresql":
+        chosen = [VisitDay.venue_id.in_(list(venues))] if filtered else []
+        bounds = bindparam("month_bounds", months[1:], type_=ARRAY(Date))
+        index = func.width_bucket(VisitDay.day, bounds) if len(months) > 1 else literal(0)
         stmt = (
-            select(Visit.venue_id, index, *_sum_columns())
-            .where(Visit.venue_id.in_(list(venues)))
-            .where(Visit.recorded_at >= lo, Visit.recorded_at < hi)
-            .group_by(Visit.venue_id, "month")
+            select(VisitDay.venue_id, index.label("month"), *_sum_columns())
+            .where(VisitDay.day >= start, VisitDay.day <= end, *chosen)
+            .group_by(VisitDay.venue_id, "month")
         )
     else:
+        ids = bindparam("venue_ids", list(venues), expanding=True, literal_execute=True)
+        chosen = [VisitDay.venue_id.in_(ids)]
         parts = [
-            select(Visit.venue_id, literal(i), *_sum_columns())
-            .where(Visit.recorded_at >= max(lo, utc_start_of(month)))
-            .where(Visit.recorded_at < min(hi, utc_start_of(_next_month(month))))
-            .group_by(Visit.venue_id)
-            .with_hint(Visit, "INDEXED BY ix_visit_recorded_at", "sqlite")
+            select(VisitDay.venue_id, literal(i), *_sum_columns())
+            .where(VisitDay.day >= max(start, month), VisitDay.day < _next_month(month))
+            .where(VisitDay.day <= end, *chosen)
+            .group_by(VisitDay.venue_id)
             for i, month in enumerate(months)
         ]
         stmt = parts[0] if len(parts) == 1 else union_all(*parts)
@@ -277,14 +263,15 @@ def card_stats(start: date, end: date, regions: list[Region] | None) -> dict:
     """Count the cards registered in the range and, of those, the ones used by its end.
 
     By the card's region: {"rows": [{"key", "name", "registered", "activated"}],
-    "totals": {"registered", "activated"}}. Each new card probes its visits by index.
+    "totals": {"registered", "activated"}}. A card is used by the end of the range when the
+    Helsinki date of its first use is at the latest ``end``.
     Raises StatsError("invalid_range" | "range_too_long").
     """
     _check_range(start, end)
     lo, hi = utc_start_of(start), utc_start_of(end + timedelta(days=1))
-    used_before_end = exists().where(Visit.card_id == Card.id, Visit.recorded_at < hi)
+    used_by_end = case((Card.first_used_on <= end, 1), else_=0)
     stmt = (
-        select(Card.region_id, func.count(), func.sum(case((used_before_end, 1), else_=0)))
+        select(Card.region_id, func.count(), func.sum(used_by_end))
         .where(Card.created_at >= lo, Card.created_at < hi)
         .group_by(Card.region_id)
     )
