@@ -221,7 +221,7 @@ class Card(db.Model):
         CheckConstraint("birth_year >= 1900", name="birth_year_range"),
         CheckConstraint("valid_until >= valid_from", name="validity_order"),
         # Covers the statistics' "registered in a period, of which used" (services.stats).
-        Index("ix_card_region_created", "region_id", "created_at", "first_used_on"),
+        Index("ix_card_created", "created_at", "region_id", "first_used_on"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

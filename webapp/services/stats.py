@@ -107,39 +107,50 @@ def _sum_columns():
 
 
 def _sums(start, end, venues: dict[int, _Venue], filtered: bool):
-    """Yield (venue_id, month key, visits, adults, children) summed in SQL from visit_day.
-
-    Chosen venues (a region) read their days by the primary key (venue_id, day). On
-    PostgreSQL one hash aggregate numbers the months with a binary search (width_bucket).
-    SQLite, which sorts to group, sums each month by venue in the key's order instead, each
-    venue's days sought by the key: so it always names the venues (inline: a 10-year range
-    repeats them 120 times), because unless ANALYZE has run it would rather scan the table.
-    """
+    """Yield (venue_id, month key, visits, adults, children) summed in SQL from visit_day."""
     months = month_starts(start, end)
     keys = [month.strftime("%Y-%m") for month in months]
     if db.session.get_bind().dialect.name == "postgresql":
-        chosen = [VisitDay.venue_id.in_(list(venues))] if filtered else []
-        bounds = bindparam("month_bounds", months[1:], type_=ARRAY(Date))
-        index = func.width_bucket(VisitDay.day, bounds) if len(months) > 1 else literal(0)
-        stmt = (
-            select(VisitDay.venue_id, index.label("month"), *_sum_columns())
-            .where(VisitDay.day >= start, VisitDay.day <= end, *chosen)
-            .group_by(VisitDay.venue_id, "month")
-        )
+        stmt = _postgres_sums(start, end, months, list(venues) if filtered else None)
     else:
-        ids = bindparam("venue_ids", list(venues), expanding=True, literal_execute=True)
-        chosen = [VisitDay.venue_id.in_(ids)]
-        parts = [
-            select(VisitDay.venue_id, literal(i), *_sum_columns())
-            .where(VisitDay.day >= max(start, month), VisitDay.day < _next_month(month))
-            .where(VisitDay.day <= end, *chosen)
-            .group_by(VisitDay.venue_id)
-            for i, month in enumerate(months)
-        ]
-        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        stmt = _sqlite_sums(start, end, months, list(venues))
     for venue_id, month, visits, adults, children in db.session.execute(stmt):
         if venue_id in venues:
             yield venue_id, keys[month], int(visits), int(adults), int(children)
+
+
+def _postgres_sums(start: date, end: date, months: list[date], venue_ids: list[int] | None):
+    """One hash aggregate; width_bucket numbers the months (a binary search on their starts).
+
+    Chosen venues (a region) read their days by the primary key (venue_id, day).
+    """
+    bounds = bindparam("month_bounds", months[1:], type_=ARRAY(Date))
+    index = func.width_bucket(VisitDay.day, bounds) if len(months) > 1 else literal(0)
+    chosen = [] if venue_ids is None else [VisitDay.venue_id.in_(venue_ids)]
+    return (
+        select(VisitDay.venue_id, index.label("month"), *_sum_columns())
+        .where(VisitDay.day >= start, VisitDay.day <= end, *chosen)
+        .group_by(VisitDay.venue_id, "month")
+    )
+
+
+def _sqlite_sums(start: date, end: date, months: list[date], venue_ids: list[int]):
+    """Each month by venue, in the primary key's order: SQLite sorts to group otherwise.
+
+    The venues are always named, so that each one's days are sought by the key (unless
+    ANALYZE has run, SQLite would rather scan the table); inline, because a 10-year range
+    repeats them 120 times.
+    """
+    ids = bindparam("venue_ids", venue_ids, expanding=True, literal_execute=True)
+    after = end + timedelta(days=1)
+    parts = [  # one bound each way: with two, SQLite may seek by the wider one
+        select(VisitDay.venue_id, literal(i), *_sum_columns())
+        .where(VisitDay.venue_id.in_(ids))
+        .where(VisitDay.day >= max(start, month), VisitDay.day < min(after, _next_month(month)))
+        .group_by(VisitDay.venue_id)
+        for i, month in enumerate(months)
+    ]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
 def _empty() -> dict[str, int]:
