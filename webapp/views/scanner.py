@@ -185,8 +185,12 @@ def _remembered_event(venue: Organisation, chosen: str | None) -> Event | None:
     return _event(venue, session.get(SESSION_EVENT))
 
 
+MAX_ID = 2**31 - 1  # the database's integer range
+
+
 def _event(venue: Organisation, event_id) -> Event | None:
-    if not str(event_id or "").isdigit():
+    text = str(event_id or "")
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         return None
     return db.session.scalar(
         select(Event).where(Event.id == int(event_id), Event.venue_id == venue.id, Event.active)
