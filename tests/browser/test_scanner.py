@@ -236,10 +236,11 @@ def test_revocation_reaches_the_offline_list_at_the_next_sync(
     scanner, show_qr, demo_cards, no_sw_context
 ):
     page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")  # the first list has fully arrived
+    size = int(page.locator("#scanner-status").get_attribute("data-list-size"))
     card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
     cards.revoke_card(card, actor=None, reason="lost")
     db.session.commit()
-    size = int(page.locator("#scanner-status").get_attribute("data-list-size"))
     page.reload()  # the page syncs the list's changes when it starts
     expect(page.locator("#scanner-status")).to_have_attribute("data-list-size", str(size - 1))
     # Without a service worker the decoder's WASM must have arrived before the network goes.
