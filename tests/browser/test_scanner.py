@@ -224,6 +224,7 @@ def test_offline_refuses_forged_revoked_and_digital_codes(
 
 def test_offline_typed_number_is_checked_against_the_list(scanner, demo_cards, no_sw_context):
     page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")  # the offline list has fully arrived
     go_offline(page)
     page.get_by_label("Card number").fill(demo_cards["active"])
     page.get_by_role("button", name="Check").click()
