@@ -44,9 +44,10 @@ lint: $(BIN)/flask
 	$(BIN)/ruff format --check webapp tests bench
 
 bench: setup system-packages
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(BIN)/python -m bench
 
-vendor:
+vendor: $(BIN)/flask
 	bash static/js/vendor/update.sh
 
 clean:

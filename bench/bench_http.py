@@ -33,30 +33,26 @@ POSTGRES_URL = os.environ.get(
     "BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 
-VERIFY_LUA = """
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer {api_token}"
-wrk.body = '{{"token": "{card_token}"}}'
-"""
-
-VISITS_LUA = """
+# Each request shows the next of the cards, as scanners at many doors would.
+LUA = """
+local tokens = {{{tokens}}}
 local counter = 0
 local thread_id = 0
-local threads = {{}}
 function setup(thread)
   thread_id = thread_id + 1
   thread:set("tid", thread_id)
 end
 request = function()
   counter = counter + 1
-  local body = string.format(
-    '{{"token": "{card_token}", "children": 1, "idempotency_key": "bench-%s-%d-%d"}}',
-    "{run}", tid, counter)
+  local token = tokens[counter % #tokens + 1]
+  local body = {body}
   return wrk.format("POST", nil,
     {{["Content-Type"] = "application/json", ["Authorization"] = "Bearer {api_token}"}}, body)
 end
 """
+VERIFY_BODY = """string.format('{"token": "%s"}', token)"""
+VISIT_BODY = """string.format('{"token": "%s", "children": 1, "idempotency_key": "%s-%d-%d"}',
+    token, "bench-RUN", tid, counter)"""
 
 
 def free_port() -> int:
@@ -95,21 +91,31 @@ def flask(env: dict, *args: str) -> str:
     return result.stdout
 
 
-def prepare(env: dict) -> tuple[str, str, str]:
-    """Migrate and load the demo; return venue and distributor API tokens and a card number."""
+def prepare(env: dict) -> tuple[str, str]:
+    """Migrate and load the demo; return the venue's and the distributor's API tokens."""
     flask(env, "db", "upgrade")
-    numbers = dict(line.split(" ", 1) for line in flask(env, "demo").splitlines())
+    flask(env, "demo")
     venue_token = flask(env, "api-token", "ovi@example.fi").strip().splitlines()[-1]
     distributor_token = flask(env, "api-token", "jakaja@example.fi").strip().splitlines()[-1]
-    return venue_token, distributor_token, numbers["active"]
+    return venue_token, distributor_token
 
 
-def card_token(base: str, distributor_token: str, number: str) -> str:
-    request = urllib.request.Request(
-        f"{base}/api/v1/cards/{number}", headers={"Authorization": f"Bearer {distributor_token}"}
-    )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)["token"]
+def issue_cards(base: str, distributor_token: str, count: int) -> list[str]:
+    """Register cards through the API; return their QR tokens."""
+    tokens = []
+    for number in range(count):
+        body = {"birth_year": 1960 + number % 40, "postcode": "70100", "children": 2}
+        request = urllib.request.Request(
+            f"{base}/api/v1/cards",
+            data=json.dumps(body).encode(),
+            headers={
+                "Authorization": f"Bearer {distributor_token}",
+                "Content-Type": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request) as response:
+            tokens.append(json.load(response)["token"])
+    return tokens
 
 
 @contextmanager
@@ -167,7 +173,9 @@ def worker_memory_mb(master_pid: int) -> list[float]:
     return sizes
 
 
-def measure(seconds: int = 10, connections: int = 16, use_sqlite: bool = False) -> list[tuple]:
+def measure(
+    seconds: int = 10, connections: int = 16, use_sqlite: bool = False, cards: int = 200
+) -> list[tuple]:
     """Run the load and return rows of (figure, value, target, met)."""
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -181,23 +189,26 @@ def measure(seconds: int = 10, connections: int = 16, use_sqlite: bool = False) 
             "CARD_SIGNING_KEYS": "bench-key",
             "BENCH_URL": f"http://127.0.0.1:{port}",
         }
-        api_token, distributor_token, number = prepare(env)
+        api_token, distributor_token = prepare(env)
         with gunicorn(env, port) as server:
             base = f"http://127.0.0.1:{port}"
-            token = card_token(base, distributor_token, number)
+            issued = issue_cards(base, distributor_token, cards)
+            tokens = ", ".join(f'"{token}"' for token in issued)
             wrk(f"{base}/healthz", 2, connections)  # warm up both workers
             health = wrk(f"{base}/healthz", seconds, connections)
             verify = wrk(
                 f"{base}/api/v1/verify",
                 seconds,
                 connections,
-                VERIFY_LUA.format(api_token=api_token, card_token=token),
+                LUA.format(tokens=tokens, body=VERIFY_BODY, api_token=api_token),
             )
             visits = wrk(
                 f"{base}/api/v1/visits",
                 seconds,
                 connections,
-                VISITS_LUA.format(api_token=api_token, card_token=token, run=port),
+                LUA.format(
+                    tokens=tokens, body=VISIT_BODY.replace("RUN", str(port)), api_token=api_token
+                ),
             )
             memory = worker_memory_mb(server.pid)
     db_name = "SQLite" if use_sqlite else "PostgreSQL"

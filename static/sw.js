@@ -1,7 +1,7 @@
 // Kaikukortti service worker, served from /sw.js (scope "/") by webapp/views/pwa.py,
 // which puts `self.KAIKU_SW = {version, precache, urls, offlineQueue}` on the line above.
 //
-// - Precaches the scanner's shell (CSS, JS, htmx, the QR decoder and its wasm, sounds)
+// - Precaches the scanner's shell (CSS, JS, htmx, the QR decoder and its wasm)
 //   and answers /static/ requests from that cache: a reload moves no static bytes.
 // - /scan pages: network first, the last good copy when the network is gone.
 // - Never caches htmx fragments, JSON answers or anything that is not a GET.
@@ -39,7 +39,9 @@ self.addEventListener("activate", (event) => {
         if (name.startsWith(PREFIX) && name !== SHELL && name !== PAGES) await caches.delete(name);
       }
       await self.clients.claim();
-      await keepScanPage(new Request(SETTINGS.urls.scan)).catch(() => null);
+      // The page the browser has just loaded, from its HTTP cache: not fetched twice.
+      const scan = new Request(SETTINGS.urls.scan, { cache: "force-cache" });
+      await keepScanPage(scan).catch(() => null);
       flushQueue();
     })(),
   );

@@ -2,6 +2,7 @@ import pytest
 
 from webapp import create_app
 from webapp.config import ConfigError, from_environment
+from webapp.extensions import db
 
 
 def test_production_refuses_to_start_without_secret_key(tmp_path):
@@ -54,18 +55,22 @@ def test_healthz_reports_an_unreachable_database():
     assert app.test_client().get("/healthz").status_code == 503
 
 
-def test_database_outage_answers_503_and_retry_after(app, client, monkeypatch):
+def test_database_outage_answers_503_and_retry_after(app, client):
+    from sqlalchemy import event
     from sqlalchemy.exc import OperationalError
 
-    from webapp.services import accounts
-
-    def unreachable(*args, **kwargs):
+    def unreachable(*args, **kwargs):  # every statement fails, as with the server gone
         raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(accounts, "user_for_api_token", unreachable)
-    monkeypatch.setattr(accounts, "authenticate", unreachable)
-    api = client.post("/api/v1/verify", json={"token": "x"}, headers={"Authorization": "Bearer x"})
-    assert api.status_code == 503 and api.json["error"] == "unavailable"
-    assert api.headers["Retry-After"] == "2"
-    page = client.post("/", data={"email": "ovi@example.fi", "password": "x"})
-    assert page.status_code == 503
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", unreachable)
+    try:
+        headers = {"Authorization": "Bearer x"}
+        api = client.post("/api/v1/verify", json={"token": "x"}, headers=headers)
+        assert api.status_code == 503 and api.json["error"] == "unavailable"
+        assert api.headers["Retry-After"] == "2"
+        page = client.post("/", data={"email": "ovi@example.fi", "password": "x"})
+        assert page.status_code == 503
+    finally:
+        event.remove(engine, "before_cursor_execute", unreachable)

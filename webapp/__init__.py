@@ -56,8 +56,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
 
+    from . import assets
     from .views import register_blueprints
 
+    assets.init_app(app)
     register_blueprints(app)
 
     from .cli import register_commands

@@ -207,6 +207,11 @@ class User(UserMixin, db.Model):
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
 
+    @property
+    def venues(self) -> list[Organisation]:
+        """The active venues where the user works."""
+        return [org for org in self.organisations if org.is_venue and org.active]
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 

@@ -24,9 +24,8 @@ Children are checked when a visit is recorded: ``children_not_allowed`` at a cou
 import enum
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
-
-from .models import Card, Organisation
 
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
@@ -52,11 +51,41 @@ class WarningCode(enum.StrEnum):
     QUOTA_FULL = "quota_full"
 
 
+class NetworkRegion(Protocol):
+    """What the rules read of a region (a :class:`webapp.models.Region`, or the door's copy)."""
+
+    def in_network_on(self, day: date) -> bool: ...
+
+
+class CardFacts(Protocol):
+    """What the rules read of a card."""
+
+    number: str
+    generation: int
+    revoked: bool
+    valid_from: date
+    valid_until: date
+    children: int
+    region_id: int
+    region: NetworkRegion
+
+
+class VenueFacts(Protocol):
+    """What the rules read of a venue."""
+
+    id: int
+    region_id: int
+    region: NetworkRegion
+    course_provider: bool
+    home_region_only: bool
+    quota_full_refuses: bool
+
+
 @dataclass(frozen=True)
 class Verdict:
     reason: Reason
-    card: Card | None
-    venue: Organisation
+    card: CardFacts | None
+    venue: VenueFacts
     max_children: int = 0
     warnings: tuple[WarningCode, ...] = ()
     offline: bool = False
@@ -75,15 +104,15 @@ def helsinki_date(moment: datetime) -> date:
     return moment.astimezone(HELSINKI).date()
 
 
-def max_children(card: Card, venue: Organisation) -> int:
+def max_children(card: CardFacts, venue: VenueFacts) -> int:
     """Return how many children may come free with the card at the venue."""
     return 0 if venue.course_provider else card.children
 
 
 def verdict(
-    card: Card | None,
+    card: CardFacts | None,
     generation: int,
-    venue: Organisation,
+    venue: VenueFacts,
     moment: datetime,
     *,
     visited_today: bool = False,
@@ -106,7 +135,7 @@ def verdict(
     return Verdict(Reason.OK, card, venue, max_children(card, venue), tuple(warnings))
 
 
-def _refusal(card: Card, generation: int, venue: Organisation, today: date) -> Reason | None:
+def _refusal(card: CardFacts, generation: int, venue: VenueFacts, today: date) -> Reason | None:
     if card.revoked:
         return Reason.REVOKED
     if generation < card.generation:

@@ -5,6 +5,8 @@ import { formatNumber } from "./cardnumber.js";
 
 const MARKS = { ok: "✓", warn: "!", refuse: "✕" };
 const SOUND_OF = { ok: "ok", recorded: "ok", queued: "ok", warn: "warn", refuse: "refuse" };
+// The verdict tones, made with the Web Audio API (nothing to download): [hertz, seconds].
+const TONES = { ok: [[1320, 0.12]], warn: [[880, 0.09], [880, 0.09]], refuse: [[220, 0.4]] };
 const VIBRATION_OF = { ok: 60, recorded: 60, queued: 60, warn: [60, 80, 60], refuse: [250] };
 const AUTO_CLOSE_MS = 4000;
 
@@ -37,45 +39,33 @@ export class ScannerUI {
     const lang = document.documentElement.lang || "fi";
     this.dates = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeZone: "Europe/Helsinki" });
     this.times = new Intl.DateTimeFormat(lang, { timeStyle: "short", timeZone: "Europe/Helsinki" });
-    this.sounds = {};
-    this.soundUrls = config.sounds;
+    this.audio = null;
     this.closeTimer = null;
   }
 
-  /**
-   * Fetch the sounds now (whole files, from the service worker's cache when it has
-   * them) into Audio elements, so that the first verdict is heard without a delay.
-   */
-  async loadSounds() {
-    for (const [name, url] of Object.entries(this.soundUrls)) {
-      try {
-        const response = await fetch(url);
-        if (!response.ok) continue;
-        const audio = new Audio(URL.createObjectURL(await response.blob()));
-        audio.preload = "auto";
-        this.sounds[name] = audio;
-      } catch {
-        // no sound for this one; vibration and colour still tell
-      }
-    }
+  /** Make the tones playable: phones let a page play sound only after a tap on it. */
+  unlockSounds() {
+    const Context = window.AudioContext || window.webkitAudioContext;
+    if (!this.audio && Context) this.audio = new Context();
+    if (this.audio?.state === "suspended") this.audio.resume().catch(() => null);
   }
 
-  /** Let the sounds play later: phones allow it only after a tap on the page. */
-  unlockSounds() {
-    for (const audio of Object.values(this.sounds)) {
-      if (audio.unlocked) continue;
-      audio.unlocked = true;
-      audio.muted = true;
-      audio
-        .play()
-        .then(() => {
-          audio.pause();
-          audio.currentTime = 0;
-        })
-        .catch(() => null)
-        .finally(() => {
-          audio.muted = false;
-        });
+  beep(name) {
+    const audio = this.audio;
+    if (!audio || audio.state !== "running") return; // vibration and colour still tell
+    let start = audio.currentTime;
+    for (const [hertz, seconds] of TONES[name]) {
+      const tone = audio.createOscillator();
+      const volume = audio.createGain();
+      tone.type = name === "refuse" ? "square" : "sine";
+      tone.frequency.value = hertz;
+      volume.gain.setValueAtTime(0.0001, start);
+      volume.gain.exponentialRampToValueAtTime(0.25, start + 0.01);
+      volume.gain.exponentialRampToValueAtTime(0.0001, start + seconds);
+      tone.connect(volume).connect(audio.destination);
+      tone.start(start);
+      tone.stop(start + seconds);
+      start += seconds + 0.06;
     }
   }
 
@@ -181,11 +171,7 @@ export class ScannerUI {
   }
 
   play(state) {
-    const sound = this.sounds[SOUND_OF[state]];
-    if (sound) {
-      sound.currentTime = 0;
-      sound.play().catch(() => null); // no sound before the first tap on some phones
-    }
+    if (SOUND_OF[state]) this.beep(SOUND_OF[state]);
     if (navigator.vibrate && VIBRATION_OF[state]) navigator.vibrate(VIBRATION_OF[state]);
   }
 

@@ -429,7 +429,6 @@ async function start() {
   const visits = await refreshStatus();
   ui.showQueuedRows(visits.filter((v) => v.venue === config.venue));
   if (state.online) await syncAll();
-  ui.loadSounds();
   registerServiceWorker(config.urls.serviceWorker, (apply) => {
     const banner = document.getElementById("update-banner");
     banner.hidden = false;

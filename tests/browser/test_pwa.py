@@ -95,7 +95,7 @@ def test_fragments_and_posts_are_never_cached(installed, show_qr, demo_cards):
     expect(page.locator(VERDICT)).to_have_attribute("data-state", "recorded")
     cached = page.evaluate(CACHE_URLS_JS)
     assert "/static/js/vendor/zxing_reader.wasm" in cached
-    assert "/static/sounds/refuse.wav" in cached
+    assert "/static/js/vendor/htmx.min.js" in cached
     assert not [url for url in cached if url.startswith("/scan/")], cached
 
 

@@ -122,6 +122,33 @@ def test_next_card_replaces_the_verdict_and_the_same_code_is_ignored(scanner, sh
     assert len(verifies) == 2
 
 
+# Records the pitch of every tone the page starts.
+TONE_SPY_JS = """
+window.__tones = [];
+const createOscillator = AudioContext.prototype.createOscillator;
+AudioContext.prototype.createOscillator = function () {
+  const tone = createOscillator.call(this);
+  const start = tone.start.bind(tone);
+  tone.start = (when) => { window.__tones.push(tone.frequency.value); start(when); };
+  return tone;
+};
+"""
+
+
+def test_verdicts_sound_after_the_first_tap(live_server, demo_cards, camera_page, show_qr):
+    page = camera_page(None, None)
+    page.add_init_script(TONE_SPY_JS)
+    open_scanner(page, live_server.url)
+    page.locator("h1").click()  # phones let a page make sound only after a tap
+    show_qr(page, token_of(demo_cards["active"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+    show_qr(page, token_of(demo_cards["revoked"]))
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "refuse")
+    page.wait_for_function("() => window.__tones.length >= 2")
+    assert page.evaluate("window.__tones") == [1320, 220]  # a high beep, then a low buzz
+    assert page.errors == []
+
+
 def test_digital_card_code_is_verified_like_any_token(scanner, show_qr, demo_cards):
     page = scanner()
     card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))

@@ -712,7 +712,7 @@ class TestRecordVisit:
 def record(demo_cards, email=VENUE, *, minutes_ago=0) -> int:
     staff = user(email)
     visit, _ = door.record_visit(
-        venue=door.venues_of(staff)[0],
+        venue=staff.venues[0],
         user=staff,
         children=0,
         token=token_of(demo_cards["active"]),

@@ -356,7 +356,6 @@ class TestServiceWorker:
         assert re.fullmatch(r"[0-9a-f]{12}", settings["version"])
         assert "/static/js/vendor/zxing_reader.wasm" in settings["precache"]
         assert "/static/js/vendor/htmx.min.js" in settings["precache"]
-        assert "/static/sounds/ok.wav" in settings["precache"]
 
     def test_every_precached_file_exists(self, client):
         text = client.get("/sw.js").text

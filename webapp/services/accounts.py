@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
-from ..models import ApiToken, Organisation, Region, User, utcnow
+from ..models import ApiToken, User, utcnow
 
 # Checked when no account matches, so that a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
@@ -52,21 +52,10 @@ def user_for_api_token(token: str) -> User | None:
     """Return the active user whose unrevoked API token this is, or None."""
     if not token or len(token) > 200:
         return None
-    # One query for the token, its user and the user's organisations with their regions:
-    # every door check starts here.
-    row = (
-        db.session.scalars(
-            select(ApiToken)
-            .options(
-                joinedload(ApiToken.user)
-                .joinedload(User.organisations)
-                .joinedload(Organisation.region)
-                .joinedload(Region.memberships)
-            )
-            .where(ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None))
-        )
-        .unique()
-        .first()
+    row = db.session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None))
     )
     if row is None or not row.user.active:
         return None

@@ -3,11 +3,12 @@
 The statistics read these instead of the raw visits. They stay exact on every write path:
 
 * ORM events on Visit adjust them in the same transaction, on the same connection, for
-  every insert, update and delete made through a session (``door.record_visit``,
-  ``door.undo_visit``, an offline visit synced with its past scan time, tests adding rows):
-  an insert upserts its (venue, Helsinki day) row and moves the card's first use earlier
-  when it is; a delete decrements the row (removing it at zero) and, when it may have been
-  the card's first use, recomputes the first use from the remaining visits.
+  every insert, update and delete made through a session (``door.undo_visit``, tests adding
+  rows): an insert upserts its (venue, Helsinki day) row and moves the card's first use
+  earlier when it is; a delete decrements the row (removing it at zero) and, when it may
+  have been the card's first use, recomputes the first use from the remaining visits.
+* ``door.record_visit`` inserts its visit with a Core statement (the door's fast path) and
+  calls :func:`count` itself, in the same transaction; so does any such writer.
 * :func:`rebuild` (``flask stats rebuild``) recomputes both from the visits, after writes
   that bypass the ORM: COPY, executemany, a bulk ``delete(Visit)``.
 
@@ -31,6 +32,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import (
     Connection,
     Date,
+    bindparam,
     case,
     cast,
     delete,
@@ -49,6 +51,7 @@ from ..models import Card, Visit, VisitDay
 
 HELSINKI = ZoneInfo("Europe/Helsinki")  # as in webapp.rules, which imports the models
 FIELDS = ("card_id", "venue_id", "recorded_at", "adults", "children")
+SUMS = ("visits", "adults", "children")
 REMEMBERED = "rollup.before"
 
 visit_table = Visit.__table__
@@ -79,7 +82,8 @@ class _Use(NamedTuple):
 
 @event.listens_for(Visit, "after_insert")
 def _after_insert(_mapper, connection: Connection, target: Visit) -> None:
-    _count(connection, _Use.of(*(getattr(target, name) for name in FIELDS)), target)
+    use = _Use.of(*(getattr(target, name) for name in FIELDS))
+    _count(connection, use, object_session(target))
 
 
 @event.listens_for(Visit, "before_delete")
@@ -109,7 +113,7 @@ def _after_update(_mapper, connection: Connection, target: Visit) -> None:
     new = _Use.of(*(getattr(target, name) for name in FIELDS))
     if remembered[0] != new:
         _uncount(connection, *remembered, target)
-        _count(connection, new, target)
+        _count(connection, new, object_session(target))
 
 
 def _stored(connection: Connection, visit_id: int) -> tuple[_Use, date | None] | None:
@@ -134,24 +138,48 @@ def _stored(connection: Connection, visit_id: int) -> tuple[_Use, date | None] |
 # --- adjusting the rollup ------------------------------------------------------------------
 
 
-def _count(connection: Connection, use: _Use, visit: Visit) -> None:
+def count(
+    session: Session, card_id: int, venue_id: int, recorded_at: datetime, adults: int, children: int
+) -> None:
+    """Count a visit inserted without the ORM (whose events count the others)."""
+    use = _Use.of(card_id, venue_id, recorded_at, adults, children)
+    _count(session.connection(), use, session)
+
+
+def _add_to_day(dialect):
+    stmt = dialect.insert(day_table)
+    return stmt.on_conflict_do_update(
+        index_elements=[day_table.c.venue_id, day_table.c.day],
+        set_={name: day_table.c[name] + stmt.excluded[name] for name in SUMS},
+    )
+
+
+# Built once, as every recorded visit runs them.
+ADD_TO_DAY = {"postgresql": _add_to_day(postgresql), "sqlite": _add_to_day(sqlite)}
+EARLIER_FIRST_USE = (
+    update(card_table)
+    .where(
+        card_table.c.id == bindparam("card"),
+        or_(card_table.c.first_used_on.is_(None), card_table.c.first_used_on > bindparam("day")),
+    )
+    .values(first_used_on=bindparam("day"), updated_at=card_table.c.updated_at)
+)
+
+
+def _count(connection: Connection, use: _Use, session: Session | None) -> None:
     """Add one visit to its day's row and move the card's first use earlier when it is."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(day_table).values(
-        venue_id=use.venue_id, day=use.day, visits=1, adults=use.adults, children=use.children
-    )
     connection.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[day_table.c.venue_id, day_table.c.day],
-            set_={
-                name: day_table.c[name] + stmt.excluded[name]
-                for name in ("visits", "adults", "children")
-            },
-        )
+        ADD_TO_DAY[connection.dialect.name],
+        {
+            "venue_id": use.venue_id,
+            "day": use.day,
+            "visits": 1,
+            "adults": use.adults,
+            "children": use.children,
+        },
     )
-    earlier = or_(card_table.c.first_used_on.is_(None), card_table.c.first_used_on > use.day)
-    if _set_first_use(connection, use.card_id, use.day, earlier):
-        _sync_card(visit, use.card_id, use.day)
+    if connection.execute(EARLIER_FIRST_USE, {"card": use.card_id, "day": use.day}).rowcount:
+        _sync_card(session, use.card_id, use.day)
 
 
 def _uncount(connection: Connection, use: _Use, first_used_on: date | None, visit: Visit) -> None:
@@ -173,7 +201,7 @@ def _uncount(connection: Connection, use: _Use, first_used_on: date | None, visi
         )
         day = None if first is None else helsinki_day(first)
         _set_first_use(connection, use.card_id, day)
-        _sync_card(visit, use.card_id, day)
+        _sync_card(object_session(visit), use.card_id, day)
 
 
 def _set_first_use(connection: Connection, card_id: int, day: date | None, *where) -> bool:
@@ -186,9 +214,8 @@ def _set_first_use(connection: Connection, card_id: int, day: date | None, *wher
     return result.rowcount > 0
 
 
-def _sync_card(visit: Visit, card_id: int, day: date | None) -> None:
+def _sync_card(session: Session | None, card_id: int, day: date | None) -> None:
     """Show the new first use on the session's copy of the card, if it holds one."""
-    session = object_session(visit)
     card = session.identity_map.get(identity_key(Card, card_id)) if session else None
     if card is not None:
         attributes.set_committed_value(card, "first_used_on", day)

@@ -214,12 +214,12 @@ def card_pdf(number: str, *, user: User):
 
 
 @bp.route("/verify", methods=["POST"])
-@bp.authenticated(Role.VENUE)
+@bp.authenticated(Role.VENUE, load=door.staff_for_api_token, read_only=True)
 @bp.arguments(VerifySchema)
 @bp.response(200, VerdictSchema)
 @bp.fails(422, "venue_required", "not_your_venue", "validation_error")
 @ratelimits.door_checks
-def verify(data: dict, *, user: User):
+def verify(data: dict, *, user: door.DoorStaff):
     """Check a card at the door
 
     Give the scanned `token` (and the `venue` id when the user works at several venues).
@@ -231,7 +231,7 @@ def verify(data: dict, *, user: User):
 
 
 @bp.route("/visits", methods=["POST"])
-@bp.authenticated(Role.VENUE)
+@bp.authenticated(Role.VENUE, load=door.staff_for_api_token)
 @bp.arguments(VisitCreateSchema)
 @bp.response(201, VisitSchema, description="The visit was recorded.")
 @bp.alt_response(
@@ -250,7 +250,7 @@ def verify(data: dict, *, user: User):
     description="The visit was not recorded: the card does not verify (`error` is the "
     "verdict's reason), the children may not come free, or the input is wrong.",
 )
-def record_visit(data: dict, *, user: User):
+def record_visit(data: dict, *, user: door.DoorStaff):
     """Record a visit
 
     Verifies the `token` and records one use of the card by the holder (one adult) and

@@ -1,6 +1,8 @@
 """What the API's views share: the card, verdict and visit objects, the organisation a user
 acts for, and the messages of the API's own error codes."""
 
+from typing import TypeVar
+
 from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -8,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Card, Organisation, OrganisationKind, Region, Role, User, Visit
+from ..models import Card, Organisation, OrganisationKind, Region, Role, User
 from ..rules import Reason, Verdict
 from ..services import cards, door
 from . import scanner_texts as texts
@@ -38,6 +40,9 @@ MESSAGES = {
     "range_too_long": _l("The dates may span at most ten years."),
     "invalid_group": _l("Group by month, venue, region or category."),
 }
+
+
+Place = TypeVar("Place", Organisation, door.DoorVenue)
 
 
 def message(code: str) -> str:
@@ -86,11 +91,11 @@ def verdict_body(verdict: Verdict) -> dict:
     return body
 
 
-def visit_body(visit: Visit) -> dict:
+def visit_body(visit: door.RecordedVisit) -> dict:
     """Return the visit object."""
     return {
         "id": visit.id,
-        "card_number": visit.card.number,
+        "card_number": visit.card_number,
         "venue": visit.venue_id,
         "children": visit.children,
         "adults": visit.adults,
@@ -107,14 +112,14 @@ def visible_card(number: str, user: User) -> Card:
 
 
 def _pick(
-    organisations: list[Organisation],
+    organisations: list[Place],
     wanted: int | None,
     *,
     field: str,
     required: str,
     wrong: str,
     none: str,
-) -> Organisation:
+) -> Place:
     """Return the organisation the user acts for: the one asked for, or their only one."""
     if not organisations:
         raise ApiError(403, "forbidden", message(none))
@@ -140,10 +145,10 @@ def acting_issuer(user: User, wanted: int | None) -> Organisation:
     )
 
 
-def acting_venue(user: User, wanted: int | None) -> Organisation:
+def acting_venue(user: door.DoorStaff, wanted: int | None) -> door.DoorVenue:
     """Return the venue the user works for (``venue`` when they have several)."""
     return _pick(
-        door.venues_of(user),
+        user.venues,
         wanted,
         field="venue",
         required="venue_required",

@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, jsonify, make_response, url_for
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from .. import assets
 from ..extensions import db
 
 bp = Blueprint("pwa", __name__)
@@ -35,9 +36,6 @@ PRECACHE = (
     "js/vendor/barcode-detector/ponyfill.js",
     "js/vendor/barcode-detector/zxing-exported.js",
     "js/vendor/zxing_reader.wasm",
-    "sounds/ok.wav",
-    "sounds/warn.wav",
-    "sounds/refuse.wav",
     "icons/favicon-32.png",
     "manifest.json",
 )
@@ -68,7 +66,9 @@ def service_worker():
         },
         "offlineQueue": url_for("static", filename="js/offline-queue.js"),
     }
-    body = f"self.KAIKU_SW = {json.dumps(settings)};\n" + (static / SERVICE_WORKER).read_text()
+    worker = static / SERVICE_WORKER
+    script = worker.read_text() if current_app.debug else assets.minified_text(worker)
+    body = f"self.KAIKU_SW = {json.dumps(settings)};\n" + script
     response = make_response(body)
     response.headers["Content-Type"] = "text/javascript; charset=utf-8"
     response.headers["Service-Worker-Allowed"] = "/"

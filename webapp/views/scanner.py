@@ -37,13 +37,12 @@ SESSION_VENUE = "scanner_venue"
 SESSION_EVENT = "scanner_event"
 MAX_KEY_LENGTH = 64
 MAX_OFFLINE_AGE = timedelta(days=31)
-SOUNDS = ("ok", "warn", "refuse")
 
 
 @bp.get("/scan")
 @roles_required(Role.VENUE)
 def scan():
-    venues = door.venues_of(current_user)
+    venues = current_user.venues
     venue = _remembered_venue(venues, request.args.get("venue"))
     if venue is None:
         return render_template("scanner/choose_venue.html", venues=venues)
@@ -90,7 +89,7 @@ def record():
     context = {
         "visit": visit,
         "created": created,
-        "card_number": cardnumbers.format_number(visit.card.number),
+        "card_number": cardnumbers.format_number(visit.card_number),
         "undo_until": (visit.recorded_at + door.UNDO_WINDOW).isoformat(),
     }
     return _respond("scanner/_recorded.html", venue, event, 201 if created else 200, **context)
@@ -116,7 +115,7 @@ def session_info():
     """A fresh CSRF token for the page's own requests and the offline upload."""
     if (refusal := _json_refusal()) is not None:
         return refusal
-    venues = [venue.id for venue in door.venues_of(current_user)]
+    venues = [venue.id for venue in current_user.venues]
     return _no_store(jsonify(csrf_token=generate_csrf(), venues=venues))
 
 
@@ -209,7 +208,7 @@ def _events(venue: Organisation) -> list[Event]:
 
 
 def _own_venue(venue_id) -> Organisation | None:
-    return next((v for v in door.venues_of(current_user) if str(v.id) == str(venue_id)), None)
+    return next((v for v in current_user.venues if str(v.id) == str(venue_id)), None)
 
 
 def _place(form) -> tuple[Organisation, Event | None]:
@@ -301,7 +300,7 @@ def _respond(template: str, venue, event, status: int, **context):
 def _page(venue: Organisation | None, event: Event | None, **context):
     if venue is None:
         abort(403)
-    venues = door.venues_of(current_user)
+    venues = current_user.venues
     config = {
         "venue": venue.id,
         "event": event.id if event else None,
@@ -313,7 +312,6 @@ def _page(venue: Organisation | None, event: Event | None, **context):
             "sync": url_for("scanner.sync"),
             "serviceWorker": url_for("pwa.service_worker"),
         },
-        "sounds": {name: url_for("static", filename=f"sounds/{name}.wav") for name in SOUNDS},
         **texts.words_as_json(),
     }
     return make_response(
