@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, select
+from sqlalchemy import CursorResult, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, tokens
@@ -216,7 +216,7 @@ def staff_for_api_token(token: str) -> DoorStaff | None:
     """Return the active user of the unrevoked API token with their venues, or None."""
     if not token or len(token) > 200:
         return None
-    rows = db.session.execute(_STAFF, {"token_hash": hash_api_token(token)}).all()
+    rows = _run(_STAFF, token_hash=hash_api_token(token)).all()
     if not rows:
         return None
     venues = []
@@ -296,7 +296,8 @@ def record_visit(
         "source": source,
         "idempotency_key": idempotency_key,
     }
-    visit_id = db.session.scalar(_INSERT[db.session.connection().dialect.name], values)
+    connection = db.session.connection()
+    visit_id = connection.execute(_INSERT[connection.dialect.name], values).scalar()
     if visit_id is None:  # a concurrent request with the same key stored it first
         return _recorded(_visit_by_key(venue, idempotency_key)), False
     rollup.count(db.session, card.id, venue.id, moment, 1, children)
@@ -354,15 +355,13 @@ def _check(
             return refused, _visit_by_key(venue, idempotency_key)
 
     day = helsinki_date(moment)
-    rows = db.session.execute(
+    rows = _run(
         _CARD,
-        {
-            "number": number,
-            "venue_id": venue.id,
-            "day_starts": datetime.combine(day, time(), HELSINKI),
-            "day_ends": datetime.combine(day + timedelta(days=1), time(), HELSINKI),
-            "key": idempotency_key,
-        },
+        number=number,
+        venue_id=venue.id,
+        day_starts=datetime.combine(day, time(), HELSINKI),
+        day_ends=datetime.combine(day + timedelta(days=1), time(), HELSINKI),
+        key=idempotency_key,
     ).all()
     if not rows:
         return verdict(None, 0, venue, moment), _visit_by_key(venue, idempotency_key)
@@ -398,8 +397,13 @@ def _quota_full(event: Event | None) -> bool:
 def _visit_by_key(venue: VenueFacts, key: str | None) -> int | None:
     if key is None:
         return None
-    return db.session.scalar(_VISIT_BY_KEY, {"venue_id": venue.id, "key": key})
+    return _run(_VISIT_BY_KEY, venue_id=venue.id, key=key).scalar()
 
 
 def _recorded(visit_id: int) -> RecordedVisit:
-    return RecordedVisit(*db.session.execute(_RECORDED, {"visit_id": visit_id}).one())
+    return RecordedVisit(*_run(_RECORDED, visit_id=visit_id).one())
+
+
+def _run(statement, **params) -> CursorResult:
+    """Run a Core statement on the session's connection (no ORM on the door's path)."""
+    return db.session.connection().execute(statement, params)

@@ -5,7 +5,7 @@ Each view authenticates the bearer token, parses its body with a schema of
 ``/api/v1/openapi.json`` is generated from these decorators and docstrings.
 """
 
-from flask import Response
+from flask import Response, jsonify
 
 from .. import ratelimits
 from ..extensions import csrf
@@ -227,7 +227,7 @@ def verify(data: dict, *, user: door.DoorStaff):
     nothing is recorded.
     """
     venue = acting_venue(user, data.get("venue"))
-    return verdict_body(door.verify(data["token"], venue))
+    return jsonify(verdict_body(door.verify(data["token"], venue)))
 
 
 @bp.route("/visits", methods=["POST"])

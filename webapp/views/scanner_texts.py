@@ -189,7 +189,8 @@ def fill(words: Words, verdict: Verdict) -> Words:
     if card is not None:
         day = card.valid_from if verdict.reason is Reason.NOT_YET_VALID else card.valid_until
         values["date"] = format_date(day)
-    return Words(*(str(text) % values if "%(" in str(text) else str(text) for text in words))
+    texts = [str(text) for text in words]
+    return Words(*(text % values if "%(" in text else text for text in texts))
 
 
 def words_as_json() -> dict:
