@@ -317,8 +317,8 @@ class Visit(db.Model):
 class VisitDay(db.Model):
     """The visits of one venue on one Helsinki calendar day: the statistics read these sums.
 
-    Kept equal to the ``visit`` rows by :mod:`webapp.services.rollup` on every ORM insert,
-    update and delete of a Visit; ``flask stats rebuild`` recomputes it after a bulk import.
+    Kept equal to the ``visit`` rows by :mod:`webapp.services.rollup` on every visit the
+    app records, changes or deletes; ``flask stats rebuild`` recomputes it after a bulk import.
     """
 
     __tablename__ = "visit_day"

@@ -154,7 +154,8 @@ def _add_to_day(dialect):
     )
 
 
-# Built once, as every recorded visit runs them.
+# Built once, as every recorded visit runs them. EARLIER_FIRST_USE keeps ``updated_at``
+# like _set_first_use.
 ADD_TO_DAY = {"postgresql": _add_to_day(postgresql), "sqlite": _add_to_day(sqlite)}
 EARLIER_FIRST_USE = (
     update(card_table)
@@ -204,14 +205,13 @@ def _uncount(connection: Connection, use: _Use, first_used_on: date | None, visi
         _sync_card(object_session(visit), use.card_id, day)
 
 
-def _set_first_use(connection: Connection, card_id: int, day: date | None, *where) -> bool:
+def _set_first_use(connection: Connection, card_id: int, day: date | None) -> None:
     """Store a card's first use; keep ``updated_at`` (the offline lists' deltas follow it)."""
-    result = connection.execute(
+    connection.execute(
         update(card_table)
-        .where(card_table.c.id == card_id, *where)
+        .where(card_table.c.id == card_id)
         .values(first_used_on=day, updated_at=card_table.c.updated_at)
     )
-    return result.rowcount > 0
 
 
 def _sync_card(session: Session | None, card_id: int, day: date | None) -> None:
