@@ -1,14 +1,14 @@
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AuditEvent, Event, Role, Visit
+from webapp.models import AuditEvent, Event, Organisation, Role, User, Visit
 from webapp.rules import Reason, WarningCode
 from webapp.services import cards, door
 
+from ..concurrency import in_threads
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
 
 
@@ -199,32 +199,13 @@ def test_undo_at_another_venue_is_refused_as_not_found(place):
 
 def _record_concurrently(app, venue_id, staff_id, token, keys):
     """Record one visit per key, each in its own thread, request-like: own session, commit."""
-    barrier = threading.Barrier(len(keys))
-    errors = []
 
-    def worker(key):
-        from webapp.models import Organisation, User
+    def record(key):
+        venue = db.session.get(Organisation, venue_id)
+        staff = db.session.get(User, staff_id)
+        door.record_visit(venue=venue, user=staff, children=0, token=token, idempotency_key=key)
 
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)  # before taking a connection from the pool
-                venue = db.session.get(Organisation, venue_id)
-                staff = db.session.get(User, staff_id)
-                door.record_visit(
-                    venue=venue, user=staff, children=0, token=token, idempotency_key=key
-                )
-                db.session.commit()
-            except Exception as exc:  # collected and asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(key,)) for key in keys]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
+    return in_threads(app, *(lambda key=key: record(key) for key in keys))
 
 
 def test_sixteen_concurrent_requests_with_the_same_key_store_one_visit(app, place):

@@ -6,7 +6,6 @@ equals what a recomputation from the visits gives, across Helsinki month ends an
 """
 
 import secrets
-import threading
 import warnings
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +22,7 @@ from webapp.models import Card, Organisation, Role, User, Visit, VisitDay, Visit
 from webapp.rules import helsinki_date
 from webapp.services import door, rollup
 
+from ..concurrency import in_threads
 from ..factories import create_distributor, create_region, create_user, create_venue
 
 
@@ -287,29 +287,6 @@ def test_offset_changes_are_the_helsinki_dst_changes():
     assert changes == [(utc(2024, 3, 31, 1), two, three), (utc(2024, 10, 27, 1), three, two)]
 
 
-def _in_threads(app, *jobs) -> list[Exception]:
-    """Run each job in its own thread, request-like (own session, commit), all at once."""
-    barrier, errors = threading.Barrier(len(jobs)), []
-
-    def worker(job):
-        with app.app_context():
-            try:
-                barrier.wait(timeout=30)
-                job()
-                db.session.commit()
-            except Exception as exc:  # collected and asserted below
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(job,)) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return errors
-
-
 def test_undoing_a_first_use_while_the_card_is_used_elsewhere_keeps_both_exact(app, place):
     """An undo and a new visit of the same card race, at the same venue and at another."""
     venue_ids, card_ids, staff_id = place
@@ -334,7 +311,7 @@ def test_undoing_a_first_use_while_the_card_is_used_elsewhere_keeps_both_exact(a
             number=db.session.get(Card, card_ids[0]).number,
         )
         db.session.commit()
-        errors = _in_threads(app, undo(first.id), record(venue_ids[round_ % 2]))
+        errors = in_threads(app, undo(first.id), record(venue_ids[round_ % 2]))
         assert errors == []
         db.session.expire_all()
         assert stored() == recomputed()
@@ -370,7 +347,7 @@ def test_two_undos_of_one_visit_at_once_count_it_off_once(app, place):
 
         with warnings.catch_warnings():  # the later DELETE finds no row: SQLAlchemy warns
             warnings.simplefilter("ignore", SAWarning)
-            errors = _in_threads(app, undo, undo)
+            errors = in_threads(app, undo, undo)
         assert all(isinstance(error, door.DoorError) for error in errors)
         db.session.expire_all()
         assert stored() == recomputed()

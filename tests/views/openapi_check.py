@@ -12,6 +12,20 @@ from datetime import date, datetime
 
 from flask.testing import FlaskClient
 
+# The card object's fields, as the contract names them.
+CARD_FIELDS = {
+    "number",
+    "token",
+    "status",
+    "region",
+    "valid_from",
+    "valid_until",
+    "birth_year",
+    "postcode",
+    "children",
+    "digital_card_url",
+}
+
 JSON_TYPES = {
     "object": dict,
     "array": list,
