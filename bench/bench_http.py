@@ -15,19 +15,18 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
+
+from tests.load.gunicorn import free_port, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -55,12 +54,6 @@ end
 VERIFY_BODY = """string.format('{"token": "%s"}', token)"""
 VISIT_BODY = """string.format('{"token": "%s", "children": 1, "idempotency_key": "%s-%d-%d"}',
     token, "bench-RUN", tid, counter)"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextmanager
@@ -120,33 +113,6 @@ def issue_cards(base: str, distributor_token: str, count: int) -> list[str]:
     return tokens
 
 
-@contextmanager
-def gunicorn(env: dict, port: int):
-    process = subprocess.Popen(
-        [
-            str(VENV_BIN / "gunicorn"),
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-            "webapp:create_app()",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    try:
-        for _ in range(100):
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield process
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-
-
 def wrk(url: str, seconds: int, connections: int, script: str | None = None) -> dict:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
@@ -196,7 +162,7 @@ def measure(
             "BENCH_URL": f"http://127.0.0.1:{port}",
         }
         api_token, distributor_token = prepare(env)
-        with gunicorn(env, port) as server:
+        with serving(env, port) as server:
             base = f"http://127.0.0.1:{port}"
             issued = issue_cards(base, distributor_token, cards)
             tokens = ", ".join(f'"{token}"' for token in issued)

@@ -6,29 +6,21 @@ on the SQLite half this folder is not collected.
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from .gunicorn import free_port, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql") / sorted(os.listdir("/usr/lib/postgresql"))[-1] / "bin"
 
 if not os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql"):
     collect_ignore_glob = ["test_*.py"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _as_postgres(*command: str) -> None:
@@ -117,25 +109,5 @@ def gunicorn_server(private_postgres):
             check=True,
             capture_output=True,
         )
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers=2",
-            f"--bind=127.0.0.1:{port}",
-            "--log-level=warning",
-            "webapp:create_app()",
-        ],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield Server(url, env, process)
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(timeout=15)
+    with serving(env, port) as process:
+        yield Server(f"http://127.0.0.1:{port}", env, process)
