@@ -474,6 +474,15 @@ class TestVerify:
         assert (body["valid"], body["reason"], body["children_allowed"]) == (False, reason, False)
         assert body["card"]["number"] == demo_cards[state]
 
+    def test_a_door_check_leaves_no_autocommit_behind(self, api, demo_cards, app):
+        # the check runs in autocommit; the pooled connection goes back transactional
+        for _ in range(3):  # whichever pooled connection served it
+            api(VENUE).post("/api/v1/verify", json={"token": token_of(demo_cards["active"])})
+        with app.app_context():
+            for _ in range(3):
+                assert db.session.connection().get_isolation_level() != "AUTOCOMMIT"
+                db.session.remove()
+
     def test_older_generation_is_replaced(self, api, demo_cards, app):
         old = tokens.sign_card(demo_cards["replaced"], 1, app.config["CARD_SIGNING_KEYS"])
         body = api(VENUE).post("/api/v1/verify", json={"token": old}).get_json()
