@@ -39,9 +39,7 @@ self.addEventListener("activate", (event) => {
         if (name.startsWith(PREFIX) && name !== SHELL && name !== PAGES) await caches.delete(name);
       }
       await self.clients.claim();
-      // The page the browser has just loaded, from its HTTP cache: not fetched twice.
-      const scan = new Request(SETTINGS.urls.scan, { cache: "force-cache" });
-      await keepScanPage(scan).catch(() => null);
+      await keepScanPage(new Request(SETTINGS.urls.scan)).catch(() => null);
       flushQueue();
     })(),
   );

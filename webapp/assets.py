@@ -38,8 +38,12 @@ def serve_static(filename: str) -> Response:
     path = safe_join(folder, filename)
     if path is None or not Path(path).is_file():
         raise NotFound()
-    if Path(path + ".gz").is_file() and request.accept_encodings["gzip"]:
-        return _precompressed(folder, filename)
+    if Path(path + ".gz").is_file():
+        if request.accept_encodings["gzip"]:
+            return _precompressed(folder, filename)
+        response = current_app.send_static_file(filename)
+        response.vary.add("Accept-Encoding")  # the same address also answers in gzip
+        return response
     ours = Path(path).suffix in MINIFIERS and not filename.startswith(VENDOR)
     if ours and not current_app.debug:
         return _minified(Path(path))

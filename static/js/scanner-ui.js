@@ -47,7 +47,8 @@ export class ScannerUI {
   unlockSounds() {
     const Context = window.AudioContext || window.webkitAudioContext;
     if (!this.audio && Context) this.audio = new Context();
-    if (this.audio?.state === "suspended") this.audio.resume().catch(() => null);
+    // "suspended" until a gesture, "interrupted" after a call on iOS
+    if (this.audio && this.audio.state !== "running") this.audio.resume().catch(() => null);
   }
 
   beep(name) {

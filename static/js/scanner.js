@@ -411,7 +411,10 @@ for (const name of ["htmx:sendError", "htmx:timeout", "htmx:responseError"]) {
 }
 
 startButton.addEventListener("click", startCamera);
-document.addEventListener("pointerdown", () => ui.unlockSounds());
+// Phones let a page make sound only from a tap's end, a click or a key, not its start.
+for (const type of ["pointerup", "touchend", "click", "keydown"]) {
+  document.addEventListener(type, () => ui.unlockSounds(), { passive: true });
+}
 document.addEventListener("visibilitychange", () => {
   if (document.hidden) stopCamera();
   else startCamera();

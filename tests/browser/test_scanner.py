@@ -135,11 +135,12 @@ AudioContext.prototype.createOscillator = function () {
 """
 
 
-def test_verdicts_sound_after_the_first_tap(live_server, demo_cards, camera_page, show_qr):
-    page = camera_page(None, None)
+def test_verdicts_sound_after_the_first_tap(browser, live_server, demo_cards, camera_page, show_qr):
+    context = browser.new_context(permissions=["camera"], has_touch=True, is_mobile=True)
+    page = camera_page(context, None)
     page.add_init_script(TONE_SPY_JS)
     open_scanner(page, live_server.url)
-    page.locator("h1").click()  # phones let a page make sound only after a tap
+    page.locator("h1").tap()  # phones let a page make sound only after a tap
     show_qr(page, token_of(demo_cards["active"]))
     expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
     show_qr(page, token_of(demo_cards["revoked"]))
@@ -147,6 +148,7 @@ def test_verdicts_sound_after_the_first_tap(live_server, demo_cards, camera_page
     page.wait_for_function("() => window.__tones.length >= 2")
     assert page.evaluate("window.__tones") == [1320, 220]  # a high beep, then a low buzz
     assert page.errors == []
+    context.close()
 
 
 def test_digital_card_code_is_verified_like_any_token(scanner, show_qr, demo_cards):

@@ -67,6 +67,7 @@ def test_a_browser_accepting_gzip_gets_the_precompressed_file(client, path):
 def test_a_client_without_gzip_gets_the_file_itself(client):
     response = client.get("/static/js/vendor/zxing_reader.wasm")
     assert "Content-Encoding" not in response.headers
+    assert "Accept-Encoding" in response.headers["Vary"]
     assert response.data == (STATIC / "js/vendor/zxing_reader.wasm").read_bytes()
 
 

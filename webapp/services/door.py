@@ -273,8 +273,8 @@ def record_visit(
     """
     moment = moment or utcnow()
     decision, existing = _check(token, number, venue, moment, event, idempotency_key)
-    if existing is not None:
-        return _recorded(existing), False
+    if existing is not None and (stored := _recorded(existing)) is not None:
+        return stored, False
     if not decision.valid:
         raise DoorError(decision.reason, decision)
     if children < 0:
@@ -297,11 +297,17 @@ def record_visit(
         "idempotency_key": idempotency_key,
     }
     connection = db.session.connection()
-    visit_id = connection.execute(_INSERT[connection.dialect.name], values).scalar()
-    if visit_id is None:  # a concurrent request with the same key stored it first
-        return _recorded(_visit_by_key(venue, idempotency_key)), False
-    rollup.count(db.session, card.id, venue.id, moment, 1, children)
-    return RecordedVisit(visit_id, card.number, venue.id, 1, children, moment), True
+    for _attempt in range(3):
+        visit_id = connection.execute(_INSERT[connection.dialect.name], values).scalar()
+        if visit_id is not None:
+            rollup.count(db.session, card.id, venue.id, moment, 1, children)
+            return RecordedVisit(visit_id, card.number, venue.id, 1, children, moment), True
+        # A concurrent request with the same key stored it first; unless that visit was
+        # undone in the meantime, it is the answer.
+        stored = _recorded(_visit_by_key(venue, idempotency_key))
+        if stored is not None:
+            return stored, False
+    raise DoorError("conflict", decision)
 
 
 def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> Visit:
@@ -400,8 +406,9 @@ def _visit_by_key(venue: VenueFacts, key: str | None) -> int | None:
     return _run(_VISIT_BY_KEY, venue_id=venue.id, key=key).scalar()
 
 
-def _recorded(visit_id: int) -> RecordedVisit:
-    return RecordedVisit(*_run(_RECORDED, visit_id=visit_id).one())
+def _recorded(visit_id: int | None) -> RecordedVisit | None:
+    row = None if visit_id is None else _run(_RECORDED, visit_id=visit_id).one_or_none()
+    return None if row is None else RecordedVisit(*row)
 
 
 def _run(statement, **params) -> CursorResult:
