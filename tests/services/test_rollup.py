@@ -5,7 +5,6 @@ scan time, undoing, ORM inserts, updates and deletes, rolled-back transactions) 
 equals what a recomputation from the visits gives, across Helsinki month ends and DST.
 """
 
-import secrets
 import warnings
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
@@ -16,14 +15,19 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import SAWarning
 
-from webapp.cardnumbers import new_number
 from webapp.extensions import db
 from webapp.models import Card, Organisation, Role, User, Visit, VisitDay, VisitSource
 from webapp.rules import helsinki_date
 from webapp.services import door, rollup
 
 from ..concurrency import in_threads
-from ..factories import create_distributor, create_region, create_user, create_venue
+from ..factories import (
+    create_card,
+    create_distributor,
+    create_region,
+    create_user,
+    create_venue,
+)
 
 
 def utc(*args) -> datetime:
@@ -75,22 +79,6 @@ operations = st.lists(
 )
 
 
-def make_card(issuer, region) -> Card:
-    card = Card(
-        number=new_number(),
-        region=region,
-        issuer=issuer,
-        birth_year=1980,
-        postcode="70100",
-        children=3,
-        valid_from=date(2023, 1, 1),
-        valid_until=date.today() + timedelta(days=730),
-        digital_key=secrets.token_urlsafe(16),
-    )
-    db.session.add(card)
-    return card
-
-
 @pytest.fixture
 def place():
     savo, kainuu = create_region("pohjois-savo"), create_region("kainuu")
@@ -98,9 +86,21 @@ def place():
     venues.append(create_venue(kainuu, "Kajaanin teatteri"))
     issuer = create_distributor(savo)
     staff = create_user("ovi@example.fi", Role.VENUE, venues)
-    cards = [make_card(issuer, savo) for _ in range(3)]
+    valid_until = date.today() + timedelta(days=730)
+    cards = [
+        create_card(issuer, today=date(2023, 1, 1), children=3, valid_until=valid_until)
+        for _ in range(3)
+    ]
     db.session.commit()
     return [v.id for v in venues], [c.id for c in cards], staff.id
+
+
+def start_over() -> None:
+    """Remove every visit and its rollup, for the next round of a test."""
+    db.session.execute(delete(Visit))
+    db.session.execute(delete(VisitDay))
+    db.session.execute(update(Card).values(first_used_on=None))
+    db.session.commit()
 
 
 def recomputed() -> tuple[dict, dict]:
@@ -315,10 +315,7 @@ def test_undoing_a_first_use_while_the_card_is_used_elsewhere_keeps_both_exact(a
         assert errors == []
         db.session.expire_all()
         assert stored() == recomputed()
-        db.session.execute(delete(Visit))
-        db.session.execute(delete(VisitDay))
-        db.session.execute(update(Card).values(first_used_on=None))
-        db.session.commit()
+        start_over()
 
 
 def test_a_visit_stored_without_a_time_counts_on_its_default_time(place):
@@ -351,7 +348,4 @@ def test_two_undos_of_one_visit_at_once_count_it_off_once(app, place):
         assert all(isinstance(error, door.DoorError) for error in errors)
         db.session.expire_all()
         assert stored() == recomputed()
-        db.session.execute(delete(Visit))
-        db.session.execute(delete(VisitDay))
-        db.session.execute(update(Card).values(first_used_on=None))
-        db.session.commit()
+        start_over()

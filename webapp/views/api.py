@@ -267,6 +267,8 @@ def record_visit(data: dict, *, user: door.DoorStaff):
             idempotency_key=data.get("idempotency_key"),
         )
     except door.DoorError as error:
+        if error.code == "conflict":  # a same-key race with an undo that did not settle
+            raise ApiError(409, "conflict") from None
         raise ApiError(422, error.code, door_message(error)) from None
     body = visit_body(visit)  # before the commit: an undo may delete the visit right after
     commit()

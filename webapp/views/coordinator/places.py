@@ -53,12 +53,28 @@ def new_region():
     return render_template("coordinator/region_form.html", form=form), _status()
 
 
+def _region_form(region: Region) -> RegionForm:
+    form = RegionForm(obj=region)
+    del form.code  # a region's code never changes
+    return form
+
+
+def _region_page(region: Region, form: RegionForm, membership_form, admin: bool) -> str:
+    return render_template(
+        "coordinator/region.html",
+        region=region,
+        form=form,
+        membership_form=membership_form,
+        admin=admin,
+        today=_helsinki_today(),
+    )
+
+
 @bp.route("/regions/<int:region_id>", methods=["GET", "POST"])
 def region(region_id: int):
     region = _visible_or_404(network.regions_visible_to(current_user), region_id)
     admin = network.is_admin(current_user)
-    form = RegionForm(obj=region)
-    del form.code
+    form = _region_form(region)
     if request.method == "POST" and not admin:
         abort(403)
     if _perform(
@@ -69,14 +85,7 @@ def region(region_id: int):
     ):
         flash(_("The region was saved."))
         return redirect(url_for(".region", region_id=region.id), 303)
-    return render_template(
-        "coordinator/region.html",
-        region=region,
-        form=form,
-        membership_form=MembershipForm(formdata=None),
-        admin=admin,
-        today=_helsinki_today(),
-    ), _status()
+    return _region_page(region, form, MembershipForm(formdata=None), admin), _status()
 
 
 @bp.post("/regions/<int:region_id>/memberships")
@@ -93,16 +102,7 @@ def add_membership(region_id: int):
     ):
         flash(_("The membership period was added."))
         return redirect(url_for(".region", region_id=region.id), 303)
-    region_form = RegionForm(obj=region)
-    del region_form.code
-    return render_template(
-        "coordinator/region.html",
-        region=region,
-        form=region_form,
-        membership_form=form,
-        admin=True,
-        today=_helsinki_today(),
-    ), 422
+    return _region_page(region, _region_form(region), form, admin=True), 422
 
 
 @bp.post("/regions/<int:region_id>/memberships/<int:membership_id>/delete")
