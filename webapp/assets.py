@@ -52,19 +52,26 @@ def serve_static(filename: str) -> Response:
 
 def minified_text(path: Path) -> str:
     """Return the file's text minified (JS or CSS), made once per version of the file."""
+    return _minify(*_version(path))[0].decode()
+
+
+def _version(path: Path) -> tuple[str, int, int]:
     stat = path.stat()
-    return _minify(str(path), stat.st_mtime_ns, stat.st_size)
+    return str(path), stat.st_mtime_ns, stat.st_size
 
 
 @lru_cache(maxsize=64)
-def _minify(path: str, _mtime_ns: int, _size: int) -> str:
-    return MINIFIERS[Path(path).suffix](Path(path).read_text(encoding="utf-8"))
+def _minify(path: str, _mtime_ns: int, _size: int) -> tuple[bytes, str]:
+    """Return the minified bytes and their ETag."""
+    text = MINIFIERS[Path(path).suffix](Path(path).read_text(encoding="utf-8"))
+    body = text.encode()
+    return body, hashlib.sha256(body).hexdigest()[:20]
 
 
 def _minified(path: Path) -> Response:
-    body = minified_text(path).encode()
+    body, etag = _minify(*_version(path))
     response = Response(body, mimetype=mimetypes.guess_type(path.name)[0])
-    response.set_etag(hashlib.sha256(body).hexdigest()[:20])
+    response.set_etag(etag)
     response.cache_control.no_cache = True
     return response.make_conditional(request)
 

@@ -1,15 +1,13 @@
-"""Make the PWA icons and the door-verdict sounds.
+"""Make the PWA icons (the verdict tones are made in the browser: scanner-ui.js).
 
     python static/icons/make_assets.py
 
-Writes, next to this script and in ../sounds/:
+Writes, next to this script:
 
 - icon-192.png, icon-512.png: "any" purpose icons, a white ticket on a dark teal
   rounded square (transparent corners).
 - maskable-512.png: full-bleed teal square; the ticket stays inside the central
   80 % safe zone (a circle of radius 0.4 x size), so any mask shape keeps it whole.
-- ok.wav (one short high beep), warn.wav (two medium beeps), refuse.wav (a low
-  buzz): 16 kHz, 16-bit mono, peak about -10 dBFS, each a few kilobytes.
 
 Only Pillow and the standard library; the output is deterministic.
 """
@@ -17,14 +15,11 @@ Only Pillow and the standard library; the output is deterministic.
 from __future__ import annotations
 
 import math
-import struct
-import wave
 from pathlib import Path
 
 from PIL import Image, ImageDraw
 
 HERE = Path(__file__).resolve().parent
-SOUNDS = HERE.parent / "sounds"
 
 TEAL = (0, 0x56, 0x5B, 255)
 WHITE = (255, 255, 255, 255)
@@ -98,65 +93,7 @@ def make_icon(size: int, *, maskable: bool) -> Image.Image:
     return base.resize((size, size), Image.Resampling.LANCZOS)
 
 
-# --- sounds ----------------------------------------------------------------
-
-RATE = 8_000  # every partial stays below 4 kHz; 8-bit samples keep the files small
-PEAK = 0.32  # of full scale (about -10 dBFS): audible at a door, not startling
-
-
-def _tone(
-    seconds: float, partials: list[tuple[float, float]], *, attack: float, decay: float
-) -> list[float]:
-    """Sum of (frequency, amplitude) sines under a short attack and an exponential decay.
-
-    The last 15 ms fade to zero so the sound ends without a click.
-    """
-    n = round(seconds * RATE)
-    release = round(0.015 * RATE)
-    out = []
-    for i in range(n):
-        t = i / RATE
-        env = min(1.0, t / attack) * math.exp(-t / decay)
-        if i >= n - release:
-            env *= (n - i) / release
-        out.append(env * sum(a * math.sin(2 * math.pi * f * t) for f, a in partials))
-    return out
-
-
-def _silence(seconds: float) -> list[float]:
-    return [0.0] * round(seconds * RATE)
-
-
-def _write_wav(path: Path, samples: list[float]) -> None:
-    top = max(abs(s) for s in samples)
-    scale = PEAK * 127 / top
-    frames = bytes(128 + round(s * scale) for s in samples)  # 8-bit WAV is unsigned
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(1)
-        w.setframerate(RATE)
-        w.writeframes(frames)
-
-
-def ok_sound() -> list[float]:
-    """One short, bright beep (E6 with a soft octave), like a ticket reader's."""
-    return _tone(0.16, [(1318.5, 1.0), (2637.0, 0.15)], attack=0.004, decay=0.07)
-
-
-def warn_sound() -> list[float]:
-    """Two medium beeps (A5): look at the screen."""
-    beep = _tone(0.11, [(880.0, 1.0), (1760.0, 0.1)], attack=0.004, decay=0.09)
-    return beep + _silence(0.07) + beep
-
-
-def refuse_sound() -> list[float]:
-    """A low, soft buzz: a band-limited square wave at 140 Hz (odd harmonics)."""
-    partials = [(140.0 * k, 1.0 / k) for k in range(1, 16, 2)]
-    return _tone(0.34, partials, attack=0.01, decay=0.5)
-
-
 def main() -> None:
-    SOUNDS.mkdir(exist_ok=True)
     icons = {
         "favicon-32.png": make_icon(32, maskable=False),
         "icon-192.png": make_icon(192, maskable=False),
@@ -166,10 +103,7 @@ def main() -> None:
     for name, image in icons.items():
         # A small palette keeps the two-colour motif and its soft edges at a fraction of the size.
         image.quantize(colors=32, method=Image.Quantize.FASTOCTREE).save(HERE / name, optimize=True)
-    _write_wav(SOUNDS / "ok.wav", ok_sound())
-    _write_wav(SOUNDS / "warn.wav", warn_sound())
-    _write_wav(SOUNDS / "refuse.wav", refuse_sound())
-    for path in sorted([*HERE.glob("*.png"), *SOUNDS.glob("*.wav")]):
+    for path in sorted(HERE.glob("*.png")):
         print(f"{path.relative_to(HERE.parent)}: {path.stat().st_size} bytes")
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
 from flask import current_app
-from sqlalchemy import CursorResult, and_, bindparam, func, select
+from sqlalchemy import CursorResult, Row, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, tokens
@@ -69,7 +69,6 @@ class DoorRegion:
 @dataclass(frozen=True)
 class DoorVenue:
     id: int
-    name: str
     region: DoorRegion
     course_provider: bool
     home_region_only: bool
@@ -130,7 +129,6 @@ _STAFF = (
         _user.c.id,
         _user.c.role,
         _org.c.id.label("venue_id"),
-        _org.c.name,
         _org.c.course_provider,
         _org.c.home_region_only,
         _org.c.quota_full_refuses,
@@ -227,7 +225,6 @@ def staff_for_api_token(token: str) -> DoorStaff | None:
             venues.append(
                 DoorVenue(
                     venue_id,
-                    first.name,
                     _region_of(venue_rows),
                     first.course_provider,
                     first.home_region_only,
@@ -272,7 +269,9 @@ def record_visit(
     ``children_not_allowed``, ``too_many_children`` or ``invalid_children``.
     """
     moment = moment or utcnow()
-    decision, existing = _check(token, number, venue, moment, event, idempotency_key)
+    decision, row = _check(token, number, venue, moment, event, idempotency_key)
+    # The visit already stored under the key, read with the card when there was a card.
+    existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
     if existing is not None and (stored := _recorded(existing)) is not None:
         return stored, False
     if not decision.valid:
@@ -341,8 +340,8 @@ def _check(
     moment: datetime,
     event: Event | None,
     idempotency_key: str | None = None,
-) -> tuple[Verdict, int | None]:
-    """Return the verdict and the id of a visit already stored under the key (or None)."""
+) -> tuple[Verdict, Row | None]:
+    """Return the verdict and the card's row (with ``existing_visit``), None for no card."""
     generation = None
     if token is not None:
         try:
@@ -352,13 +351,12 @@ def _check(
                 max_age=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
             )
         except tokens.TokenError as error:
-            return Verdict(Reason(error.code), None, venue), _visit_by_key(venue, idempotency_key)
+            return Verdict(Reason(error.code), None, venue), None
         number, generation = parsed.number, parsed.generation
     else:
         number = cardnumbers.normalize(number or "")
         if not cardnumbers.is_valid(number):
-            refused = Verdict(Reason.INVALID_TOKEN, None, venue)
-            return refused, _visit_by_key(venue, idempotency_key)
+            return Verdict(Reason.INVALID_TOKEN, None, venue), None
 
     day = helsinki_date(moment)
     rows = _run(
@@ -370,7 +368,7 @@ def _check(
         key=idempotency_key,
     ).all()
     if not rows:
-        return verdict(None, 0, venue, moment), _visit_by_key(venue, idempotency_key)
+        return verdict(None, 0, venue, moment), None
     row = rows[0]
     card = DoorCard(
         row.id,
@@ -390,7 +388,7 @@ def _check(
         visited_today=row.visited_today,
         quota_full=_quota_full(event),
     )
-    return decision, row.existing_visit
+    return decision, row
 
 
 def _quota_full(event: Event | None) -> bool:

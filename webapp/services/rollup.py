@@ -27,7 +27,6 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Connection,
@@ -48,8 +47,8 @@ from sqlalchemy.orm import Session, attributes, object_session
 from sqlalchemy.orm.util import identity_key
 
 from ..models import Card, Visit, VisitDay
+from ..rules import HELSINKI, helsinki_date
 
-HELSINKI = ZoneInfo("Europe/Helsinki")  # as in webapp.rules, which imports the models
 FIELDS = ("card_id", "venue_id", "recorded_at", "adults", "children")
 SUMS = ("visits", "adults", "children")
 REMEMBERED = "rollup.before"
@@ -57,10 +56,6 @@ REMEMBERED = "rollup.before"
 visit_table = Visit.__table__
 day_table = VisitDay.__table__
 card_table = Card.__table__
-
-
-def helsinki_day(moment: datetime) -> date:
-    return moment.astimezone(HELSINKI).date()
 
 
 class _Use(NamedTuple):
@@ -74,7 +69,7 @@ class _Use(NamedTuple):
 
     @classmethod
     def of(cls, card_id, venue_id, recorded_at, adults, children) -> _Use:
-        return cls(card_id, venue_id, helsinki_day(recorded_at), adults, children)
+        return cls(card_id, venue_id, helsinki_date(recorded_at), adults, children)
 
 
 # --- the ORM events ------------------------------------------------------------------------
@@ -200,7 +195,7 @@ def _uncount(connection: Connection, use: _Use, first_used_on: date | None, visi
         first = connection.scalar(
             select(func.min(visit_table.c.recorded_at)).where(visit_table.c.card_id == use.card_id)
         )
-        day = None if first is None else helsinki_day(first)
+        day = None if first is None else helsinki_date(first)
         _set_first_use(connection, use.card_id, day)
         _sync_card(object_session(visit), use.card_id, day)
 

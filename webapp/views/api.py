@@ -270,9 +270,8 @@ def record_visit(data: dict, *, user: door.DoorStaff):
         if error.code == "conflict":  # a same-key race with an undo that did not settle
             raise ApiError(409, "conflict") from None
         raise ApiError(422, error.code, door_message(error)) from None
-    body = visit_body(visit)  # before the commit: an undo may delete the visit right after
     commit()
-    return body, 201 if created else 200
+    return visit_body(visit), 201 if created else 200
 
 
 @bp.route(f"/visits/<int(max={MAX_ID}):visit_id>", methods=["DELETE"], parameters=VISIT_ID)

@@ -315,7 +315,7 @@ class ApiBlueprint(flask_smorest.Blueprint):
         return decorator
 
 
-def current_token_user(load: Callable[[str], Any] = accounts.user_for_api_token) -> Any:
+def current_token_user(load: Callable[[str], Any]) -> Any:
     """Return the user of the request's bearer token, or None (never the session's user)."""
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer":

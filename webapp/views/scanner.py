@@ -28,6 +28,7 @@ from ..access import roles_required
 from ..extensions import db
 from ..models import Event, Organisation, Role, VisitSource, utcnow
 from ..rules import Verdict, helsinki_date
+from ..schemas import MAX_ID
 from ..services import door, offline
 from . import scanner_texts as texts
 
@@ -182,9 +183,6 @@ def _remembered_event(venue: Organisation, chosen: str | None) -> Event | None:
     if chosen is not None:
         session[SESSION_EVENT] = chosen
     return _event(venue, session.get(SESSION_EVENT))
-
-
-MAX_ID = 2**31 - 1  # the database's integer range
 
 
 def _event(venue: Organisation, event_id) -> Event | None:

@@ -1,6 +1,6 @@
 """What the coordinator's pages share: the blueprint, the error texts and small helpers."""
 
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import Blueprint, abort, make_response, render_template, request
 from flask_babel import lazy_gettext as _l
@@ -97,7 +97,3 @@ def _status() -> int:
 
 def _regions() -> list[Region]:
     return list(db.session.scalars(network.regions_visible_to(current_user)))
-
-
-def _helsinki_today() -> date:
-    return datetime.now(HELSINKI).date()

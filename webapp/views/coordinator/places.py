@@ -17,10 +17,10 @@ from ...models import (
     VenueCategory,
     Visit,
 )
-from ...services import network
+from ...services import network, stats
 from ...services.network import NetworkError
 from ..coordinator_forms import EventForm, MembershipForm, OrganisationForm, RegionForm
-from .base import _helsinki_today, _perform, _regions, _status, _visible_or_404, bp
+from .base import _perform, _regions, _status, _visible_or_404, bp
 
 KINDS = {"venues": OrganisationKind.VENUE, "distributors": OrganisationKind.DISTRIBUTOR}
 
@@ -66,7 +66,7 @@ def _region_page(region: Region, form: RegionForm, membership_form, admin: bool)
         form=form,
         membership_form=membership_form,
         admin=admin,
-        today=_helsinki_today(),
+        today=stats.helsinki_today(),
     )
 
 

@@ -17,7 +17,7 @@ from ...models import AuditEvent, OrganisationKind, Region, User
 from ...rules import HELSINKI
 from ...services import network, stats
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
-from .base import _helsinki_today, _page, _regions, bp
+from .base import _page, _regions, bp
 
 AUDIT_PER_PAGE = 50
 STATS_ERRORS = {
@@ -31,7 +31,7 @@ STATS_ERRORS = {
 
 @bp.get("/")
 def home():
-    today = _helsinki_today()
+    today = stats.helsinki_today()
     regions = None if network.is_admin(current_user) else _regions()
     year = stats.visit_stats(date(today.year, 1, 1), today, "region", regions)
     counts = {
@@ -55,7 +55,7 @@ def home():
 
 def _stats_filter() -> tuple[StatsFilterForm, list[Region] | None]:
     """Parse the statistics filter: dates (default this year) and one region or all."""
-    today = _helsinki_today()
+    today = stats.helsinki_today()
     regions = _regions()
     admin = network.is_admin(current_user)
     choices = [SelectChoice(0, _("All regions"))] if admin else []
