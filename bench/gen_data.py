@@ -34,6 +34,7 @@ from webapp.models import (
     Setting,
     VenueCategory,
 )
+from webapp.rules import helsinki_date
 from webapp.services import rollup
 
 CARDS_FROM = date(2022, 1, 1)  # cards are registered over 2022-2024
@@ -50,7 +51,7 @@ CARD_COLUMNS = [
     "updated_at",
 ]
 VISIT_COLUMNS = ["id", "card_id", "generation", "venue_id", "adults", "children"]
-VISIT_COLUMNS += ["recorded_at", "source"]
+VISIT_COLUMNS += ["recorded_at", "day", "source"]
 
 
 def bench_app(database_url: str) -> Flask:
@@ -172,6 +173,7 @@ def visit_rows(rng: random.Random, count: int, cards: list[dict], venues: list[O
             "adults": 1,
             "children": children,
             "recorded_at": moment,
+            "day": helsinki_date(moment),
             "source": "camera",
         }
 

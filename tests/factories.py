@@ -1,6 +1,6 @@
-"""Small factories for tests: regions, organisations, people and cards."""
+"""Small factories for tests: regions, organisations, people, cards and visits."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from webapp.extensions import db
 from webapp.models import (
@@ -11,8 +11,11 @@ from webapp.models import (
     Role,
     User,
     VenueCategory,
+    Visit,
+    utcnow,
 )
-from webapp.services import accounts, cards
+from webapp.rules import helsinki_date
+from webapp.services import accounts, cards, rollup
 
 
 def create_region(
@@ -57,3 +60,27 @@ def create_card(issuer, *, today=None, children=2, birth_year=1980, **fields):
         today=today,
         **fields,
     )
+
+
+def create_visit(
+    card, venue, *, recorded_at: datetime | None = None, children=0, **fields
+) -> Visit:
+    """Store a visit as the door does: with its Helsinki day, counted into the rollup."""
+    recorded_at = recorded_at or utcnow()
+    db.session.flush()  # the card's and venue's ids and defaults
+    fields.setdefault("generation", card.generation)
+    day = helsinki_date(recorded_at)
+    visit = Visit(
+        card=card, venue=venue, children=children, recorded_at=recorded_at, day=day, **fields
+    )
+    db.session.add(visit)
+    db.session.flush()
+    rollup.count(
+        db.session,
+        card_id=card.id,
+        venue_id=venue.id,
+        day=day,
+        adults=visit.adults,
+        children=children,
+    )
+    return visit

@@ -19,7 +19,9 @@ def test_backup_and_restore_round_trip(runner, demo_cards, tmp_path):
         select(Organisation).where(Organisation.name == "Kuopion kaupunginteatteri")
     )
     card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
-    door.record_visit(venue=venue, user=None, children=1, token=cards.printed_token(card))
+    door.record_visit(
+        venue=venue, user=None, children=1, shown=door.Shown.scanned(cards.printed_token(card))
+    )
     db.session.commit()
     before = _snapshot()
 

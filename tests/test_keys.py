@@ -38,7 +38,7 @@ def test_compromised_key_cards_are_found_and_reissued(database_url, demo_cards):
     with rotated.app_context():
         card = db.session.scalar(db.select(Card).where(Card.number == demo_cards["active"]))
         old_token = tokens.sign_card(card.number, card.generation, [compromised])
-        assert door.verify(old_token, _venue()).reason is Reason.INVALID_TOKEN
+        assert door.verify(door.Shown.scanned(old_token), _venue()).reason is Reason.INVALID_TOKEN
 
         runner = rotated.test_cli_runner()
         listed = runner.invoke(args=["keys", "affected", tokens.key_id(compromised)])
@@ -51,7 +51,9 @@ def test_compromised_key_cards_are_found_and_reissued(database_url, demo_cards):
         db.session.expire_all()
         card = db.session.scalar(db.select(Card).where(Card.number == demo_cards["active"]))
         assert card.generation == 2
-        assert door.verify(cards.printed_token(card), _venue()).reason is Reason.OK
+        assert (
+            door.verify(door.Shown.scanned(cards.printed_token(card)), _venue()).reason is Reason.OK
+        )
         again = runner.invoke(args=["keys", "affected", tokens.key_id(compromised)])
         assert demo_cards["active"] not in again.stdout
         db.session.remove()

@@ -25,9 +25,11 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from . import rules
 from .extensions import db
 
 
@@ -122,7 +124,7 @@ class Region(db.Model):
 
     def in_network_on(self, day: date) -> bool:
         """Tell whether the region is a member of the Kaikukortti network on that day."""
-        return any(m.covers(day) for m in self.memberships)
+        return rules.in_network_on(((m.starts_on, m.ends_on) for m in self.memberships), day)
 
     def __repr__(self) -> str:
         return f"<Region {self.code}>"
@@ -142,9 +144,6 @@ class NetworkMembership(db.Model):
     ends_on: Mapped[date | None] = mapped_column(Date)
 
     region: Mapped[Region] = relationship(back_populates="memberships")
-
-    def covers(self, day: date) -> bool:
-        return self.starts_on <= day and (self.ends_on is None or day <= self.ends_on)
 
 
 user_organisation = Table(
@@ -181,6 +180,15 @@ class Organisation(db.Model):
     def is_venue(self) -> bool:
         return self.kind is OrganisationKind.VENUE
 
+    @classmethod
+    def where_works(cls, kind: OrganisationKind):
+        """The join of ``user_organisation`` to the *active* organisations of that kind.
+
+        The one definition of "the organisations where a user works": the relationships
+        ``User.venues`` and ``User.distributors`` and the door's Core read use it.
+        """
+        return and_(cls.id == user_organisation.c.organisation_id, cls.kind == kind, cls.active)
+
     def __repr__(self) -> str:
         return f"<Organisation {self.kind} {self.name!r}>"
 
@@ -202,15 +210,23 @@ class User(UserMixin, db.Model):
     organisations: Mapped[list[Organisation]] = relationship(
         secondary=user_organisation, back_populates="users", order_by="Organisation.name"
     )
+    # The active venues and distributors where the user works (read-only views of the above).
+    venues: Mapped[list[Organisation]] = relationship(
+        secondary=user_organisation,
+        secondaryjoin=lambda: Organisation.where_works(OrganisationKind.VENUE),
+        order_by=lambda: (Organisation.name, Organisation.id),
+        viewonly=True,
+    )
+    distributors: Mapped[list[Organisation]] = relationship(
+        secondary=user_organisation,
+        secondaryjoin=lambda: Organisation.where_works(OrganisationKind.DISTRIBUTOR),
+        order_by=lambda: (Organisation.name, Organisation.id),
+        viewonly=True,
+    )
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
-
-    @property
-    def venues(self) -> list[Organisation]:
-        """The active venues where the user works."""
-        return [org for org in self.organisations if org.is_venue and org.active]
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
@@ -291,8 +307,10 @@ class Visit(db.Model):
         CheckConstraint("adults >= 0", name="adults_non_negative"),
         CheckConstraint("children >= 0", name="children_non_negative"),
         Index("ix_visit_venue_recorded", "venue_id", "recorded_at"),
-        Index("ix_visit_card_recorded", "card_id", "recorded_at"),
         Index("ix_visit_recorded_at", "recorded_at"),
+        # "used here today" (card, day, venue) and a card's first use; the rebuild's groups
+        Index("ix_visit_card_day", "card_id", "day", "venue_id"),
+        Index("ix_visit_venue_day", "venue_id", "day"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -303,6 +321,7 @@ class Visit(db.Model):
     adults: Mapped[int] = mapped_column(default=1)
     children: Mapped[int] = mapped_column(default=0)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    day: Mapped[date] = mapped_column(Date)  # the Helsinki date of recorded_at, set by writers
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     source: Mapped[VisitSource] = mapped_column(
         _enum(VisitSource, "visit_source"), default=VisitSource.API
@@ -317,8 +336,9 @@ class Visit(db.Model):
 class VisitDay(db.Model):
     """The visits of one venue on one Helsinki calendar day: the statistics read these sums.
 
-    Kept equal to the ``visit`` rows by :mod:`webapp.services.rollup` on every visit the
-    app records, changes or deletes; ``flask stats rebuild`` recomputes it after a bulk import.
+    Kept equal to the ``visit`` rows by :mod:`webapp.services.rollup`, which the door calls
+    on every visit it records or undoes; ``flask stats rebuild`` recomputes it after a bulk
+    import.
     """
 
     __tablename__ = "visit_day"
@@ -373,7 +393,3 @@ class Setting(db.Model):
 
     key: Mapped[str] = mapped_column(String(60), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-# The listeners that keep VisitDay and Card.first_used_on equal to the visits (after the models).
-from .services import rollup as _rollup  # noqa: E402, F401

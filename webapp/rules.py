@@ -22,8 +22,9 @@ Children are checked when a visit is recorded: ``children_not_allowed`` at a cou
 """
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -102,6 +103,16 @@ class Verdict:
 def helsinki_date(moment: datetime) -> date:
     """Return the calendar date in Finland at that moment."""
     return moment.astimezone(HELSINKI).date()
+
+
+def today_in_finland() -> date:
+    """Return today's date in Finland."""
+    return helsinki_date(datetime.now(UTC))
+
+
+def in_network_on(periods: Iterable[tuple[date, date | None]], day: date) -> bool:
+    """Tell whether one of the membership periods (first day, last day or None) covers the day."""
+    return any(start <= day and (end is None or day <= end) for start, end in periods)
 
 
 def max_children(card: CardFacts, venue: VenueFacts) -> int:

@@ -68,7 +68,7 @@ def test_live_code_verifies_and_the_card_still_shows_a_code_offline(
     page.locator("#qr-live svg").wait_for(state="visible")
     live = screen_code(page)
     assert live.startswith("D.")  # a time-limited digital code
-    assert door.verify(live, venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(live), venue).reason is Reason.OK
     assert page.locator(".card-number").inner_text() == format_number(card.number)
     assert axe_check(page) == []
 
@@ -88,7 +88,7 @@ def test_live_code_verifies_and_the_card_still_shows_a_code_offline(
     assert page.locator("#qr-live").is_hidden()
     offline = screen_code(page)
     assert offline == cards.printed_token(card)
-    assert door.verify(offline, venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(offline), venue).reason is Reason.OK
     assert page.locator(".card-number").inner_text() == format_number(card.number)
 
 
@@ -133,7 +133,7 @@ def test_a_new_card_passes_the_door_on_paper_and_on_the_phone(
     pdf = desk.request.get(f"{desk.url}/card.pdf")
     assert pdf.headers["content-type"] == "application/pdf"
     front = pdfium.PdfDocument(pdf.body())[0].render(scale=600 / 72).to_pil()
-    assert door.verify(read_qr(front), venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(read_qr(front)), venue).reason is Reason.OK
 
     desk.click("a[href$='/handover']")
     link = screen_code(desk, ".handover-qr")
@@ -143,7 +143,7 @@ def test_a_new_card_passes_the_door_on_paper_and_on_the_phone(
     phone = new_context().new_page()
     phone.goto(link)
     phone.locator("#qr-live svg").wait_for(state="visible")
-    assert door.verify(screen_code(phone), venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(screen_code(phone)), venue).reason is Reason.OK
     expect(desk.locator("#handover-status")).to_have_class(
         re.compile("status-done"), timeout=10_000
     )

@@ -113,8 +113,8 @@ def test_reissued_card_keeps_its_number_and_the_old_token_is_replaced(app, issue
     cards.reissue_card(card, actor=None)
     new = cards.printed_token(card)
     assert tokens.parse(new, app.config["CARD_SIGNING_KEYS"]).number == card.number
-    assert door.verify(old, venue).reason is Reason.REPLACED
-    assert door.verify(new, venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(old), venue).reason is Reason.REPLACED
+    assert door.verify(door.Shown.scanned(new), venue).reason is Reason.OK
 
 
 def test_moving_the_digital_card_gives_a_new_link(issuer):

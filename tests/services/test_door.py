@@ -29,19 +29,19 @@ def count_visits() -> int:
 
 def test_genuine_token_verifies_ok(place):
     venue, _, card = place
-    result = door.verify(cards.printed_token(card), venue)
+    result = door.verify(door.Shown.scanned(cards.printed_token(card)), venue)
     assert result.reason is Reason.OK and result.max_children == 2
     assert (result.card.number, result.card.valid_until) == (card.number, card.valid_until)
 
 
 def test_digital_token_verifies_ok(place):
     venue, _, card = place
-    assert door.verify(cards.digital_token(card), venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(cards.digital_token(card)), venue).reason is Reason.OK
 
 
 def test_garbage_token_is_invalid(place):
     venue, _, _ = place
-    assert door.verify("not a token", venue).reason is Reason.INVALID_TOKEN
+    assert door.verify(door.Shown.scanned("not a token"), venue).reason is Reason.INVALID_TOKEN
 
 
 def test_token_signed_with_an_unknown_key_is_invalid(place):
@@ -49,7 +49,7 @@ def test_token_signed_with_an_unknown_key_is_invalid(place):
 
     venue, _, card = place
     forged = tokens.sign_card(card.number, card.generation, ["someone-elses-key"])
-    assert door.verify(forged, venue).reason is Reason.INVALID_TOKEN
+    assert door.verify(door.Shown.scanned(forged), venue).reason is Reason.INVALID_TOKEN
 
 
 def test_token_signed_with_a_retired_key_still_verifies(app, place):
@@ -57,7 +57,10 @@ def test_token_signed_with_a_retired_key_still_verifies(app, place):
 
     venue, _, card = place
     retired = app.config["CARD_SIGNING_KEYS"][0]
-    assert door.verify(tokens.sign_card(card.number, 1, [retired]), venue).reason is Reason.OK
+    assert (
+        door.verify(door.Shown.scanned(tokens.sign_card(card.number, 1, [retired])), venue).reason
+        is Reason.OK
+    )
 
 
 def test_genuine_token_of_a_deleted_number_is_unknown(place):
@@ -65,20 +68,20 @@ def test_genuine_token_of_a_deleted_number_is_unknown(place):
 
     venue, _, _ = place
     token = tokens.sign_card(cardnumbers.new_number(), 1, ["current-test-key"])
-    assert door.verify(token, venue).reason is Reason.UNKNOWN_CARD
+    assert door.verify(door.Shown.scanned(token), venue).reason is Reason.UNKNOWN_CARD
 
 
 def test_manual_number_entry(place):
     venue, _, card = place
-    assert door.verify_number(card.number.lower(), venue).reason is Reason.OK
+    assert door.verify(door.Shown.typed(card.number.lower()), venue).reason is Reason.OK
     typo = card.number[:-1] + ("2" if card.number[-1] != "2" else "3")
-    assert door.verify_number(typo, venue).reason is Reason.INVALID_TOKEN
+    assert door.verify(door.Shown.typed(typo), venue).reason is Reason.INVALID_TOKEN
 
 
 def test_record_visit_stores_one_adult_and_the_children(place):
     venue, staff, card = place
     visit, created = door.record_visit(
-        venue=venue, user=staff, children=2, token=cards.printed_token(card)
+        venue=venue, user=staff, children=2, shown=door.Shown.scanned(cards.printed_token(card))
     )
     db.session.commit()
     stored = db.session.get(Visit, visit.id)
@@ -95,11 +98,11 @@ def test_same_idempotency_key_records_once(place):
     venue, staff, card = place
     token = cards.printed_token(card)
     first, created = door.record_visit(
-        venue=venue, user=staff, children=1, token=token, idempotency_key="k1"
+        venue=venue, user=staff, children=1, shown=door.Shown.scanned(token), idempotency_key="k1"
     )
     db.session.commit()
     again, created_again = door.record_visit(
-        venue=venue, user=staff, children=1, token=token, idempotency_key="k1"
+        venue=venue, user=staff, children=1, shown=door.Shown.scanned(token), idempotency_key="k1"
     )
     assert created and not created_again and again.id == first.id
     assert count_visits() == 1
@@ -108,9 +111,9 @@ def test_same_idempotency_key_records_once(place):
 def test_second_visit_the_same_day_warns(place):
     venue, staff, card = place
     token = cards.printed_token(card)
-    door.record_visit(venue=venue, user=staff, children=0, token=token)
+    door.record_visit(venue=venue, user=staff, children=0, shown=door.Shown.scanned(token))
     db.session.commit()
-    assert door.verify(token, venue).warnings == (WarningCode.VISITED_TODAY,)
+    assert door.verify(door.Shown.scanned(token), venue).warnings == (WarningCode.VISITED_TODAY,)
 
 
 def test_visit_yesterday_in_finnish_time_does_not_warn(place):
@@ -118,17 +121,23 @@ def test_visit_yesterday_in_finnish_time_does_not_warn(place):
     token = cards.printed_token(card)
     now = datetime.now(UTC)
     door.record_visit(
-        venue=venue, user=staff, children=0, token=token, moment=now - timedelta(days=1)
+        venue=venue,
+        user=staff,
+        children=0,
+        shown=door.Shown.scanned(token),
+        moment=now - timedelta(days=1),
     )
     db.session.commit()
-    assert door.verify(token, venue, moment=now).warnings == ()
+    assert door.verify(door.Shown.scanned(token), venue, moment=now).warnings == ()
 
 
 def test_refused_card_records_nothing(place):
     venue, staff, card = place
     cards.revoke_card(card, actor=None, reason="lost")
     with pytest.raises(door.DoorError) as excinfo:
-        door.record_visit(venue=venue, user=staff, children=0, token=cards.printed_token(card))
+        door.record_visit(
+            venue=venue, user=staff, children=0, shown=door.Shown.scanned(cards.printed_token(card))
+        )
     assert excinfo.value.code == "revoked"
     assert count_visits() == 0
 
@@ -138,7 +147,10 @@ def test_children_are_checked_when_recording(place, children, code):
     venue, staff, card = place
     with pytest.raises(door.DoorError) as excinfo:
         door.record_visit(
-            venue=venue, user=staff, children=children, token=cards.printed_token(card)
+            venue=venue,
+            user=staff,
+            children=children,
+            shown=door.Shown.scanned(cards.printed_token(card)),
         )
     assert excinfo.value.code == code
 
@@ -147,7 +159,9 @@ def test_course_provider_refuses_children(place):
     venue, staff, card = place
     venue.course_provider = True
     with pytest.raises(door.DoorError) as excinfo:
-        door.record_visit(venue=venue, user=staff, children=1, token=cards.printed_token(card))
+        door.record_visit(
+            venue=venue, user=staff, children=1, shown=door.Shown.scanned(cards.printed_token(card))
+        )
     assert excinfo.value.code == "children_not_allowed"
 
 
@@ -156,17 +170,22 @@ def test_full_quota_warns_or_refuses(place):
     event = Event(venue=venue, name="Ensi-ilta", starts_on=datetime.now(UTC).date(), quota=1)
     db.session.add(event)
     token = cards.printed_token(card)
-    assert door.verify(token, venue, event=event).warnings == ()
-    door.record_visit(venue=venue, user=staff, children=0, token=token, event=event)
-    assert WarningCode.QUOTA_FULL in door.verify(token, venue, event=event).warnings
+    assert door.verify(door.Shown.scanned(token), venue, event=event).warnings == ()
+    door.record_visit(
+        venue=venue, user=staff, children=0, shown=door.Shown.scanned(token), event=event
+    )
+    assert (
+        WarningCode.QUOTA_FULL
+        in door.verify(door.Shown.scanned(token), venue, event=event).warnings
+    )
     venue.quota_full_refuses = True
-    assert door.verify(token, venue, event=event).reason is Reason.QUOTA_FULL
+    assert door.verify(door.Shown.scanned(token), venue, event=event).reason is Reason.QUOTA_FULL
 
 
 def test_undo_within_ten_minutes_deletes_the_visit_and_audits(place):
     venue, staff, card = place
     visit, _ = door.record_visit(
-        venue=venue, user=staff, children=1, token=cards.printed_token(card)
+        venue=venue, user=staff, children=1, shown=door.Shown.scanned(cards.printed_token(card))
     )
     db.session.commit()
     door.undo_visit(visit.id, user=staff, moment=visit.recorded_at + timedelta(minutes=9))
@@ -179,7 +198,7 @@ def test_undo_within_ten_minutes_deletes_the_visit_and_audits(place):
 def test_undo_after_ten_minutes_is_refused(place):
     venue, staff, card = place
     visit, _ = door.record_visit(
-        venue=venue, user=staff, children=1, token=cards.printed_token(card)
+        venue=venue, user=staff, children=1, shown=door.Shown.scanned(cards.printed_token(card))
     )
     with pytest.raises(door.DoorError) as excinfo:
         door.undo_visit(visit.id, user=staff, moment=visit.recorded_at + timedelta(minutes=11))
@@ -189,7 +208,7 @@ def test_undo_after_ten_minutes_is_refused(place):
 def test_undo_at_another_venue_is_refused_as_not_found(place):
     venue, staff, card = place
     visit, _ = door.record_visit(
-        venue=venue, user=staff, children=1, token=cards.printed_token(card)
+        venue=venue, user=staff, children=1, shown=door.Shown.scanned(cards.printed_token(card))
     )
     other = create_user("other@example.fi", Role.VENUE, [create_venue(venue.region, "Museo")])
     with pytest.raises(door.DoorError) as excinfo:
@@ -203,7 +222,13 @@ def _record_concurrently(app, venue_id, staff_id, token, keys):
     def record(key):
         venue = db.session.get(Organisation, venue_id)
         staff = db.session.get(User, staff_id)
-        door.record_visit(venue=venue, user=staff, children=0, token=token, idempotency_key=key)
+        door.record_visit(
+            venue=venue,
+            user=staff,
+            children=0,
+            shown=door.Shown.scanned(token),
+            idempotency_key=key,
+        )
 
     return in_threads(app, *(lambda key=key: record(key) for key in keys))
 
@@ -227,11 +252,19 @@ def test_a_retry_answers_with_the_stored_visit_even_when_the_token_no_longer_ver
     # a digital card's code may expire between a request and its retry
     venue, staff, card = place
     first, _ = door.record_visit(
-        venue=venue, user=staff, children=1, token=cards.printed_token(card), idempotency_key="k"
+        venue=venue,
+        user=staff,
+        children=1,
+        shown=door.Shown.scanned(cards.printed_token(card)),
+        idempotency_key="k",
     )
     db.session.commit()
     again, created = door.record_visit(
-        venue=venue, user=staff, children=1, token="expired-or-garbled", idempotency_key="k"
+        venue=venue,
+        user=staff,
+        children=1,
+        shown=door.Shown.scanned("expired-or-garbled"),
+        idempotency_key="k",
     )
     assert not created and again == first
     assert count_visits() == 1

@@ -193,20 +193,24 @@ def test_full_quota_warns_or_refuses_as_the_venue_chose(world, refuses):
     first, second = create_card(world["jakaja"]), create_card(world["jakaja"])
     db.session.commit()
     token = cards.printed_token(second)
-    assert door.verify(token, venue, event=event).warnings == ()
+    assert door.verify(door.Shown.scanned(token), venue, event=event).warnings == ()
     door.record_visit(
-        venue=venue, user=None, children=0, token=cards.printed_token(first), event=event
+        venue=venue,
+        user=None,
+        children=0,
+        shown=door.Shown.scanned(cards.printed_token(first)),
+        event=event,
     )
     assert network.event_usage(event) == 1
-    verdict = door.verify(token, venue, event=event)
+    verdict = door.verify(door.Shown.scanned(token), venue, event=event)
     if refuses:
         assert verdict.reason is Reason.QUOTA_FULL and not verdict.valid
     else:
         assert verdict.valid and WarningCode.QUOTA_FULL in verdict.warnings
     # without the event, or with a quota of none, the card is accepted as usual
-    assert door.verify(token, venue).valid
+    assert door.verify(door.Shown.scanned(token), venue).valid
     event.quota = None
-    assert door.verify(token, venue, event=event).warnings == ()
+    assert door.verify(door.Shown.scanned(token), venue, event=event).warnings == ()
 
 
 # --- people -------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_card_qr_reads_back_as_the_cards_token_and_verifies(card, venue):
     page = pdfium.PdfDocument(printing.card_pdf(card))[0]
     (result,) = decode(page, CARD_DPI)
     assert result.text == cards.printed_token(card)
-    assert door.verify(result.text, venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(result.text), venue).reason is Reason.OK
 
 
 def test_qr_is_large_with_a_quiet_zone_and_error_correction_m_or_higher(card):
@@ -127,8 +127,8 @@ def test_reissued_card_prints_the_new_generation(card, venue):
     cards.reissue_card(card, actor=None)
     db.session.flush()
     new = decode(pdfium.PdfDocument(printing.card_pdf(card))[0], CARD_DPI)[0].text
-    assert door.verify(new, venue).reason is Reason.OK
-    assert door.verify(old, venue).reason is Reason.REPLACED
+    assert door.verify(door.Shown.scanned(new), venue).reason is Reason.OK
+    assert door.verify(door.Shown.scanned(old), venue).reason is Reason.REPLACED
 
 
 @pytest.mark.parametrize("count", [1, 10, 13])
@@ -148,7 +148,9 @@ def test_a4_sheets_of_n_cards_decode_to_n_tokens(demo_cards, venue, count):
         assert (round(width), round(height)) == (210, 297)
         tokens += [result.text for result in decode(page, SHEET_DPI)]
     assert sorted(tokens) == sorted(cards.printed_token(card) for card in batch)
-    assert all(door.verify(token, venue).reason is Reason.OK for token in tokens)
+    assert all(
+        door.verify(door.Shown.scanned(token), venue).reason is Reason.OK for token in tokens
+    )
 
 
 def test_sheet_without_backs_has_fronts_only(card):

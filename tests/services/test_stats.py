@@ -5,7 +5,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tests.factories import create_distributor, create_region, create_venue
+from tests.factories import create_distributor, create_region, create_venue, create_visit
 from webapp.cardnumbers import new_number
 from webapp.extensions import db
 from webapp.models import Card, VenueCategory, Visit
@@ -34,9 +34,7 @@ def make_card(issuer, region, created_at) -> Card:
 
 
 def visit(card, venue, at, children=0) -> Visit:
-    row = Visit(card=card, generation=1, venue=venue, adults=1, children=children, recorded_at=at)
-    db.session.add(row)
-    return row
+    return create_visit(card, venue, recorded_at=at, children=children)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from webapp.models import (
 from webapp.services import accounts, audit, cards, network
 
 from ..conftest import PASSWORD
-from ..factories import create_user, create_venue
+from ..factories import create_user, create_venue, create_visit
 
 OWN, OTHER, ADMIN = "koordinaattori@example.fi", "koordinaattori.kainuu@example.fi", "admin@ex.fi"
 
@@ -282,9 +282,7 @@ def visits(ids, demo_cards):
         (museo, datetime(2024, 1, 31, 23, 30, tzinfo=UTC), 1),
         (kajaani, datetime(2024, 3, 5, 12, tzinfo=UTC), 0),
     ]:
-        db.session.add(
-            Visit(card=card, generation=1, venue=venue, children=children, recorded_at=moment)
-        )
+        create_visit(card, venue, recorded_at=moment, children=children)
     db.session.commit()
 
 

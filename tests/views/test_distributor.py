@@ -7,9 +7,10 @@ import pypdfium2 as pdfium
 import pytest
 from sqlalchemy import func, select
 
+from tests.factories import create_visit
 from webapp.cardnumbers import ALPHABET, format_number
 from webapp.extensions import db
-from webapp.models import AuditEvent, Card, RevokeReason, Visit
+from webapp.models import AuditEvent, Card, RevokeReason
 from webapp.services import cards
 
 JAKAJA = "jakaja@example.fi"
@@ -185,9 +186,9 @@ class TestFind:
 class TestCardPage:
     def test_shows_status_validity_generation_and_use(self, signed_in, demo_cards):
         card = card_by_number(demo_cards["replaced"])
-        venue = db.session.scalar(select(Card.issuer_id))  # any organisation id will do
+        venue = card.issuer  # any organisation will do
         for _ in range(3):
-            db.session.add(Visit(card=card, generation=2, venue_id=venue, children=0))
+            create_visit(card, venue)
         db.session.commit()
         client = signed_in(JAKAJA)
         in_english(client)

@@ -7,8 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
+from tests.factories import create_visit
 from webapp.extensions import db
-from webapp.models import Card, Organisation, Visit
+from webapp.models import Card, Organisation
 
 
 def one(model, **where):
@@ -26,9 +27,7 @@ def uses(demo_cards):
         (teatteri, datetime(2023, 12, 31, 12, 0, tzinfo=UTC), 0),  # another year
         (kajaani, datetime(2024, 5, 10, 12, 0, tzinfo=UTC), 0),  # another venue
     ]:
-        db.session.add(
-            Visit(card=card, generation=1, venue=venue, children=children, recorded_at=moment)
-        )
+        create_visit(card, venue, recorded_at=moment, children=children)
     db.session.commit()
     return {"teatteri": teatteri.id, "kajaani": kajaani.id}
 

@@ -1,16 +1,18 @@
-"""People and their API tokens."""
+"""People and their API tokens: passwords, and who is behind a bearer token."""
 
 import hashlib
 import secrets
 from datetime import datetime
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy import bindparam, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
+from . import door
+
+MAX_API_TOKEN_LENGTH = 200
 
 # Checked when no account matches, so that a wrong address takes as long as a wrong password.
 _DUMMY_HASH = generate_password_hash(secrets.token_urlsafe(16))
@@ -48,18 +50,36 @@ def create_api_token(user: User) -> str:
     return token
 
 
+# The user of the unrevoked API token whose hash is bound as ``token_hash``.
+TOKEN_OWNER = (
+    select(ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+    .scalar_subquery()
+)
+_STAFF_OF_TOKEN = door.staff_statement(TOKEN_OWNER)  # one statement: token, user, venues
+
+
 def user_for_api_token(token: str) -> User | None:
     """Return the active user whose unrevoked API token this is, or None."""
-    if not token or len(token) > 200:
+    if not _plausible(token):
         return None
-    row = db.session.scalar(
-        select(ApiToken)
-        .options(joinedload(ApiToken.user))
-        .where(ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None))
-    )
-    if row is None or not row.user.active:
+    query = select(User).where(User.id == TOKEN_OWNER, User.active)
+    return db.session.scalar(query, {"token_hash": hash_api_token(token)})
+
+
+def staff_for_api_token(token: str) -> door.DoorStaff | None:
+    """Return the active user of the unrevoked API token with their venues, or None.
+
+    The door's lighter read of :func:`user_for_api_token` (see :func:`door.staff`).
+    """
+    if not _plausible(token):
         return None
-    return row.user
+    result = db.session.connection().execute(_STAFF_OF_TOKEN, {"token_hash": hash_api_token(token)})
+    return door.staff_from(result)
+
+
+def _plausible(token: str) -> bool:
+    return bool(token) and len(token) <= MAX_API_TOKEN_LENGTH
 
 
 def revoke_api_tokens(user: User, now: datetime | None = None) -> int:

@@ -9,7 +9,7 @@ from sqlalchemy import Select, false, func, select
 from .. import cardnumbers, tokens
 from ..extensions import db
 from ..models import Card, Organisation, Region, RevokeReason, Role, User, Visit, utcnow
-from ..rules import helsinki_date
+from ..rules import today_in_finland
 from . import audit
 
 MIN_AGE = 16
@@ -23,10 +23,6 @@ class CardError(Exception):
         super().__init__(code)
         self.code = code
         self.field = field
-
-
-def today_in_finland() -> date:
-    return helsinki_date(utcnow())
 
 
 def one_year_after(day: date) -> date:

@@ -1,29 +1,35 @@
 """At the door: verify a card and record the visit exactly once.
 
-A door check is the app's hottest path, so it reads the database with two Core statements,
-built once, and no ORM objects: one for the staff behind an API token with their venues
-(:func:`staff_for_api_token`), one for the card with its region's network periods, whether
-it was used at the venue that Finnish day and, when recording, the visit already stored
-under the idempotency key. Their rows become the plain objects below, which
-:func:`webapp.rules.verdict` reads like the models. A visit is inserted with
-``ON CONFLICT DO NOTHING`` (a concurrent request with the same key stores nothing) and
-counted into the daily rollup in the same transaction (:func:`webapp.services.rollup.count`).
+What was shown at the door is parsed once, at the edge, into a :class:`Shown` (a scanned
+token or a typed number). A door check is the app's hottest path, so it reads the database
+with two Core statements, built once, and no ORM objects: one for the staff with the active
+venues where they work (:func:`staff`; :func:`webapp.services.accounts.staff_for_api_token`
+runs the same read for the user of an API token), one for the card with its region's
+network periods, whether it was used at the venue that Finnish day and, when recording, the
+visit already stored under the idempotency key. Their rows become the plain objects below,
+which :func:`webapp.rules.verdict` reads like the models. A check that records nothing runs
+in autocommit (:func:`read_only`). A visit is inserted with ``ON CONFLICT DO NOTHING`` (a
+concurrent request with the same key stores nothing) and counted into the daily rollup in
+the same transaction (:func:`webapp.services.rollup.count`); an undo deletes it there
+(:func:`webapp.services.rollup.remove`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
+from functools import wraps
 from itertools import groupby
+from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import CursorResult, Row, and_, bindparam, func, select
+from sqlalchemy import CursorResult, Row, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, tokens
 from ..extensions import db
 from ..models import (
-    ApiToken,
     Card,
     Event,
     NetworkMembership,
@@ -37,11 +43,21 @@ from ..models import (
     user_organisation,
     utcnow,
 )
-from ..rules import HELSINKI, Reason, VenueFacts, Verdict, children_reason, helsinki_date, verdict
+from ..rules import (
+    Reason,
+    VenueFacts,
+    Verdict,
+    children_reason,
+    helsinki_date,
+    in_network_on,
+    today_in_finland,
+    verdict,
+)
 from . import audit, rollup
-from .accounts import hash_api_token
 
 UNDO_WINDOW = timedelta(minutes=10)
+
+T = TypeVar("T")
 
 
 class DoorError(Exception):
@@ -51,6 +67,36 @@ class DoorError(Exception):
         super().__init__(code)
         self.code = str(code)
         self.verdict = verdict
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What was shown at the door: a scanned token or a typed card number, never both."""
+
+    token: str | None = None
+    number: str | None = None
+
+    @classmethod
+    def scanned(cls, token: str) -> Shown:
+        return cls(token=token.strip())
+
+    @classmethod
+    def typed(cls, number: str) -> Shown:
+        """A number typed by hand (for a damaged card); case, spaces and dashes are ignored."""
+        return cls(number=cardnumbers.normalize(number))
+
+    @classmethod
+    def of(cls, token, number) -> Shown | None:
+        """Return what a request showed (``token`` or ``number``), None unless exactly one."""
+        token = token.strip() if isinstance(token, str) else ""
+        number = number.strip() if isinstance(number, str) else ""
+        if bool(token) == bool(number):
+            return None
+        return cls.scanned(token) if token else cls.typed(number)
+
+    @property
+    def source(self) -> VisitSource:
+        return VisitSource.MANUAL if self.token is None else VisitSource.CAMERA
 
 
 # --- what a door check reads ---------------------------------------------------------------
@@ -63,12 +109,13 @@ class DoorRegion:
     periods: tuple[tuple[date, date | None], ...]  # the network membership periods
 
     def in_network_on(self, day: date) -> bool:
-        return any(start <= day and (end is None or day <= end) for start, end in self.periods)
+        return in_network_on(self.periods, day)
 
 
 @dataclass(frozen=True)
 class DoorVenue:
     id: int
+    name: str
     region: DoorRegion
     course_provider: bool
     home_region_only: bool
@@ -81,7 +128,7 @@ class DoorVenue:
 
 @dataclass(frozen=True)
 class DoorStaff:
-    """The venue staff behind an API token, with the active venues where they work."""
+    """A user at the door, with the active venues where they work."""
 
     id: int
     role: Role
@@ -120,41 +167,40 @@ def _region_of(rows) -> DoorRegion:
     return DoorRegion(rows[0].region_id, rows[0].code, periods)
 
 
-_token, _user, _org = ApiToken.__table__, User.__table__, Organisation.__table__
+_user, _org = User.__table__, Organisation.__table__
 _region, _period = Region.__table__, NetworkMembership.__table__
 _card, _visit = Card.__table__, Visit.__table__
 
-_STAFF = (
-    select(
-        _user.c.id,
-        _user.c.role,
-        _org.c.id.label("venue_id"),
-        _org.c.course_provider,
-        _org.c.home_region_only,
-        _org.c.quota_full_refuses,
-        _region.c.id.label("region_id"),
-        _region.c.code,
-        _period.c.starts_on,
-        _period.c.ends_on,
-    )
-    .select_from(
-        _token.join(_user, _user.c.id == _token.c.user_id)
-        .outerjoin(user_organisation, user_organisation.c.user_id == _user.c.id)
-        .outerjoin(
-            _org,
-            and_(
-                _org.c.id == user_organisation.c.organisation_id,
-                _org.c.kind == OrganisationKind.VENUE,
-                _org.c.active,
-            ),
+
+def staff_statement(user_id):
+    """Return the read of the active user (``user_id``: a bound id or a subquery) with the
+    active venues where they work, one row per venue and network period."""
+    return (
+        select(
+            _user.c.id,
+            _user.c.role,
+            _org.c.id.label("venue_id"),
+            _org.c.name,
+            _org.c.course_provider,
+            _org.c.home_region_only,
+            _org.c.quota_full_refuses,
+            _region.c.id.label("region_id"),
+            _region.c.code,
+            _period.c.starts_on,
+            _period.c.ends_on,
         )
-        .outerjoin(_region, _region.c.id == _org.c.region_id)
-        .outerjoin(_period, _period.c.region_id == _region.c.id)
+        .select_from(
+            _user.outerjoin(user_organisation, user_organisation.c.user_id == _user.c.id)
+            .outerjoin(_org, Organisation.where_works(OrganisationKind.VENUE))
+            .outerjoin(_region, _region.c.id == _org.c.region_id)
+            .outerjoin(_period, _period.c.region_id == _region.c.id)
+        )
+        .where(_user.c.id == user_id, _user.c.active)
+        .order_by(_org.c.name, _org.c.id)  # the venues in the order the pages list them
     )
-    .where(_token.c.token_hash == bindparam("token_hash"), _token.c.revoked_at.is_(None))
-    .where(_user.c.active)
-    .order_by(_org.c.name, _org.c.id)  # the venues in the order the pages list them
-)
+
+
+_STAFF = staff_statement(bindparam("user_id"))
 
 _VISIT_BY_KEY = select(_visit.c.id).where(
     _visit.c.venue_id == bindparam("venue_id"), _visit.c.idempotency_key == bindparam("key")
@@ -176,9 +222,8 @@ _CARD = (
         select(_visit.c.id)
         .where(
             _visit.c.card_id == _card.c.id,
+            _visit.c.day == bindparam("day"),
             _visit.c.venue_id == bindparam("venue_id"),
-            _visit.c.recorded_at >= bindparam("day_starts"),
-            _visit.c.recorded_at < bindparam("day_ends"),
         )
         .limit(1)  # looked up for this card, not hashed over the venue's day of visits
         .exists()
@@ -210,11 +255,14 @@ _RECORDED = (
 )
 
 
-def staff_for_api_token(token: str) -> DoorStaff | None:
-    """Return the active user of the unrevoked API token with their venues, or None."""
-    if not token or len(token) > 200:
-        return None
-    rows = _run(_STAFF, token_hash=hash_api_token(token)).all()
+def staff(user_id: int) -> DoorStaff | None:
+    """Return the active user with the active venues where they work, or None."""
+    return staff_from(_run(_STAFF, user_id=user_id))
+
+
+def staff_from(result: CursorResult) -> DoorStaff | None:
+    """Return the staff of a :func:`staff_statement`'s rows, or None for no rows."""
+    rows = result.all()
     if not rows:
         return None
     venues = []
@@ -225,6 +273,7 @@ def staff_for_api_token(token: str) -> DoorStaff | None:
             venues.append(
                 DoorVenue(
                     venue_id,
+                    first.name,
                     _region_of(venue_rows),
                     first.course_provider,
                     first.home_region_only,
@@ -234,42 +283,52 @@ def staff_for_api_token(token: str) -> DoorStaff | None:
     return DoorStaff(rows[0].id, rows[0].role, venues)
 
 
+def read_only(load: Callable[..., T]) -> Callable[..., T]:
+    """Run ``load`` and the rest of the request's door check in autocommit.
+
+    For a check that records nothing (verify): no BEGIN and ROLLBACK round trips, and
+    PostgreSQL keeps the connection's prepared statements, which psycopg drops on every
+    ROLLBACK. Inside a transaction already begun it changes nothing.
+    """
+
+    @wraps(load)
+    def wrapped(*args, **kwargs):
+        if not db.session().in_transaction():
+            db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        return load(*args, **kwargs)
+
+    return wrapped
+
+
 # --- the checks ----------------------------------------------------------------------------
 
 
 def verify(
-    token: str, venue: VenueFacts, *, moment: datetime | None = None, event: Event | None = None
+    shown: Shown, venue: VenueFacts, *, moment: datetime | None = None, event: Event | None = None
 ) -> Verdict:
-    """Decide whether the card behind the token is accepted at the venue now."""
-    return _check(token, None, venue, moment or utcnow(), event)[0]
-
-
-def verify_number(
-    number: str, venue: VenueFacts, *, moment: datetime | None = None, event: Event | None = None
-) -> Verdict:
-    """Decide on a card number typed by hand (for a damaged card)."""
-    return _check(None, number, venue, moment or utcnow(), event)[0]
+    """Decide whether the card shown is accepted at the venue now."""
+    return _check(shown, venue, moment or utcnow(), event)[0]
 
 
 def record_visit(
+    shown: Shown,
     *,
     venue: VenueFacts,
     user: User | DoorStaff | None,
     children: int,
-    token: str | None = None,
-    number: str | None = None,
     idempotency_key: str | None = None,
     event: Event | None = None,
-    source: VisitSource = VisitSource.API,
+    source: VisitSource | None = None,
     moment: datetime | None = None,
 ) -> tuple[RecordedVisit, bool]:
     """Record a visit once per idempotency key; return it and whether it is new.
 
-    Raises DoorError with the verdict's reason when the card is refused, or with
-    ``children_not_allowed``, ``too_many_children`` or ``invalid_children``.
+    ``source`` defaults to what was shown (camera or manual). Raises DoorError with the verdict's
+    reason when the card is refused, or with ``children_not_allowed``,
+    ``too_many_children``, ``invalid_children`` or ``conflict``.
     """
     moment = moment or utcnow()
-    decision, row = _check(token, number, venue, moment, event, idempotency_key)
+    decision, row = _check(shown, venue, moment, event, idempotency_key)
     # The visit already stored under the key, read with the card when there was a card.
     existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
     if existing is not None and (stored := _recorded(existing)) is not None:
@@ -283,6 +342,7 @@ def record_visit(
         raise DoorError(refusal, decision)
 
     card = decision.card
+    day = helsinki_date(moment)
     values = {
         "card_id": card.id,
         "generation": card.generation,
@@ -291,15 +351,18 @@ def record_visit(
         "adults": 1,
         "children": children,
         "recorded_at": moment,
+        "day": day,
         "recorded_by_id": user.id if user is not None else None,
-        "source": source,
+        "source": source or shown.source,
         "idempotency_key": idempotency_key,
     }
     connection = db.session.connection()
     for _attempt in range(3):
         visit_id = connection.execute(_INSERT[connection.dialect.name], values).scalar()
         if visit_id is not None:
-            rollup.count(db.session, card.id, venue.id, moment, 1, children)
+            rollup.count(
+                db.session, card_id=card.id, venue_id=venue.id, day=day, adults=1, children=children
+            )
             return RecordedVisit(visit_id, card.number, venue.id, 1, children, moment), True
         # A concurrent request with the same key stored it first; unless that visit was
         # undone in the meantime, it is the answer.
@@ -310,7 +373,11 @@ def record_visit(
 
 
 def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> Visit:
-    """Delete a visit recorded at one of the user's venues less than 10 minutes ago."""
+    """Delete a visit recorded at one of the user's venues less than 10 minutes ago.
+
+    Raises DoorError ``not_found`` (also when a concurrent undo deleted it first) or
+    ``undo_window_passed``.
+    """
     venue_ids = [venue.id for venue in user.venues]
     visit = db.session.scalar(
         select(Visit).where(Visit.id == visit_id, Visit.venue_id.in_(venue_ids))
@@ -319,23 +386,51 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
         raise DoorError("not_found")
     if (moment or utcnow()) - visit.recorded_at > UNDO_WINDOW:
         raise DoorError("undo_window_passed")
-    audit.record(
-        "visit.undone",
-        visit,
-        actor=user,
-        region_id=visit.venue.region_id,
-        card=visit.card.number,
-        venue=visit.venue.name,
-        children=visit.children,
-        recorded_at=visit.recorded_at.isoformat(),
-    )
-    db.session.delete(visit)
+    details = {
+        "card": visit.card.number,
+        "venue": visit.venue.name,
+        "children": visit.children,
+        "recorded_at": visit.recorded_at.isoformat(),
+    }
+    region_id = visit.venue.region_id
+    if not rollup.remove(db.session, visit.id):
+        raise DoorError("not_found")
+    db.session.expunge(visit)  # deleted by the rollup's statement, not by the ORM
+    audit.record("visit.undone", visit, actor=user, region_id=region_id, **details)
     return visit
 
 
+def visits_per_event(event_ids: list[int]) -> dict[int, int]:
+    """Return how many visits are recorded at each of the events (the places taken)."""
+    if not event_ids:
+        return {}
+    query = (
+        select(Visit.event_id, func.count())
+        .where(Visit.event_id.in_(event_ids))
+        .group_by(Visit.event_id)
+    )
+    return dict(db.session.execute(query).all())
+
+
+def event_at(venue_id: int, event_id: int) -> Event | None:
+    """Return the venue's active event with that id, or None."""
+    query = select(Event).where(Event.id == event_id, Event.venue_id == venue_id, Event.active)
+    return db.session.scalar(query)
+
+
+def coming_events(venue_id: int, limit: int = 30) -> list[Event]:
+    """Return the venue's active events from today on, soonest first."""
+    query = (
+        select(Event)
+        .where(Event.venue_id == venue_id, Event.active, Event.starts_on >= today_in_finland())
+        .order_by(Event.starts_on, Event.name)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
+
+
 def _check(
-    token: str | None,
-    number: str | None,
+    shown: Shown,
     venue: VenueFacts,
     moment: datetime,
     event: Event | None,
@@ -343,30 +438,23 @@ def _check(
 ) -> tuple[Verdict, Row | None]:
     """Return the verdict and the card's row (with ``existing_visit``), None for no card."""
     generation = None
-    if token is not None:
+    if shown.token is not None:
         try:
             parsed = tokens.parse(
-                token,
+                shown.token,
                 current_app.config["CARD_SIGNING_KEYS"],
                 max_age=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
             )
         except tokens.TokenError as error:
             return Verdict(Reason(error.code), None, venue), None
         number, generation = parsed.number, parsed.generation
+    elif shown.number is not None and cardnumbers.is_valid(shown.number):
+        number = shown.number
     else:
-        number = cardnumbers.normalize(number or "")
-        if not cardnumbers.is_valid(number):
-            return Verdict(Reason.INVALID_TOKEN, None, venue), None
+        return Verdict(Reason.INVALID_TOKEN, None, venue), None
 
-    day = helsinki_date(moment)
-    rows = _run(
-        _CARD,
-        number=number,
-        venue_id=venue.id,
-        day_starts=datetime.combine(day, time(), HELSINKI),
-        day_ends=datetime.combine(day + timedelta(days=1), time(), HELSINKI),
-        key=idempotency_key,
-    ).all()
+    params = {"number": number, "venue_id": venue.id, "key": idempotency_key}
+    rows = _run(_CARD, **params, day=helsinki_date(moment)).all()
     if not rows:
         return verdict(None, 0, venue, moment), None
     row = rows[0]
@@ -394,8 +482,7 @@ def _check(
 def _quota_full(event: Event | None) -> bool:
     if event is None or event.quota is None:
         return False
-    used = db.session.scalar(select(func.count()).where(Visit.event_id == event.id))
-    return used >= event.quota
+    return visits_per_event([event.id]).get(event.id, 0) >= event.quota
 
 
 def _visit_by_key(venue: VenueFacts, key: str | None) -> int | None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..models import AuditEvent, Card
+from ..rules import today_in_finland
 from . import cards
 
 HANDOUT_ACTIONS = ("card.issued", "card.reissued", "card.printed")
@@ -19,7 +20,7 @@ HANDOUT_ACTIONS = ("card.issued", "card.reissued", "card.printed")
 
 def keys_of_valid_cards() -> dict[str, set[str]]:
     """Return, per key id, the numbers of valid cards whose last token that key signed."""
-    today = cards.today_in_finland()
+    today = today_in_finland()
     valid = set(
         db.session.scalars(
             select(Card.number).where(Card.revoked.is_(False), Card.valid_until >= today)

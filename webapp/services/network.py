@@ -25,10 +25,9 @@ from ..models import (
     Role,
     User,
     VenueCategory,
-    Visit,
     utcnow,
 )
-from . import accounts, audit
+from . import accounts, audit, door
 
 INVITE_VALID_FOR = timedelta(days=14)
 MIN_PASSWORD_LENGTH = 10
@@ -289,7 +288,7 @@ def save_event(
 
 def event_usage(event: Event) -> int:
     """Return how many Kaikukortti places of the event are taken."""
-    return db.session.scalar(select(func.count()).where(Visit.event_id == event.id)) or 0
+    return door.visits_per_event([event.id]).get(event.id, 0)
 
 
 # --- people -------------------------------------------------------------------------------

@@ -49,10 +49,6 @@ class StatsError(Exception):
         self.code = code
 
 
-def helsinki_today() -> date:
-    return datetime.now(HELSINKI).date()
-
-
 def utc_start_of(day: date) -> datetime:
     """Return the UTC instant at which the Helsinki day begins."""
     return datetime.combine(day, time(), HELSINKI).astimezone(UTC)

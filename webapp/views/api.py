@@ -9,7 +9,7 @@ from flask import Response, jsonify
 
 from .. import ratelimits
 from ..extensions import csrf
-from ..models import RevokeReason, Role, User
+from ..models import RevokeReason, Role, User, VisitSource
 from ..rules import Reason
 from ..schemas import (
     MAX_ID,
@@ -24,7 +24,7 @@ from ..schemas import (
     VisitCreateSchema,
     VisitSchema,
 )
-from ..services import cards, door, printing, stats
+from ..services import accounts, cards, door, printing, stats
 from .api_helpers import (
     acting_issuer,
     acting_venue,
@@ -214,7 +214,7 @@ def card_pdf(number: str, *, user: User):
 
 
 @bp.route("/verify", methods=["POST"])
-@bp.authenticated(Role.VENUE, load=door.staff_for_api_token, read_only=True)
+@bp.authenticated(Role.VENUE, load=door.read_only(accounts.staff_for_api_token))
 @bp.arguments(VerifySchema)
 @bp.response(200, VerdictSchema)
 @bp.fails(422, "venue_required", "not_your_venue", "validation_error")
@@ -227,11 +227,11 @@ def verify(data: dict, *, user: door.DoorStaff):
     nothing is recorded.
     """
     venue = acting_venue(user, data.get("venue"))
-    return jsonify(verdict_body(door.verify(data["token"], venue)))
+    return jsonify(verdict_body(door.verify(door.Shown.scanned(data["token"]), venue)))
 
 
 @bp.route("/visits", methods=["POST"])
-@bp.authenticated(Role.VENUE, load=door.staff_for_api_token)
+@bp.authenticated(Role.VENUE, load=accounts.staff_for_api_token)
 @bp.arguments(VisitCreateSchema)
 @bp.response(201, VisitSchema, description="The visit was recorded.")
 @bp.alt_response(
@@ -260,11 +260,12 @@ def record_visit(data: dict, *, user: door.DoorStaff):
     venue = acting_venue(user, data.get("venue"))
     try:
         visit, created = door.record_visit(
+            door.Shown.scanned(data["token"]),
             venue=venue,
             user=user,
             children=data["children"],
-            token=data["token"],
             idempotency_key=data.get("idempotency_key"),
+            source=VisitSource.API,
         )
     except door.DoorError as error:
         if error.code == "conflict":  # a same-key race with an undo that did not settle

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import Card, Organisation, OrganisationKind, Region, Role, User
-from ..rules import Reason, Verdict
+from ..models import Card, Organisation, Region, Role, User
+from ..rules import Reason, Verdict, today_in_finland
 from ..services import cards, door
 from . import scanner_texts as texts
 from .apikit import ApiError
@@ -56,7 +56,7 @@ def card_body(card: Card, user: User) -> dict:
     """Return the card object; the QR token only for the issuing distributor's staff."""
     body = {
         "number": card.number,
-        "status": str(card.status_on(cards.today_in_finland())),
+        "status": str(card.status_on(today_in_finland())),
         "region": card.region.code,
         "valid_from": card.valid_from,
         "valid_until": card.valid_until,
@@ -140,7 +140,7 @@ def _pick(
 def acting_issuer(user: User, wanted: int | None) -> Organisation:
     """Return the distributor the user issues cards for (``issuer`` when they have several)."""
     return _pick(
-        [o for o in user.organisations if o.kind is OrganisationKind.DISTRIBUTOR and o.active],
+        user.distributors,
         wanted,
         field="issuer",
         required="issuer_required",

@@ -19,7 +19,6 @@ from webargs import core
 from webargs.flaskparser import FlaskParser, abort
 from werkzeug.exceptions import HTTPException, default_exceptions
 
-from ..extensions import db
 from ..models import Role
 from ..schemas import ErrorSchema
 from ..services import accounts
@@ -280,23 +279,17 @@ class ApiBlueprint(flask_smorest.Blueprint):
         self,
         *roles: Role,
         load: Callable[[str], Any] = accounts.user_for_api_token,
-        read_only: bool = False,
     ) -> Callable:
         """Require a bearer token of a user with one of the roles; pass the user as ``user``.
 
         No token, or an unknown, revoked or deactivated one: 401 ``unauthorized``. Another
         role: 403 ``forbidden``. ``load`` turns the token into the user (the door's views
-        load a lighter :class:`webapp.services.door.DoorStaff`). A ``read_only`` view runs
-        its statements in autocommit (unless the request already began a transaction): no
-        BEGIN and ROLLBACK round trips, and PostgreSQL keeps the connection's prepared
-        statements, which psycopg drops on every ROLLBACK.
+        load a lighter :class:`webapp.services.door.DoorStaff`).
         """
 
         def decorator(view: Callable) -> Callable:
             @wraps(view)
             def wrapped(*args, **kwargs):
-                if read_only and not db.session().in_transaction():
-                    db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                 user = current_token_user(load)
                 if user is None:
                     raise ApiError(401, "unauthorized")

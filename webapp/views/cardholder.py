@@ -26,8 +26,8 @@ from flask_babel import gettext as _
 from ..cardnumbers import format_number
 from ..extensions import db
 from ..models import Card
+from ..rules import today_in_finland
 from ..services import cards, digital
-from ..services.cards import today_in_finland
 
 bp = Blueprint("cardholder", __name__, url_prefix="/k")
 bp.add_app_template_filter(format_number, "card_number")

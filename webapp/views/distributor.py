@@ -30,9 +30,10 @@ from wtforms import SelectChoice
 from .. import cardnumbers, ratelimits
 from ..access import roles_required
 from ..extensions import db
-from ..models import Card, Organisation, OrganisationKind, Region, RevokeReason, Role
+from ..models import Card, Organisation, Region, RevokeReason, Role
+from ..rules import today_in_finland
 from ..services import cards, digital, printing
-from ..services.cards import CardError, today_in_finland
+from ..services.cards import CardError
 from .distributor_forms import ConfirmForm, FindForm, RegisterForm, RenewForm, RevokeForm
 
 bp = Blueprint("distributor", __name__, url_prefix="/distributor")
@@ -295,11 +296,7 @@ def _register_form() -> RegisterForm:
 
 
 def _issuers() -> list[Organisation]:
-    return [
-        org
-        for org in current_user.organisations
-        if org.kind is OrganisationKind.DISTRIBUTOR and org.active
-    ]
+    return current_user.distributors
 
 
 def _issuer(organisation_id: int) -> Organisation:

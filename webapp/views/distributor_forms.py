@@ -8,7 +8,8 @@ from wtforms.validators import InputRequired, Length, NumberRange, Regexp, Valid
 from wtforms.widgets import TextInput
 
 from ..models import RevokeReason
-from ..services.cards import MAX_CHILDREN, MIN_AGE, one_year_after, today_in_finland
+from ..rules import today_in_finland
+from ..services.cards import MAX_CHILDREN, MIN_AGE, one_year_after
 
 
 def _strip(value):

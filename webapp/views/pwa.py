@@ -60,8 +60,8 @@ def service_worker():
         "precache": [url_for("static", filename=name) for name in PRECACHE],
         "urls": {
             "scan": url_for("scanner.scan"),
-            "session": url_for("scanner.session_info"),
-            "sync": url_for("scanner.sync"),
+            "session": url_for("scanner_sync.session_info"),
+            "sync": url_for("scanner_sync.sync"),
             "signOut": url_for("auth.sign_out"),
         },
         "offlineQueue": url_for("static", filename="js/offline-queue.js"),

@@ -1,6 +1,6 @@
 """Venue staff: their own venue's monthly counts of Kaikukortti uses."""
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import Blueprint, abort, make_response, render_template, request
 from flask_babel import gettext as _
@@ -11,7 +11,7 @@ from ..access import roles_required
 from ..charts import month_chart
 from ..exports import csv_bytes, month_label, visit_table
 from ..models import Role
-from ..rules import HELSINKI
+from ..rules import today_in_finland
 from ..services import stats
 from .coordinator_forms import VenueStatsForm
 
@@ -20,7 +20,7 @@ bp.before_request(roles_required(Role.VENUE)(lambda: None))
 
 
 def _venues():
-    return [org for org in current_user.organisations if org.is_venue]
+    return current_user.venues
 
 
 def _selection():
@@ -29,7 +29,7 @@ def _selection():
     form = VenueStatsForm(request.args)
     form.venue.choices = [SelectChoice(v.id, v.name) for v in venues]
     if "year" not in request.args:
-        form.year.data = datetime.now(HELSINKI).year
+        form.year.data = today_in_finland().year
     if "venue" not in request.args and venues:
         form.venue.data = venues[0].id
     venue = next((v for v in venues if v.id == form.venue.data), None)

@@ -3,7 +3,7 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -15,9 +15,9 @@ from ...models import (
     OrganisationKind,
     Region,
     VenueCategory,
-    Visit,
 )
-from ...services import network, stats
+from ...rules import today_in_finland
+from ...services import door, network
 from ...services.network import NetworkError
 from ..coordinator_forms import EventForm, MembershipForm, OrganisationForm, RegionForm
 from .base import _perform, _regions, _status, _visible_or_404, bp
@@ -66,7 +66,7 @@ def _region_page(region: Region, form: RegionForm, membership_form, admin: bool)
         form=form,
         membership_form=membership_form,
         admin=admin,
-        today=stats.helsinki_today(),
+        today=today_in_finland(),
     )
 
 
@@ -234,13 +234,7 @@ def _save_event(form, event):
 def events():
     query = network.events_visible_to(current_user).options(selectinload(Event.venue))
     rows = db.session.scalars(query.limit(200)).all()
-    used = dict(
-        db.session.execute(
-            select(Visit.event_id, func.count())
-            .where(Visit.event_id.in_([e.id for e in rows]))
-            .group_by(Visit.event_id)
-        ).all()
-    )
+    used = door.visits_per_event([e.id for e in rows])
     return render_template("coordinator/events.html", events=rows, used=used)
 
 

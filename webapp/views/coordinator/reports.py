@@ -14,7 +14,7 @@ from ...charts import month_chart
 from ...exports import csv_bytes, report_tables, xlsx_bytes
 from ...extensions import db
 from ...models import AuditEvent, OrganisationKind, Region, User
-from ...rules import HELSINKI
+from ...rules import HELSINKI, today_in_finland
 from ...services import network, stats
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
 from .base import _page, _regions, bp
@@ -31,7 +31,7 @@ STATS_ERRORS = {
 
 @bp.get("/")
 def home():
-    today = stats.helsinki_today()
+    today = today_in_finland()
     regions = None if network.is_admin(current_user) else _regions()
     year = stats.visit_stats(date(today.year, 1, 1), today, "region", regions)
     counts = {
@@ -55,7 +55,7 @@ def home():
 
 def _stats_filter() -> tuple[StatsFilterForm, list[Region] | None]:
     """Parse the statistics filter: dates (default this year) and one region or all."""
-    today = stats.helsinki_today()
+    today = today_in_finland()
     regions = _regions()
     admin = network.is_admin(current_user)
     choices = [SelectChoice(0, _("All regions"))] if admin else []

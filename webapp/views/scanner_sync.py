@@ -1,0 +1,137 @@
+"""The scanner page's offline machinery, as JSON under /scan/: a fresh CSRF token, the
+venue's validity list and the upload of visits recorded offline (idempotent by the visit's
+key). The page itself is :mod:`webapp.views.scanner`.
+"""
+
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, jsonify, request
+from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+
+from ..extensions import db
+from ..models import Role, VisitSource, utcnow
+from ..services import door, offline
+from . import scanner_texts as texts
+from .scanner import event_at, idempotency_key, own_staff, own_venue, own_venues
+
+bp = Blueprint("scanner_sync", __name__)
+
+MAX_OFFLINE_AGE = timedelta(days=31)
+
+
+@bp.get("/scan/session")
+def session_info():
+    """A fresh CSRF token for the page's own requests and the offline upload."""
+    if (refusal := _json_refusal()) is not None:
+        return refusal
+    venues = [venue.id for venue in own_venues()]
+    return _no_store(jsonify(csrf_token=generate_csrf(), venues=venues))
+
+
+@bp.get("/scan/offline-list")
+def offline_list():
+    if (refusal := _json_refusal()) is not None:
+        return refusal
+    venue = own_venue(request.args.get("venue"))
+    if venue is None:
+        return _json_error("not_your_venue", 403)
+    since = _moment(request.args.get("since"))
+    return _no_store(jsonify(offline.validity_list(venue, since=since)))
+
+
+@bp.post("/scan/sync")
+def sync():
+    """Record a visit made offline, at the moment it was scanned, once per key."""
+    if (refusal := _json_refusal()) is not None:
+        return refusal
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        return _json_error("invalid_request", 400)
+    venue = own_venue(data.get("venue"))
+    if venue is None:
+        return _json_error("not_your_venue", 403)
+    visit_input = _offline_visit(data, venue)
+    if visit_input is None:
+        return _json_error("invalid_request", 400)
+    if visit_input["moment"] < utcnow() - MAX_OFFLINE_AGE:
+        return _json_error("scan_too_old", 422)
+    try:
+        visit, created = door.record_visit(
+            venue=venue, user=own_staff(), source=VisitSource.OFFLINE, **visit_input
+        )
+    except door.DoorError as error:
+        db.session.rollback()
+        return _json_error(error.code, 422)
+    db.session.commit()
+    body = {
+        "id": visit.id,
+        "created": created,
+        "children": visit.children,
+        "recorded_at": visit.recorded_at.isoformat(),
+    }
+    return jsonify(body), 201 if created else 200
+
+
+# --- input --------------------------------------------------------------------------------
+
+
+def _moment(value) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+
+
+def _offline_visit(data: dict, venue: door.DoorVenue) -> dict | None:
+    """Check the JSON of a visit recorded offline; return record_visit's arguments or None."""
+    key, children = data.get("idempotency_key"), data.get("children")
+    shown, moment = (
+        door.Shown.of(data.get("token"), data.get("number")),
+        _moment(data.get("scanned_at")),
+    )
+    valid = (
+        isinstance(key, str)
+        and idempotency_key(key) == key
+        and isinstance(children, int)
+        and not isinstance(children, bool)
+        and moment is not None
+        and shown is not None
+    )
+    if not valid:
+        return None
+    return {
+        "shown": shown,
+        "children": children,
+        "idempotency_key": key,
+        "event": event_at(venue, data.get("event")),
+        "moment": min(moment, utcnow()),
+    }
+
+
+# --- answers ------------------------------------------------------------------------------
+
+
+def _json_refusal():
+    if not current_user.is_authenticated:
+        return _json_error("unauthorized", 401)
+    if current_user.role is not Role.VENUE:
+        return _json_error("forbidden", 403)
+    return None
+
+
+def _json_error(code: str, status: int):
+    response = jsonify(error=code, message=_json_message(code))
+    response.status_code = status
+    return _no_store(response)
+
+
+def _json_message(code: str) -> str:
+    words = texts.WORDS.get(code)
+    return str(words.staff) if words else code
+
+
+def _no_store(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
