@@ -1,15 +1,17 @@
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from webapp import ROOT
 from webapp.extensions import db
-from webapp.models import Card, Organisation, User, Visit, VisitSource
+from webapp.models import Card, Event, Organisation, User, Visit, VisitSource
 from webapp.services import cards
 from webapp.services.offline import number_digest
+
+from ..statements import statements
 
 HX = {"HX-Request": "true"}
 
@@ -389,3 +391,65 @@ def test_an_impossible_event_id_is_ignored(door, event):
     )
     assert response.status_code == 200
     assert verdict_of(response) == ("ok", "ok")
+
+
+class TestDeactivatedVenue:
+    """A venue the coordinator deactivated vanishes from its staff's scanner at once."""
+
+    @pytest.fixture
+    def closed(self, door):
+        theatre = db.session.get(Organisation, door.venue)
+        theatre.active = False
+        db.session.commit()
+        return door
+
+    def test_the_page_no_longer_offers_it(self, closed):
+        page = closed.get("/scan")
+        assert page.status_code == 200
+        assert 'id="manual-entry"' not in page.text
+        assert "Kuopion kaupunginteatteri" not in page.text
+
+    def test_its_checks_visits_and_lists_are_refused(self, closed):
+        assert verify(closed, token=closed.token("active")).status_code == 403
+        assert record(closed, token=closed.token("active")).status_code == 403
+        assert closed.get(f"/scan/offline-list?venue={closed.venue}").status_code == 403
+        assert closed.get("/scan/session").get_json()["venues"] == []
+        assert visits() == []
+
+    def test_the_other_venue_stays(self, closed):
+        user = db.session.scalar(select(User).where(User.email == "ovi@example.fi"))
+        college = db.session.get(Organisation, venue_id("Kuopion kansalaisopisto"))
+        user.organisations.append(college)
+        db.session.commit()
+        page = closed.get("/scan")
+        assert f'"venue": {college.id}' in page.text
+        assert closed.get("/scan/session").get_json()["venues"] == [college.id]
+
+
+class TestQueries:
+    """The scanner reads the door facts as the API does: the staff's venues in one statement."""
+
+    def check(self, door, **data):
+        """Verify, with the CSRF token fetched beforehand (the test client's fetch is a GET)."""
+        headers = {**HX, "X-CSRFToken": door.csrf_token()}
+        data = {"venue": door.venue, "token": door.token("active"), **data}
+        door.post("/scan/verify", data=data, headers=headers)  # warm the caches, like a door
+        with statements() as sent:
+            response = door.post("/scan/verify", data=data, headers=headers)
+        return response, sent
+
+    def test_a_check_sends_three_statements(self, door):
+        response, sent = self.check(door)
+        assert verdict_of(response) == ("ok", "ok")
+        # the signed-in user, the user's venues with their regions, the card
+        assert len(sent) <= 3, "\n".join(sent)
+
+    def test_a_check_at_an_event_adds_only_the_event_and_its_places(self, door):
+        theatre = db.session.get(Organisation, door.venue)
+        event = Event(venue=theatre, name="Hamlet", starts_on=date.today(), quota=10)
+        db.session.add(event)
+        db.session.commit()
+        response, sent = self.check(door, event=event.id)
+        assert verdict_of(response) == ("ok", "ok")
+        # and the event, and the places taken
+        assert len(sent) <= 5, "\n".join(sent)
