@@ -17,6 +17,7 @@ from webapp.models import ApiToken, Card, Organisation, Region, Role, User, Visi
 from webapp.services import accounts, cards, door
 
 from ..factories import create_distributor, create_user
+from ..statements import statements
 from .openapi_check import CARD_FIELDS, SpecCheckingClient
 
 DISTRIBUTOR = "jakaja@example.fi"
@@ -963,3 +964,57 @@ class TestRandomInput:
         assert response.status_code < 500
         if response.status_code >= 400:
             assert_error(response, response.status_code, response.get_json()["error"])
+
+
+class TestDeactivatedOrganisations:
+    """Only active venues and distributors act for their staff: deactivation is immediate."""
+
+    def test_a_deactivated_venue_checks_and_records_nothing(self, api, demo_cards):
+        client = api(VENUE)
+        organisation("Kuopion kaupunginteatteri").active = False
+        db.session.commit()
+        token = token_of(demo_cards["active"])
+        assert_error(client.post("/api/v1/verify", json={"token": token}), 403, "forbidden")
+        visit = {"token": token, "children": 0}
+        assert_error(client.post("/api/v1/visits", json=visit), 403, "forbidden")
+        assert visit_count() == 0
+
+    def test_the_deactivated_one_of_two_venues_is_not_theirs(self, api, demo_cards):
+        staff = user(VENUE)
+        staff.organisations.append(organisation("Kuopion kansalaisopisto"))
+        organisation("Kuopion kaupunginteatteri").active = False
+        db.session.commit()
+        theatre = organisation("Kuopion kaupunginteatteri").id
+        body = {"token": token_of(demo_cards["active"])}
+        response = api(VENUE).post("/api/v1/verify", json={**body, "venue": theatre})
+        assert_error(response, 422, "not_your_venue")
+        response = api(VENUE).post("/api/v1/verify", json=body)  # the one left: no choice
+        assert response.status_code == 200 and response.get_json()["reason"] == "ok"
+
+    def test_a_deactivated_distributor_issues_no_cards(self, api):
+        client = api(DISTRIBUTOR)
+        organisation("Kuopion sosiaalipalvelut").active = False
+        db.session.commit()
+        assert_error(client.post("/api/v1/cards", json=NEW_CARD), 403, "forbidden")
+
+
+class TestDoorQueries:
+    """The door's API answers with two statements: the staff with their venues, the card."""
+
+    def test_a_check_sends_two_statements(self, api, demo_cards):
+        client, body = api(VENUE), {"token": token_of(demo_cards["active"])}
+        client.post("/api/v1/verify", json=body)  # warm the caches, like a busy door
+        with statements() as sent:
+            response = client.post("/api/v1/verify", json=body)
+        assert response.get_json()["reason"] == "ok"
+        assert len(sent) <= 2, "\n".join(sent)
+
+    def test_a_visit_sends_no_more_than_the_check_and_its_writes(self, api, demo_cards):
+        client = api(VENUE)
+        token = token_of(demo_cards["active"])
+        client.post("/api/v1/visits", json={"token": token, "children": 0})  # the first use
+        with statements() as sent:
+            response = client.post("/api/v1/visits", json={"token": token, "children": 1})
+        assert response.status_code == 201
+        # staff, card, the insert, the day's rollup row, the card's first use (not moved)
+        assert len(sent) <= 5, "\n".join(sent)

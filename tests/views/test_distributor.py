@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from tests.factories import create_visit
 from webapp.cardnumbers import ALPHABET, format_number
 from webapp.extensions import db
-from webapp.models import AuditEvent, Card, RevokeReason
+from webapp.models import AuditEvent, Card, Organisation, RevokeReason
 from webapp.services import cards
 
 JAKAJA = "jakaja@example.fi"
@@ -388,3 +388,16 @@ def test_other_roles_cannot_use_the_workspace(signed_in, demo_cards, email):
     client = signed_in(email)
     assert client.get("/distributor/").status_code == 403
     assert client.get(f"/distributor/cards/{demo_cards['active']}").status_code == 403
+
+
+def test_a_deactivated_distributor_vanishes_from_the_register_page(signed_in):
+    client = signed_in(JAKAJA)
+    name = "Kuopion sosiaalipalvelut"
+    org = db.session.scalar(select(Organisation).where(Organisation.name == name))
+    assert f'name="issuer" value="{org.id}"' in client.get("/distributor/cards/new").text
+    org.active = False
+    db.session.commit()
+    assert f'value="{org.id}"' not in client.get("/distributor/cards/new").text
+    before = db.session.scalar(select(func.count()).select_from(Card))
+    client.post("/distributor/cards/new", data={"issuer": org.id, **register_data()})
+    assert db.session.scalar(select(func.count()).select_from(Card)) == before

@@ -82,3 +82,13 @@ def test_anonymous_goes_to_sign_in(client):
 
 def test_venue_staff_find_their_statistics_in_the_menu(signed_in):
     assert 'href="/venue/stats"' in signed_in("ovi@example.fi").get("/scan").text
+
+
+def test_a_deactivated_venue_vanishes_from_its_staffs_statistics(signed_in, uses):
+    client = signed_in("ovi@example.fi")
+    db.session.get(Organisation, uses["teatteri"]).active = False
+    db.session.commit()
+    page = client.get("/venue/stats?year=2024").text
+    assert "Kuopion kaupunginteatteri" not in page
+    asked = client.get(f"/venue/stats?venue={uses['teatteri']}&year=2024").text
+    assert "Kuopion kaupunginteatteri" not in asked
