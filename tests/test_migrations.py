@@ -70,6 +70,14 @@ def test_the_rollup_migration_fills_the_rollup_from_existing_visits(empty_databa
             conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2, 3)])
             conn.execute(table["visit"].insert(), _visits())
         upgrade()
+        stored = db.session.scalars(sa.text("SELECT day FROM visit ORDER BY id")).all()
+        # each visit's Helsinki date, whatever type the driver gives the column back in
+        assert [date.fromisoformat(str(day)) for day in stored] == [
+            date(2024, 2, 1),
+            date(2024, 2, 1),
+            date(2024, 3, 31),
+            date(2024, 10, 27),
+        ]
         days, cards = _visit_day_and_first_use()
         assert (1, date(2024, 2, 1), 2, 2, 3) in days  # 31 Jan 23:30 UTC is 1 Feb in Helsinki
         assert cards == [(1, date(2024, 2, 1)), (2, date(2024, 3, 31)), (3, None)]
