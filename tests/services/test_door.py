@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AuditEvent, Event, Organisation, Role, User, Visit
+from webapp.models import AuditEvent, Event, Organisation, Role, User, Visit, VisitSource
 from webapp.rules import Reason, WarningCode
 from webapp.services import cards, door
 
@@ -69,6 +69,31 @@ def test_genuine_token_of_a_deleted_number_is_unknown(place):
     venue, _, _ = place
     token = tokens.sign_card(cardnumbers.new_number(), 1, ["current-test-key"])
     assert door.verify(door.Shown.scanned(token), venue).reason is Reason.UNKNOWN_CARD
+
+
+@pytest.mark.parametrize(
+    ("token", "number", "shown"),
+    [
+        (" tok ", None, door.Shown(token="tok")),
+        ("", "k7mx-4pq 2d", door.Shown(number="K7MX4PQ2D")),
+        (None, " k7mx4pq2d ", door.Shown(number="K7MX4PQ2D")),
+        ("tok", "K7MX4PQ2D", None),  # both: which one was meant?
+        ("  ", "", None),  # neither
+        (5, None, None),  # not text
+    ],
+)
+def test_what_was_shown_is_exactly_one_token_or_number(token, number, shown):
+    assert door.Shown.of(token, number) == shown
+
+
+def test_a_typed_number_is_recorded_as_manual_and_a_token_as_camera(place):
+    venue, staff, card = place
+    typed, _ = door.record_visit(door.Shown.typed(card.number), venue=venue, user=staff, children=0)
+    scanned, _ = door.record_visit(
+        door.Shown.scanned(cards.printed_token(card)), venue=venue, user=staff, children=0
+    )
+    sources = {visit.id: visit.source for visit in db.session.scalars(select(Visit))}
+    assert (sources[typed.id], sources[scanned.id]) == (VisitSource.MANUAL, VisitSource.CAMERA)
 
 
 def test_manual_number_entry(place):
