@@ -1,6 +1,6 @@
 """Venue staff: their own venue's monthly counts of Kaikukortti uses."""
 
-from datetime import date, datetime
+from datetime import date
 
 from flask import Blueprint, abort, make_response, render_template, request
 from flask_babel import gettext as _
@@ -11,8 +11,8 @@ from ..access import roles_required
 from ..charts import month_chart
 from ..exports import csv_bytes, month_label, visit_table
 from ..models import Role
-from ..rules import HELSINKI
 from ..services import stats
+from ..services.cards import today_in_finland
 from .coordinator_forms import VenueStatsForm
 
 bp = Blueprint("venue", __name__, url_prefix="/venue")
@@ -26,12 +26,12 @@ def _venues():
 def _selection():
     """Return the form, the chosen venue (404 if not the user's) and the year."""
     venues = _venues()
-    form = VenueStatsForm(request.args)
+    args = request.args.copy()  # the menu's link has no choices: this year, the first venue
+    args.setdefault("year", str(today_in_finland().year))
+    if venues:
+        args.setdefault("venue", str(venues[0].id))
+    form = VenueStatsForm(args)
     form.venue.choices = [SelectChoice(v.id, v.name) for v in venues]
-    if "year" not in request.args:
-        form.year.data = datetime.now(HELSINKI).year
-    if "venue" not in request.args and venues:
-        form.venue.data = venues[0].id
     venue = next((v for v in venues if v.id == form.venue.data), None)
     if venues and venue is None:
         abort(404)
