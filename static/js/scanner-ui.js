@@ -53,14 +53,14 @@ export class ScannerUI {
   /** Make the tones playable: phones let a page play sound only after a tap on it. */
   unlockSounds() {
     const Context = window.AudioContext || window.webkitAudioContext;
-    if (!this.audio && Context) this.audio = new Context();
-    // "suspended" until a gesture, "interrupted" after a call on iOS
-    if (this.audio && this.audio.state !== "running") {
-      this.audio
-        .resume()
-        .then(() => (this.scanner.dataset.sound = this.audio.state))
-        .catch(() => null);
+    if (!this.audio && Context) {
+      this.audio = new Context();
+      const show = () => (this.scanner.dataset.sound = this.audio.state);
+      this.audio.addEventListener("statechange", show);
+      show();
     }
+    // "suspended" until a gesture, "interrupted" after a call on iOS
+    if (this.audio && this.audio.state !== "running") this.audio.resume().catch(() => null);
   }
 
   beep(name) {
