@@ -536,3 +536,12 @@ class TestFixedFormBanner:
         data = with_form_defaults(client, register_data(children="99"))
         response = client.post("/distributor/cards/new/check/postcode", data=data)
         assert "form-problems" not in response.text
+
+
+def test_coordinator_reads_the_correction_in_the_audit_log(signed_in, demo_cards):
+    cards.correct_card(
+        card_by_number(demo_cards["active"]), actor=None, children=0, postcode="70100"
+    )
+    db.session.commit()
+    page = signed_in("koordinaattori@example.fi").get("/coordinator/audit").text
+    assert "Kortin lasten määrä tai postinumero korjattu" in page
