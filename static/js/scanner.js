@@ -421,6 +421,7 @@ function begin() {
 }
 
 beginButton.addEventListener("click", begin);
+beginButton.hidden = false; // without this script there is no camera to start
 startButton.addEventListener("click", startCamera);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape" && ui.isOpen()) {

@@ -468,6 +468,13 @@ class TestReprint:
         assert "Tulosta uusi kortti nyt." in offer
         assert f'href="/distributor/cards/{number}/card.pdf"' in offer
 
+    def test_replacing_a_lost_card_offers_to_print_it(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        client = signed_in(JAKAJA)
+        response = client.post(f"/distributor/cards/{number}/reissue")
+        page = client.get(response.headers["Location"]).text
+        assert 'class="reprint"' in page and f"/cards/{number}/card.pdf" in page
+
     def test_no_offer_without_a_change(self, signed_in, demo_cards):
         page = signed_in(JAKAJA).get(f"/distributor/cards/{demo_cards['active']}").text
         assert 'class="reprint"' not in page
