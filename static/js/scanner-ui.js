@@ -32,6 +32,13 @@ export class ScannerUI {
     this.recent = document.getElementById("recent-visits");
     this.cameraStatus = document.getElementById("camera-status");
     this.heading = document.querySelector(".scanner-heading");
+    this.numberField = document.getElementById("manual-number");
+    this.scanner = document.getElementById("scanner");
+    this.touched = false;
+    // After a verdict the next card is typed or scanned: the number field takes focus,
+    // except after a finger's tap, when a phone's keyboard would cover the camera.
+    document.addEventListener("pointerdown", (e) => (this.touched = e.pointerType === "touch"));
+    document.addEventListener("keydown", () => (this.touched = false));
     // What the full-screen verdict covers: out of reach of keyboards and screen readers.
     this.behind = document.querySelectorAll(
       ".site-header, .site-footer, .skip-link, #scanner > :not(#verdict):not(#verdict-announcer)",
@@ -46,7 +53,12 @@ export class ScannerUI {
   /** Make the tones playable: phones let a page play sound only after a tap on it. */
   unlockSounds() {
     const Context = window.AudioContext || window.webkitAudioContext;
-    if (!this.audio && Context) this.audio = new Context();
+    if (!this.audio && Context) {
+      this.audio = new Context();
+      const show = () => (this.scanner.dataset.sound = this.audio.state);
+      this.audio.addEventListener("statechange", show);
+      show();
+    }
     // "suspended" until a gesture, "interrupted" after a call on iOS
     if (this.audio && this.audio.state !== "running") this.audio.resume().catch(() => null);
   }
@@ -94,7 +106,8 @@ export class ScannerUI {
     if (card) {
       slot(panel, "number").textContent = formatNumber(result.number || "");
       slot(panel, "valid-until").textContent = this.formatDate(card.valid_until);
-      slot(panel, "max-children").textContent = String(card.max_children);
+      const children = slot(panel, "max-children");
+      children.textContent = card.max_children ? String(card.max_children) : children.dataset.none;
       slot(panel, "children-row").hidden = !accepted;
     } else {
       slot(panel, "card").remove();
@@ -186,12 +199,16 @@ export class ScannerUI {
     }, AUTO_CLOSE_MS);
   }
 
+  isOpen() {
+    return this.verdict.querySelector(".verdict") !== null;
+  }
+
   close() {
     clearTimeout(this.closeTimer);
     const hadFocus = this.verdict.contains(document.activeElement);
     this.verdict.replaceChildren();
     this.cover(false);
-    if (hadFocus) this.heading.focus({ preventScroll: true });
+    if (hadFocus) (this.touched ? this.heading : this.numberField).focus({ preventScroll: true });
   }
 
   step(button) {

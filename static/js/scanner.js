@@ -25,6 +25,7 @@ const store = self.KaikuOffline;
 store.configure({ urls: config.urls });
 const ui = new ScannerUI(config);
 const video = document.getElementById("camera-video");
+const beginButton = document.getElementById("scanner-start");
 const startButton = document.getElementById("camera-start");
 const torchButton = document.getElementById("torch-toggle");
 const csrfMeta = document.querySelector('meta[name="csrf-token"]');
@@ -39,6 +40,7 @@ const state = {
   running: false,
   retries: 0,
   retryTimer: null,
+  started: false,
 };
 const detectorReady = createDetector();
 detectorReady.catch(() => null); // reported when the camera starts
@@ -410,14 +412,30 @@ for (const name of ["htmx:sendError", "htmx:timeout", "htmx:responseError"]) {
   document.body.addEventListener(name, onRequestFailure);
 }
 
+/** The first tap: camera on, and tones and vibration allowed from the very first verdict. */
+function begin() {
+  ui.unlockSounds();
+  state.started = true;
+  beginButton.hidden = true;
+  startCamera();
+}
+
+beginButton.addEventListener("click", begin);
+beginButton.hidden = false; // without this script there is no camera to start
 startButton.addEventListener("click", startCamera);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && ui.isOpen()) {
+    event.preventDefault();
+    ui.close();
+  }
+});
 // Phones let a page make sound only from a tap's end, a click or a key, not its start.
 for (const type of ["pointerup", "touchend", "click", "keydown"]) {
   document.addEventListener(type, () => ui.unlockSounds(), { passive: true });
 }
 document.addEventListener("visibilitychange", () => {
   if (document.hidden) stopCamera();
-  else startCamera();
+  else if (state.started) startCamera();
 });
 window.addEventListener("online", probe);
 window.addEventListener("offline", () => setOnline(false));
@@ -426,7 +444,6 @@ if (typeof BroadcastChannel !== "undefined") {
 }
 
 async function start() {
-  startCamera();
   const stored = await store.getList(config.venue).catch(() => null);
   if (stored && !state.list) state.list = new OfflineList(stored);
   const visits = await refreshStatus();

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from webapp.views import pwa
 
-from .test_scanner import VERDICT, open_scanner, token_of, visits
+from .test_scanner import VERDICT, open_scanner, start, token_of, visits
 
 CACHE_URLS_JS = """async () => {
   const urls = [];
@@ -82,7 +82,7 @@ def test_reload_takes_static_files_from_the_cache(installed, server_requests):
     page = installed()
     server_requests.clear()
     page.reload()
-    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
+    start(page)
     static = [path for path in server_requests if path.startswith("/static/")]
     assert static == []
     assert "/scan" in server_requests  # the page itself is fetched fresh when online
@@ -103,7 +103,7 @@ def test_offline_the_scanner_opens_from_the_cache_and_still_decides(installed, s
     page = installed()
     page.context.set_offline(True)
     page.reload()
-    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
+    start(page)
     expect(page.locator("#scanner-status")).to_have_class("scanner-status is-offline")
     show_qr(page, token_of(demo_cards["active"]))
     expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")

@@ -33,13 +33,19 @@ def sign_in(page: Page, base: str, email: str = "ovi@example.fi") -> None:
     page.wait_for_url(re.compile(r"/scan$"))
 
 
+def start(page: Page) -> None:
+    """Give the scanner its first tap: the camera starts and the tones are allowed."""
+    page.get_by_role("button", name="Start", exact=True).click()
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running", timeout=20_000)
+
+
 def open_scanner(page: Page, base: str) -> Page:
-    """Sign in as the theatre's door staff and wait for the camera and the offline list."""
+    """Sign in as the theatre's door staff, tap Start, wait for the camera and the list."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.errors = errors
     sign_in(page, base)
-    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running", timeout=10_000)
+    start(page)
     expect(page.locator("#scanner-status")).not_to_have_attribute("data-list-size", "")
     return page
 
@@ -132,6 +138,8 @@ AudioContext.prototype.createOscillator = function () {
   tone.start = (when) => { window.__tones.push(tone.frequency.value); start(when); };
   return tone;
 };
+window.__vibrations = [];
+navigator.vibrate = (pattern) => { window.__vibrations.push(pattern); return true; };
 """
 
 
@@ -139,14 +147,23 @@ def test_verdicts_sound_after_the_first_tap(browser, live_server, demo_cards, ca
     context = browser.new_context(permissions=["camera"], has_touch=True, is_mobile=True)
     page = camera_page(context, None)
     page.add_init_script(TONE_SPY_JS)
-    open_scanner(page, live_server.url)
-    page.locator("h1").tap()  # phones let a page make sound only after a tap
+    sign_in(page, live_server.url)
+    begin = page.get_by_role("button", name="Start", exact=True)
+    assert begin.bounding_box()["height"] >= 120  # one large target, hard to miss
+    expect(page.locator("#scanner")).not_to_have_attribute("data-camera", "running")
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    begin.tap()  # phones let a page make sound only after a tap: this is the one
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
+    expect(page.locator("#scanner")).to_have_attribute("data-sound", "running")
+    expect(begin).to_be_hidden()
     show_qr(page, token_of(demo_cards["active"]))
     expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
     show_qr(page, token_of(demo_cards["revoked"]))
     expect(page.locator(VERDICT)).to_have_attribute("data-state", "refuse")
     page.wait_for_function("() => window.__tones.length >= 2")
     assert page.evaluate("window.__tones") == [1320, 220]  # a high beep, then a low buzz
+    assert page.evaluate("window.__vibrations") == [60, [250]]
     assert page.errors == []
     context.close()
 
@@ -182,11 +199,14 @@ def test_manual_entry_checks_the_number_in_the_browser_and_on_the_server(scanner
 def test_course_provider_has_no_children_stepper(live_server, demo_cards, camera_page, show_qr):
     page = camera_page(None, None)
     sign_in(page, live_server.url, "opisto@example.fi")
-    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
+    start(page)
     show_qr(page, token_of(demo_cards["active"]))
     verdict = page.locator(VERDICT)
     expect(verdict).to_have_attribute("data-state", "ok")
     expect(verdict.locator(".stepper")).to_have_count(0)
+    expect(verdict.locator("[data-slot=max-children]")).to_have_text(
+        "None: courses admit no children free"
+    )
     expect(verdict.get_by_role("button", name="Record visit")).to_be_visible()
 
 
@@ -274,7 +294,7 @@ def test_revocation_reaches_the_offline_list_at_the_next_sync(
     page.reload()  # the page syncs the list's changes when it starts
     expect(page.locator("#scanner-status")).to_have_attribute("data-list-size", str(size - 1))
     # Without a service worker the decoder's WASM must have arrived before the network goes.
-    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running", timeout=20_000)
+    start(page)
     page.wait_for_load_state("networkidle")
     go_offline(page)
     show_qr(page, token_of(demo_cards["active"]))
@@ -323,3 +343,111 @@ def test_browser_check_character_agrees_with_the_server(scanner):
         candidates,
     )
     assert in_browser == [cardnumbers.is_valid(c) for c in candidates]
+
+
+def tab_to(page: Page, selector: str, presses: int = 40) -> None:
+    """Press Tab until the element matching ``selector`` has focus, as a keyboard user would."""
+    for _ in range(presses):
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+def type_number(page: Page, number: str) -> None:
+    tab_to(page, "#manual-number")
+    page.keyboard.type(number)
+    page.keyboard.press("Enter")
+
+
+def test_keyboard_only_door_flow_with_escape_and_focus(live_server, demo_cards, camera_page):
+    page = camera_page(None, None)
+    sign_in(page, live_server.url)
+    tab_to(page, "#scanner-start")
+    page.keyboard.press("Enter")
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running")
+    number = page.locator("#manual-number")
+    verdict = page.locator(VERDICT)
+
+    type_number(page, demo_cards["active"])
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator(".verdict-title")).to_be_focused()
+    page.keyboard.press("Escape")  # not this one after all
+    expect(verdict).to_have_count(0)
+    expect(number).to_be_focused()
+    assert visits() == []
+
+    page.keyboard.type(demo_cards["active"])  # straight on: focus is in the number field
+    page.keyboard.press("Enter")
+    expect(verdict).to_have_attribute("data-state", "ok")
+    tab_to(page, "#verdict .record-button")
+    page.keyboard.press("Enter")
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    tab_to(page, "#verdict .next-button")
+    page.keyboard.press("Enter")  # "Scan next"
+    expect(verdict).to_have_count(0)
+    expect(number).to_be_focused()
+    assert len(visits()) == 1
+
+    type_number(page, demo_cards["revoked"])
+    expect(verdict).to_have_attribute("data-state", "refuse")
+    page.keyboard.press("Escape")
+    expect(verdict).to_have_count(0)
+    expect(number).to_be_focused()
+
+
+RING_JS = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const focused = getComputedStyle(document.activeElement);
+  const panel = getComputedStyle(document.querySelector("#verdict .verdict"));
+  return {
+    ring: rgb(focused.outlineColor),
+    width: parseFloat(focused.outlineWidth),
+    style: focused.outlineStyle,
+    background: rgb(panel.backgroundColor),
+  };
+}"""
+
+
+def contrast(a: list[float], b: list[float]) -> float:
+    """WCAG 2.1 contrast ratio of two sRGB colours."""
+
+    def luminance(rgb):
+        c = [v / 255 for v in rgb]
+        c = [v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4 for v in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_focus_ring_stands_out_on_every_verdict_colour(live_server, demo_cards, camera_page):
+    page = camera_page(None, None)
+    sign_in(page, live_server.url)
+    start(page)
+    verdict = page.locator(VERDICT)
+    seen = {}
+    for number, state in [
+        (demo_cards["active"], "ok"),  # green
+        (demo_cards["active"], "warn"),  # orange: already used here today
+        (demo_cards["revoked"], "refuse"),  # red
+    ]:
+        type_number(page, number)
+        expect(verdict).to_have_attribute("data-state", state)
+        count = page.evaluate(
+            "() => [...document.querySelectorAll('#verdict button')]"
+            ".map((b, i) => b.setAttribute('data-i', i)).length"
+        )
+        for i in range(count):
+            tab_to(page, f'#verdict button[data-i="{i}"]')
+            ring = page.evaluate(RING_JS)
+            assert ring["style"] == "solid" and ring["width"] >= 3, (state, ring)
+            assert contrast(ring["ring"], ring["background"]) >= 3, (state, ring)
+            seen[state] = ring
+        if state == "ok":
+            tab_to(page, "#verdict .record-button")
+            page.keyboard.press("Enter")
+            expect(verdict).to_have_attribute("data-state", "recorded")
+        page.keyboard.press("Escape")
+        expect(verdict).to_have_count(0)
+    assert seen.keys() == {"ok", "warn", "refuse"}

@@ -75,6 +75,46 @@ def test_renew_extends_validity_a_year_from_today(issuer):
     assert card.valid_until == date(2027, 11, 28)
 
 
+def test_renewal_corrects_a_mistyped_number_of_children_and_postcode(issuer):
+    card = issue(issuer, children=1, postcode="70100", today=date(2025, 12, 1))
+    cards.renew_card(card, actor=None, children=3, postcode="70200", today=TODAY)
+    assert (card.valid_until, card.children, card.postcode) == (date(2027, 11, 28), 3, "70200")
+    actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions == ["card.issued", "card.renewed", "card.corrected"]
+
+
+def test_renewal_without_corrections_keeps_children_and_postcode(issuer):
+    card = issue(issuer, children=2, postcode="70100")
+    cards.renew_card(card, actor=None, today=TODAY)
+    assert (card.children, card.postcode) == (2, "70100")
+    assert "card.corrected" not in db.session.scalars(select(AuditEvent.action)).all()
+
+
+@pytest.mark.parametrize(
+    ("children", "postcode", "code"),
+    [
+        (21, "70100", "invalid_children"),
+        (-1, "70100", "invalid_children"),
+        (1, "7010", "invalid_postcode"),
+        (1, "７０１００", "invalid_postcode"),
+    ],
+)
+def test_correction_outside_the_rules_is_refused(issuer, children, postcode, code):
+    card = issue(issuer)
+    with pytest.raises(cards.CardError) as excinfo:
+        cards.correct_card(card, actor=None, children=children, postcode=postcode)
+    assert excinfo.value.code == code
+    assert (card.children, card.postcode) == (1, "70100")
+
+
+def test_a_correction_logs_only_what_changed(issuer):
+    card = issue(issuer, children=1)
+    cards.correct_card(card, actor=None, children=0, postcode="70100")
+    cards.correct_card(card, actor=None, children=0, postcode="70100")  # nothing new
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "card.corrected"))
+    assert event.details == {"children": 0}
+
+
 def test_revoked_card_cannot_be_renewed_or_reissued(issuer):
     card = issue(issuer)
     cards.revoke_card(card, actor=None, reason=RevokeReason.MISUSE)

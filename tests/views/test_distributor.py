@@ -1,6 +1,7 @@
 """The distributor's workspace: register, find, print and manage the organisation's cards."""
 
 import re
+from datetime import timedelta
 
 import flask_babel
 import pypdfium2 as pdfium
@@ -401,3 +402,167 @@ def test_a_deactivated_distributor_vanishes_from_the_register_page(signed_in):
     before = db.session.scalar(select(func.count()).select_from(Card))
     client.post("/distributor/cards/new", data={"issuer": org.id, **register_data()})
     assert db.session.scalar(select(func.count()).select_from(Card)) == before
+
+
+class TestCorrections:
+    """A mistyped number of children or postcode can be put right, and the log says so."""
+
+    def test_renewal_corrects_children_and_postcode(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        new_end = cards.one_year_after(cards.today_in_finland())
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/renew",
+            data={"valid_until": new_end.isoformat(), "children": "3", "postcode": "70200"},
+        )
+        assert response.status_code == 303
+        card = card_by_number(number)
+        assert (card.valid_until, card.children, card.postcode) == (new_end, 3, "70200")
+        assert audit_actions(number) == ["card.renewed", "card.corrected"]
+        corrected = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "card.corrected")
+        )
+        assert corrected.details == {"children": 3, "postcode": "70200"}
+
+    def test_renewal_form_offers_the_card_as_it_is(self, signed_in, demo_cards):
+        card = card_by_number(demo_cards["active"])
+        page = signed_in(JAKAJA).get(f"/distributor/cards/{card.number}/renew").text
+        assert f'name="children" type="number" value="{card.children}"' in page
+        assert f'name="postcode" type="text" value="{card.postcode}"' in page
+
+    def test_renewal_with_a_bad_postcode_changes_nothing(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        before = card_by_number(number).valid_until
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/renew",
+            data={"valid_until": "2099-01-01", "children": "2", "postcode": "7010"},
+        )
+        assert response.status_code == 422 and "viitenä numerona" in response.text
+        assert card_by_number(number).valid_until == before
+        assert audit_actions(number) == []
+
+    def test_children_and_postcode_are_corrected_as_an_edit(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        client = signed_in(JAKAJA)
+        assert "/correct" in client.get(f"/distributor/cards/{number}").text
+        response = client.post(
+            f"/distributor/cards/{number}/correct", data={"children": "0", "postcode": "70100"}
+        )
+        assert response.status_code == 303
+        assert card_by_number(number).children == 0
+        assert audit_actions(number) == ["card.corrected"]
+
+    def test_a_correction_outside_the_limits_is_explained(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        children = card_by_number(number).children
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/correct", data={"children": "21", "postcode": "70100"}
+        )
+        assert response.status_code == 422 and 'class="error"' in response.text
+        assert card_by_number(number).children == children
+        assert audit_actions(number) == []
+
+    def test_a_revoked_card_cannot_be_corrected(self, signed_in, demo_cards):
+        number = demo_cards["revoked"]
+        with pytest.raises(cards.CardError) as error:
+            cards.correct_card(card_by_number(number), actor=None, children=1, postcode="70100")
+        assert error.value.code == "revoked"
+
+
+class TestReprint:
+    def test_renewal_offers_to_print_the_new_card(self, signed_in, demo_cards):
+        number = demo_cards["expired"]
+        client = signed_in(JAKAJA)
+        new_end = cards.one_year_after(cards.today_in_finland())
+        response = client.post(
+            f"/distributor/cards/{number}/renew", data={"valid_until": new_end.isoformat()}
+        )
+        assert response.headers["Location"] == f"/distributor/cards/{number}?reprint=1"
+        page = client.get(response.headers["Location"]).text
+        offer = page.split('<div class="reprint" role="status">', 1)[1].split("</div>", 1)[0]
+        assert "Tulosta uusi kortti nyt." in offer
+        assert f'href="/distributor/cards/{number}/card.pdf"' in offer
+
+    def test_replacing_a_lost_card_offers_to_print_it(self, signed_in, demo_cards):
+        number = demo_cards["active"]
+        client = signed_in(JAKAJA)
+        response = client.post(f"/distributor/cards/{number}/reissue")
+        page = client.get(response.headers["Location"]).text
+        assert 'class="reprint"' in page and f"/cards/{number}/card.pdf" in page
+
+    def test_no_offer_without_a_change(self, signed_in, demo_cards):
+        page = signed_in(JAKAJA).get(f"/distributor/cards/{demo_cards['active']}").text
+        assert 'class="reprint"' not in page
+
+
+class TestRegionOutsideTheNetwork:
+    """Lappi joins the network a year after the demo: its cards are refused at every door."""
+
+    def test_card_page_shows_the_day_its_region_joins(self, signed_in, demo_cards):
+        card = card_by_number(demo_cards["lappi"])
+        [joins] = [m.starts_on for m in card.region.memberships]
+        page = signed_in(LAPPI).get(f"/distributor/cards/{card.number}").text
+        status = page.split('<p class="status', 1)[1].split("</p>", 1)[0]
+        assert "Ei vielä käytössä: alue liittyy verkostoon" in status
+        assert str(joins.year) in status and "Voimassa" not in status
+
+    def test_list_shows_the_same_status(self, signed_in, demo_cards):
+        page = signed_in(LAPPI).get("/distributor/").text
+        assert "Ei vielä käytössä: alue liittyy verkostoon" in page
+
+    def test_status_follows_the_door_rule_on_the_joining_day(self, demo_cards):
+        card = card_by_number(demo_cards["lappi"])
+        [joins] = [m.starts_on for m in card.region.memberships]
+        assert cards.desk_status(card, cards.today_in_finland()) == ("not_in_network", joins)
+        card.valid_until = joins + timedelta(days=30)
+        assert cards.desk_status(card, joins) == ("active", None)
+
+
+class TestExpiredCardsAreNotPrinted:
+    def test_list_offers_no_tick_box_for_an_expired_card(self, signed_in, demo_cards):
+        page = signed_in(JAKAJA).get("/distributor/").text
+        boxes = set(re.findall(r'name="number" value="(\w+)" class="pick-card"', page))
+        assert demo_cards["active"] in boxes
+        assert demo_cards["expired"] not in boxes and demo_cards["revoked"] not in boxes
+
+    def test_batch_leaves_an_expired_card_out(self, signed_in, demo_cards):
+        client = signed_in(JAKAJA)
+        response = client.post("/distributor/print", data={"number": [demo_cards["expired"]]})
+        assert response.status_code == 303
+        assert audit_actions(demo_cards["expired"]) == []
+
+    def test_card_pdf_of_an_expired_card_says_renew_first(self, signed_in, demo_cards):
+        number = demo_cards["expired"]
+        client = signed_in(JAKAJA)
+        response = client.get(f"/distributor/cards/{number}/card.pdf")
+        assert response.status_code == 303
+        page = client.get(response.headers["Location"]).text
+        assert "jatka ensin sen voimassaoloa" in page
+        assert f"/cards/{number}/card.pdf" not in page
+        assert audit_actions(number) == []
+
+
+class TestFixedFormBanner:
+    def test_banner_goes_once_every_field_is_right(self, signed_in):
+        client = signed_in(JAKAJA)
+        bad = client.post("/distributor/cards/new", data=with_form_defaults(client, {}))
+        assert 'id="form-problems"><p class="message message-error"' in bad.text
+        fixed = client.post(
+            "/distributor/cards/new/check/postcode",
+            data=with_form_defaults(client, register_data()),
+        )
+        assert '<div id="form-problems" hx-swap-oob="true"></div>' in fixed.text
+
+    def test_banner_stays_while_a_field_is_wrong(self, signed_in):
+        client = signed_in(JAKAJA)
+        data = with_form_defaults(client, register_data(children="99"))
+        response = client.post("/distributor/cards/new/check/postcode", data=data)
+        assert "form-problems" not in response.text
+
+
+def test_coordinator_reads_the_correction_in_the_audit_log(signed_in, demo_cards):
+    cards.correct_card(
+        card_by_number(demo_cards["active"]), actor=None, children=0, postcode="70100"
+    )
+    db.session.commit()
+    page = signed_in("koordinaattori@example.fi").get("/coordinator/audit").text
+    assert "Kortin lasten määrä tai postinumero korjattu" in page

@@ -156,6 +156,28 @@ class TestVerify:
         )
         assert verdict_of(response) == ("ok", "ok")
         assert 'class="stepper"' not in response.text
+        # Finnish by default: it says why instead of a bare 0.
+        assert "kursseille lapset eivät pääse maksutta" in response.text
+        assert re.search(r'data-slot="max-children"[^>]*>0<', response.text) is None
+
+    def test_course_provider_explains_no_children_offline_too(self, signed_in, demo_cards):
+        page = signed_in("opisto@example.fi").get("/scan").text
+        template = page.split('id="offline-verdict-template"', 1)[1].split("</template>", 1)[0]
+        assert 'data-none="Ei yhtään: kursseille lapset eivät pääse maksutta"' in template
+
+    def test_theatre_names_a_card_without_children(self, door, demo_cards):
+        holder = card(demo_cards["active"])
+        holder.children = 0
+        db.session.commit()
+        response = verify(door, token=door.token("active"))
+        assert verdict_of(response) == ("ok", "ok")
+        assert "Kortille ei ole merkitty lapsia" in response.text
+
+    def test_scanner_opens_with_one_start_tap(self, door):
+        page = door.get("/scan").text
+        assert re.search(
+            r'<button type="button" class="start-button" id="scanner-start"[^>]*>Aloita<', page
+        )
 
     def test_another_venue_is_forbidden(self, door):
         response = door.post(

@@ -52,6 +52,17 @@ def test_default_is_this_year(signed_in, uses):
     assert str(datetime.now(UTC).year) in page
 
 
+def test_menu_link_opens_this_year_of_the_first_venue(signed_in, uses):
+    client = signed_in("ovi@example.fi")
+    menu = client.get("/scan").text
+    assert '<a href="/venue/stats">' in menu
+    response = client.get("/venue/stats")
+    assert response.status_code == 200
+    assert 'class="error"' not in response.text and "Pakollinen" not in response.text
+    assert len(month_rows(response.text)) == 12
+    assert f"{datetime.now(UTC).year}" in response.text.split("<caption>", 1)[1]
+
+
 def test_another_venue_is_not_found(signed_in, uses):
     client = signed_in("ovi@example.fi")
     assert client.get(f"/venue/stats?venue={uses['kajaani']}&year=2024").status_code == 404

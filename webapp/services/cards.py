@@ -8,7 +8,7 @@ from sqlalchemy import Select, false, func, select
 
 from .. import cardnumbers, tokens
 from ..extensions import db
-from ..models import Card, Organisation, Region, RevokeReason, Role, User, Visit, utcnow
+from ..models import Card, CardStatus, Organisation, Region, RevokeReason, Role, User, Visit, utcnow
 from ..rules import today_in_finland
 from . import audit
 
@@ -66,14 +66,43 @@ def issue_card(
 
 
 def renew_card(
-    card: Card, *, actor: User | None, valid_until: date | None = None, today: date | None = None
+    card: Card,
+    *,
+    actor: User | None,
+    valid_until: date | None = None,
+    children: int | None = None,
+    postcode: str | None = None,
+    today: date | None = None,
 ) -> Card:
-    """Extend the card's validity (by default one year from today); raise CardError if revoked."""
+    """Extend the card's validity (by default one year from today), correcting its children
+    and postcode where given; raise CardError if revoked or for bad input."""
     today = today or today_in_finland()
     _check_not_revoked(card)
     card.valid_until = _validity_end(card.region, today, valid_until)
     card.valid_from = min(card.valid_from, today)
     audit.record("card.renewed", card, actor=actor, valid_until=card.valid_until)
+    return correct_card(
+        card,
+        actor=actor,
+        children=card.children if children is None else children,
+        postcode=postcode or card.postcode,
+    )
+
+
+def correct_card(card: Card, *, actor: User | None, children: int, postcode: str) -> Card:
+    """Correct a mistyped number of children or postcode, audit-logged; raise CardError
+    (``revoked``, ``invalid_children``, ``invalid_postcode``)."""
+    _check_not_revoked(card)
+    _check_details(postcode, children)
+    changed = {
+        name: value
+        for name, value in (("children", children), ("postcode", postcode))
+        if getattr(card, name) != value
+    }
+    if changed:
+        card.children = children
+        card.postcode = postcode
+        audit.record("card.corrected", card, actor=actor, **changed)
     return card
 
 
@@ -158,6 +187,25 @@ def find_card(number: str, user: User, *, query: Select | None = None) -> Card |
     return db.session.scalar(query.where(Card.number == number))
 
 
+def desk_status(card: Card, today: date) -> tuple[str, date | None]:
+    """Return the card's status as the desk shows it, and the day it concerns.
+
+    The API's status (``active``, ``expired``, ``revoked``), except that an active card of
+    a region outside the network that day, which every venue refuses, is ``not_in_network``
+    with the day its region joins (None when no joining is planned).
+    """
+    status = card.status_on(today)
+    if status is not CardStatus.ACTIVE or card.region.in_network_on(today):
+        return status.value, None
+    joins = (m.starts_on for m in card.region.memberships if m.starts_on > today)
+    return "not_in_network", min(joins, default=None)
+
+
+def printable(card: Card, today: date) -> bool:
+    """Tell whether the card may be printed: neither revoked nor expired."""
+    return card.status_on(today) is CardStatus.ACTIVE
+
+
 def usage_count(card: Card) -> int:
     """Return how many visits have been recorded with the card."""
     return db.session.scalar(select(func.count()).where(Visit.card_id == card.id))
@@ -168,6 +216,10 @@ def _check_holder(birth_year: int, postcode: str, children: int, today: date) ->
         raise CardError("invalid_birth_year", "birth_year")
     if birth_year > today.year - MIN_AGE:
         raise CardError("holder_too_young", "birth_year")
+    _check_details(postcode, children)
+
+
+def _check_details(postcode: str, children: int) -> None:
     if not (len(postcode) == 5 and postcode.isascii() and postcode.isdigit()):
         raise CardError("invalid_postcode", "postcode")
     if not 0 <= children <= MAX_CHILDREN:

@@ -35,6 +35,7 @@ CATEGORY_LABELS = {
 ACTION_LABELS = {
     "card.issued": _l("Card issued"),
     "card.renewed": _l("Card renewed"),
+    "card.corrected": _l("Card's children or postcode corrected"),
     "card.validity_changed": _l("Card validity changed"),
     "card.reissued": _l("Card reissued"),
     "card.revoked": _l("Card revoked"),

@@ -34,7 +34,14 @@ from ..models import Card, Organisation, Region, RevokeReason, Role
 from ..rules import today_in_finland
 from ..services import cards, digital, printing
 from ..services.cards import CardError
-from .distributor_forms import ConfirmForm, FindForm, RegisterForm, RenewForm, RevokeForm
+from .distributor_forms import (
+    ConfirmForm,
+    CorrectForm,
+    FindForm,
+    RegisterForm,
+    RenewForm,
+    RevokeForm,
+)
 
 bp = Blueprint("distributor", __name__, url_prefix="/distributor")
 bp.add_app_template_filter(cardnumbers.format_number, "card_number")
@@ -70,17 +77,36 @@ class Action:
     perform: Callable[[Card, FlaskForm], object]
     then: str = "distributor.card"
     danger: bool = False
+    reprint: bool = False  # the paper card no longer tells the truth: offer to print it
 
 
 ACTIONS = {
     "renew": Action(
         RenewForm,
         _l("Renew the card"),
-        _l("The card stays the same; only its last day of validity changes."),
+        _l(
+            "The card keeps its number and gets a new last day of validity. Correct the "
+            "children and postcode here if they have changed or were mistyped."
+        ),
         _l("Renew"),
         _l("The card was renewed."),
         lambda card, form: cards.renew_card(
-            card, actor=current_user, valid_until=form.valid_until.data
+            card,
+            actor=current_user,
+            valid_until=form.valid_until.data,
+            children=form.children.data,
+            postcode=form.postcode.data,
+        ),
+        reprint=True,
+    ),
+    "correct": Action(
+        CorrectForm,
+        _l("Correct the children or postcode"),
+        _l("Correct a typing mistake or a change. The correction is recorded in the audit log."),
+        _l("Save the correction"),
+        _l("The card's details were corrected."),
+        lambda card, form: cards.correct_card(
+            card, actor=current_user, children=form.children.data, postcode=form.postcode.data
         ),
     ),
     "reissue": Action(
@@ -94,6 +120,7 @@ ACTIONS = {
         _l("The card was replaced. Print the new card now: the old one no longer works."),
         lambda card, form: cards.reissue_card(card, actor=current_user),
         danger=True,
+        reprint=True,
     ),
     "revoke": Action(
         RevokeForm,
@@ -136,11 +163,13 @@ def home():
     listing = db.paginate(
         query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
     )
+    today = today_in_finland()
     return render_template(
         "distributor/home.html",
         listing=listing,
+        statuses={card.id: cards.desk_status(card, today) for card in listing.items},
+        printable={card.id for card in listing.items if cards.printable(card, today)},
         find_form=FindForm(formdata=None),
-        today=today_in_finland(),
     )
 
 
@@ -196,17 +225,25 @@ def check_field(name: str):
     if name not in CHECKED_FIELDS:
         abort(404)
     form = _register_form()
-    form.validate()
-    return render_template("distributor/_register_field.html", form=form, name=name)
+    all_fixed = form.validate()
+    return render_template(
+        "distributor/_register_field.html", form=form, name=name, all_fixed=all_fixed
+    )
 
 
 @bp.get("/cards/<number>")
 def card(number: str):
     card = _card_or_404(number)
+    today = today_in_finland()
+    status, joins = cards.desk_status(card, today)
+    printable = cards.printable(card, today)
     return render_template(
         "distributor/card.html",
         card=card,
-        status=card.status_on(today_in_finland()).value,
+        status=status,
+        joins=joins,
+        printable=printable,
+        reprint=printable and request.args.get("reprint") == "1",
         uses=cards.usage_count(card),
         actions=ACTIONS,
     )
@@ -216,7 +253,7 @@ def card(number: str):
 def act(number: str, action: str):
     spec = ACTIONS.get(action) or abort(404)
     card = _card_or_404(number)
-    form = spec.form()
+    form = spec.form(data={"children": card.children, "postcode": card.postcode})
     if form.validate_on_submit():
         try:
             spec.perform(card, form)
@@ -226,7 +263,8 @@ def act(number: str, action: str):
             return redirect(url_for(".card", number=card.number), 303)
         db.session.commit()
         flash(str(spec.done))
-        return redirect(url_for(spec.then, number=card.number), 303)
+        reprint = "1" if spec.reprint else None
+        return redirect(url_for(spec.then, number=card.number, reprint=reprint), 303)
     status = 200 if request.method == "GET" else 422
     return make_response(
         render_template("distributor/confirm.html", card=card, form=form, action=spec, name=action),
@@ -250,6 +288,9 @@ def card_pdf(number: str):
     if card.revoked:
         flash(_("A revoked card cannot be printed."), "error")
         return redirect(url_for(".card", number=card.number), 303)
+    if not cards.printable(card, today_in_finland()):
+        flash(_("An expired card cannot be printed: renew it first."), "error")
+        return redirect(url_for(".card", number=card.number), 303)
     pdf = printing.card_pdf(card)
     printing.record_printed([card], actor=current_user)
     db.session.commit()
@@ -262,12 +303,14 @@ def print_batch():
     if len(numbers) > MAX_BATCH:
         flash(_("Choose at most %(count)s cards at a time.", count=MAX_BATCH), "error")
         return redirect(url_for(".home"), 303)
-    chosen = db.session.scalars(
+    today = today_in_finland()
+    found = db.session.scalars(
         cards.cards_visible_to(current_user)
-        .where(Card.number.in_(numbers), Card.revoked.is_(False))
+        .where(Card.number.in_(numbers))
         .options(joinedload(Card.region))
         .order_by(Card.created_at, Card.id)
-    ).all()
+    )
+    chosen = [card for card in found if cards.printable(card, today)]
     if not chosen:
         flash(_("Choose the cards to print: tick them in the list."), "error")
         return redirect(url_for(".home"), 303)

@@ -4,7 +4,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import (
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import TextInput
 
 from ..models import RevokeReason
@@ -24,6 +31,28 @@ def _valid_until_field() -> DateField:
     )
 
 
+def _postcode_field(required) -> StringField:
+    return StringField(
+        _l("Postcode"),
+        filters=[_strip],
+        validators=[
+            required,
+            Regexp(r"[0-9]{5}\Z", message=_l("Enter the postcode as five digits, e.g. 70100.")),
+        ],
+    )
+
+
+def _children_field(required, default: int | None = 0) -> IntegerField:
+    return IntegerField(
+        _l("Children"),
+        default=default,
+        validators=[
+            required,
+            NumberRange(0, MAX_CHILDREN, _l("Enter a number from %(min)s to %(max)s.")),
+        ],
+    )
+
+
 def _not_in_the_past(field) -> None:
     if field.data is not None and field.data < today_in_finland():
         raise ValidationError(_("The last day of validity cannot be in the past."))
@@ -38,22 +67,8 @@ class RegisterForm(FlaskForm):
         widget=TextInput(),
         validators=[InputRequired(_l("Enter the birth year, for example 1985."))],
     )
-    postcode = StringField(
-        _l("Postcode"),
-        filters=[_strip],
-        validators=[
-            InputRequired(_l("Enter the postcode.")),
-            Regexp(r"[0-9]{5}\Z", message=_l("Enter the postcode as five digits, e.g. 70100.")),
-        ],
-    )
-    children = IntegerField(
-        _l("Children"),
-        default=0,
-        validators=[
-            InputRequired(_l("Enter the number of children, 0 if none.")),
-            NumberRange(0, MAX_CHILDREN, _l("Enter a number from %(min)s to %(max)s.")),
-        ],
-    )
+    postcode = _postcode_field(InputRequired(_l("Enter the postcode.")))
+    children = _children_field(InputRequired(_l("Enter the number of children, 0 if none.")))
     region = SelectField(_l("Region"), coerce=int)
     valid_until = _valid_until_field()
 
@@ -72,8 +87,19 @@ class RegisterForm(FlaskForm):
         _not_in_the_past(field)
 
 
+class CorrectForm(FlaskForm):
+    """A mistyped number of children or postcode, corrected."""
+
+    children = _children_field(InputRequired(_l("Enter the number of children, 0 if none.")))
+    postcode = _postcode_field(InputRequired(_l("Enter the postcode.")))
+
+
 class RenewForm(FlaskForm):
+    """A new last day of validity; children and postcode as they are unless corrected."""
+
     valid_until = _valid_until_field()
+    children = _children_field(Optional(), default=None)
+    postcode = _postcode_field(Optional())
 
     def validate_valid_until(self, field) -> None:
         _not_in_the_past(field)

@@ -26,12 +26,12 @@ def _venues():
 def _selection():
     """Return the form, the chosen venue (404 if not the user's) and the year."""
     venues = _venues()
-    form = VenueStatsForm(request.args)
+    args = request.args.copy()  # the menu's link has no choices: this year, the first venue
+    args.setdefault("year", str(today_in_finland().year))
+    if venues:
+        args.setdefault("venue", str(venues[0].id))
+    form = VenueStatsForm(args)
     form.venue.choices = [SelectChoice(v.id, v.name) for v in venues]
-    if "year" not in request.args:
-        form.year.data = today_in_finland().year
-    if "venue" not in request.args and venues:
-        form.venue.data = venues[0].id
     venue = next((v for v in venues if v.id == form.venue.data), None)
     if venues and venue is None:
         abort(404)
