@@ -5,6 +5,8 @@ from flask import Flask
 
 def register_blueprints(app: Flask) -> None:
     from . import api, auth, cardholder, coordinator, distributor, invite, pwa, scanner, venue
+    from .apikit import init_api
 
-    for module in (auth, distributor, cardholder, scanner, coordinator, invite, venue, pwa, api):
+    for module in (auth, distributor, cardholder, scanner, coordinator, invite, venue, pwa):
         app.register_blueprint(module.bp)
+    init_api(app, api.bp)

@@ -21,14 +21,16 @@ from flask import (
 )
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from marshmallow import ValidationError
 from sqlalchemy import select
 
 from .. import cardnumbers, ratelimits
 from ..access import roles_required
+from ..errors import message
 from ..extensions import db
 from ..models import Event, Organisation, Role, VisitSource, utcnow
 from ..rules import Verdict, helsinki_date
-from ..schemas import MAX_ID
+from ..schemas import MAX_ID, OfflineVisitSchema
 from ..services import door, offline
 from . import scanner_texts as texts
 
@@ -238,26 +240,18 @@ def _moment(value) -> datetime | None:
 
 
 def _offline_visit(data: dict, venue: Organisation) -> dict | None:
-    """Check the JSON of a visit recorded offline; return record_visit's arguments or None."""
-    key, token, number = data.get("idempotency_key"), data.get("token"), data.get("number")
-    children, moment = data.get("children"), _moment(data.get("scanned_at"))
-    valid = (
-        isinstance(key, str)
-        and _key(key) == key
-        and isinstance(children, int)
-        and not isinstance(children, bool)
-        and moment is not None
-        and bool(isinstance(token, str) and token) != bool(isinstance(number, str) and number)
-    )
-    if not valid:
+    """Load the JSON of a visit recorded offline; return record_visit's arguments or None."""
+    try:
+        visit = OfflineVisitSchema().load(data)
+    except ValidationError:
         return None
     return {
-        "children": children,
-        "token": token or None,
-        "number": None if token else number,
-        "idempotency_key": key,
-        "event": _event(venue, data.get("event")),
-        "moment": min(moment, utcnow()),
+        "children": visit["children"],
+        "token": visit["token"] or None,
+        "number": None if visit["token"] else visit["number"],
+        "idempotency_key": visit["idempotency_key"],
+        "event": _event(venue, visit["event"]),
+        "moment": min(visit["scanned_at"].astimezone(UTC), utcnow()),
     }
 
 
@@ -340,8 +334,7 @@ def _json_error(code: str, status: int):
 
 
 def _json_message(code: str) -> str:
-    words = texts.WORDS.get(code)
-    return str(words.staff) if words else code
+    return message(code)
 
 
 def _no_store(response):
