@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from webapp import ROOT
 from webapp.extensions import db
-from webapp.models import Card, Organisation, User, Visit, VisitSource
+from webapp.models import Card, Event, Organisation, User, Visit, VisitSource
 from webapp.services import cards
 from webapp.services.offline import number_digest
 
@@ -389,3 +389,61 @@ def test_an_impossible_event_id_is_ignored(door, event):
     )
     assert response.status_code == 200
     assert verdict_of(response) == ("ok", "ok")
+
+
+class TestFullEvent:
+    """An event whose Kaikukortti places are taken: red where the venue refuses, orange where
+    it still accepts, each in its own words."""
+
+    @pytest.fixture
+    def full_event(self, door, demo_cards):
+        venue = db.session.get(Organisation, door.venue)
+        event = Event(venue=venue, name="Ensi-ilta", starts_on=cards.today_in_finland(), quota=1)
+        db.session.add(event)
+        db.session.commit()
+        filler = cards.printed_token(card(demo_cards["replaced"]))
+        assert record(door, token=filler, event=str(event.id)).status_code == 201
+        return venue, event
+
+    @pytest.mark.parametrize(
+        ("language", "title", "holder", "accepted"),
+        [
+            ("fi", "Paikat täynnä", "Valitettavasti tapahtuman Kaikukortti-paikat", "Hyväksytty"),
+            ("sv", "Platserna är slut", "Tyvärr är evenemangets platser", "Godkänt"),
+        ],
+    )
+    def test_refusal_says_the_places_are_taken(
+        self, door, full_event, language, title, holder, accepted
+    ):
+        venue, event = full_event
+        venue.quota_full_refuses = True
+        db.session.commit()
+        door.get(f"/language/{language}?next=/scan")
+        response = verify(door, token=door.token("active"), event=str(event.id))
+        assert verdict_of(response) == ("refuse", "quota_full")
+        title_line = re.search(r'id="verdict-title"[^>]*>([^<]*)<', response.text).group(1)
+        assert title_line.strip() == title
+        assert holder in response.text
+        assert accepted not in response.text
+        assert "Record visit" not in response.text
+
+    @pytest.mark.parametrize(
+        ("language", "title"),
+        [("fi", "Hyväksytty – paikat täynnä"), ("sv", "Godkänt – platserna är slut")],
+    )
+    def test_warning_says_the_venue_still_accepts(self, door, full_event, language, title):
+        _, event = full_event
+        door.get(f"/language/{language}?next=/scan")
+        response = verify(door, token=door.token("active"), event=str(event.id))
+        assert verdict_of(response) == ("warn", "ok")
+        assert title in response.text
+
+    def test_the_pages_own_words_keep_the_refusal(self, door):
+        config = json.loads(
+            re.search(
+                r'<script type="application/json" id="scanner-config">(.*?)</script>',
+                door.get("/scan").text,
+                re.S,
+            ).group(1)
+        )
+        assert config["words"]["quota_full"]["title"] == "Paikat täynnä"
