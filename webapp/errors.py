@@ -95,12 +95,13 @@ Code = ErrorCode | Reason
 class DomainError(Exception):
     """A service's refusal: ``code`` says why, ``field`` which input is wrong (if one is).
 
-    ``values`` fill the placeholders of the code's text (e.g. the minimum age).
+    ``values`` fill the placeholders of the code's text (e.g. the minimum age). A code
+    outside the vocabulary is a ValueError: every refusal has its words.
     """
 
     def __init__(self, code: Code, field: str | None = None, **values) -> None:
         super().__init__(str(code))
-        self.code = code
+        self.code = code if isinstance(code, Reason) else ErrorCode(code)
         self.field = field
         self.values = values
 
