@@ -101,7 +101,7 @@ class DomainError(Exception):
 
     def __init__(self, code: Code, field: str | None = None, **values) -> None:
         super().__init__(str(code))
-        self.code = code if isinstance(code, Reason) else ErrorCode(code)
+        self.code = _known(code)
         self.field = field
         self.values = values
 
@@ -109,6 +109,13 @@ class DomainError(Exception):
     def message(self) -> str:
         """Return the refusal in the user's language."""
         return message(self.code, **self.values)
+
+
+def _known(code: str) -> Code:
+    try:
+        return Reason(code)
+    except ValueError:
+        return ErrorCode(code)
 
 
 class Words(NamedTuple):

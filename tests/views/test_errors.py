@@ -106,3 +106,9 @@ def test_a_stats_refusal_names_its_limit():
         stats.visit_stats(date(2000, 1, 1), date(2020, 1, 1), "month", None)
     assert excinfo.value.code is ErrorCode.RANGE_TOO_LONG
     assert excinfo.value.values == {"years": stats.MAX_YEARS}
+
+
+def test_no_code_is_both_a_door_reason_and_another_refusal():
+    """A bare code names one refusal, so its text is never the other's (unlike quota_full,
+    which is a reason and a warning, and keeps two sets of words)."""
+    assert {str(code) for code in ErrorCode} & {str(reason) for reason in Reason} == set()
