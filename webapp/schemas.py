@@ -5,7 +5,7 @@ written down once. Error messages are English msgids marked with :func:`N_`; the
 error handler translates them into the user's language when it answers.
 """
 
-from datetime import date
+from datetime import UTC, date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
@@ -57,6 +57,17 @@ class Text(fields.String):
         if "\x00" in text:
             raise self.make_error("unstorable")
         return text
+
+
+class Moment(fields.AwareDateTime):
+    """An ISO 8601 moment with its UTC offset, loaded as UTC (and only if UTC can hold it)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
 
 
 def _integer(**kwargs) -> fields.Integer:
@@ -186,7 +197,7 @@ class OfflineVisitSchema(VisitCreateSchema):
     )
     venue = fields.Raw(allow_none=True)
     event = fields.Integer(strict=True, allow_none=True, load_default=None)
-    scanned_at = fields.AwareDateTime(required=True)
+    scanned_at = Moment(required=True)
 
     @validates_schema
     def _token_or_number(self, data: dict, **kwargs) -> None:

@@ -447,3 +447,11 @@ class TestFullEvent:
             ).group(1)
         )
         assert config["words"]["quota_full"]["title"] == "Paikat täynnä"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_scan_time_beyond_the_calendar_is_a_400(door, moment):
+    payload = TestSync().payload(door, scanned_at=moment)
+    response = door.post("/scan/sync", json=payload)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert visits() == []

@@ -251,7 +251,7 @@ def _offline_visit(data: dict, venue: Organisation) -> dict | None:
         "number": None if visit["token"] else visit["number"],
         "idempotency_key": visit["idempotency_key"],
         "event": _event(venue, visit["event"]),
-        "moment": min(visit["scanned_at"].astimezone(UTC), utcnow()),
+        "moment": min(visit["scanned_at"], utcnow()),
     }
 
 
