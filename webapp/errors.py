@@ -1,61 +1,357 @@
-"""Error pages in the user's language; JSON bodies of the contract's form under /api/."""
+"""The app's error vocabulary: the codes, the one catalogue of their texts, the error pages.
+
+A service refuses with a :class:`DomainError` (its subclasses ``CardError``, ``DoorError``,
+``NetworkError``, ``StatsError``, ``TokenError`` keep their names) whose ``code`` is a
+:class:`webapp.rules.Reason` at the door and an :class:`ErrorCode` elsewhere. The text of
+every code lives here once, as lazy gettext: the JSON API's error bodies, the pages' forms
+and the scanner (its screens and its JSON answers) all read :func:`message` or
+:data:`DOOR_WORDS`. Errors under ``/api/`` answer ``{"error", "message"}``; the rest of the
+site answers with its error page in the user's language.
+"""
+
+import enum
+from typing import NamedTuple
 
 from flask import Flask, jsonify, render_template, request
-from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .rules import Reason, WarningCode
 
 
-def _message(error: HTTPException) -> str:
-    if isinstance(error, CSRFError):
-        return _("The page had expired. Go back, reload the page and try again.")
-    return {
-        400: _("The request could not be understood."),
-        403: _("You do not have access to this page."),
-        404: _("The page was not found."),
-        405: _("The request could not be understood."),
-        429: _("Too many attempts. Wait a moment and try again."),
-    }.get(error.code, _("Something went wrong. Please try again in a moment."))
+class ErrorCode(enum.StrEnum):
+    """Every machine code other than the door's reasons (:class:`webapp.rules.Reason`)."""
+
+    # the request itself
+    BAD_REQUEST = "bad_request"
+    INVALID_JSON = "invalid_json"
+    INVALID_REQUEST = "invalid_request"
+    VALIDATION_ERROR = "validation_error"
+    UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CONFLICT = "conflict"
+    RATE_LIMITED = "rate_limited"
+    CSRF_EXPIRED = "csrf_expired"
+    UNAVAILABLE = "unavailable"
+    SERVER_ERROR = "server_error"
+    # cards and their holders
+    HOLDER_TOO_YOUNG = "holder_too_young"
+    INVALID_BIRTH_YEAR = "invalid_birth_year"
+    INVALID_POSTCODE = "invalid_postcode"
+    INVALID_CHILDREN = "invalid_children"
+    INVALID_VALID_UNTIL = "invalid_valid_until"
+    INVALID_REGION = "invalid_region"
+    CARD_NOT_FOUND = "card_not_found"
+    # the door
+    INVALID_NUMBER = "invalid_number"
+    VISIT_NOT_FOUND = "visit_not_found"
+    UNDO_WINDOW_PASSED = "undo_window_passed"
+    SCAN_TOO_OLD = "scan_too_old"
+    # who acts for which organisation
+    VENUE_REQUIRED = "venue_required"
+    NOT_YOUR_VENUE = "not_your_venue"
+    NO_VENUE = "no_venue"
+    ISSUER_REQUIRED = "issuer_required"
+    NOT_YOUR_ORGANISATION = "not_your_organisation"
+    NO_ORGANISATION = "no_organisation"
+    # statistics
+    INVALID_RANGE = "invalid_range"
+    RANGE_TOO_LONG = "range_too_long"
+    INVALID_GROUP = "invalid_group"
+    # the network: regions, organisations, events, people
+    NOT_YOUR_REGION = "not_your_region"
+    ADMIN_ONLY = "admin_only"
+    REQUIRED = "required"
+    TOO_LONG = "too_long"
+    INVALID_CODE = "invalid_code"
+    CODE_TAKEN = "code_taken"
+    INVALID_PERIOD = "invalid_period"
+    MEMBERSHIP_OVERLAP = "membership_overlap"
+    CATEGORY_REQUIRED = "category_required"
+    NAME_TAKEN = "name_taken"
+    NOT_A_VENUE = "not_a_venue"
+    INVALID_QUOTA = "invalid_quota"
+    INVALID_EMAIL = "invalid_email"
+    EMAIL_TAKEN = "email_taken"
+    ORGANISATION_REQUIRED = "organisation_required"
+    WRONG_ORGANISATION = "wrong_organisation"
+    NO_ORGANISATIONS_FOR_ROLE = "no_organisations_for_role"
+    CANNOT_CHANGE_OWN_ROLE = "cannot_change_own_role"
+    CANNOT_DEACTIVATE_SELF = "cannot_deactivate_self"
+    INACTIVE = "inactive"
+    INVALID_INVITE = "invalid_invite"
+    PASSWORD_TOO_SHORT = "password_too_short"
+    PASSWORD_TOO_LONG = "password_too_long"
 
 
-def _code(error: HTTPException) -> str:
-    return {
-        400: "bad_request",
-        401: "unauthorized",
-        403: "forbidden",
-        404: "not_found",
-        405: "method_not_allowed",
-        429: "rate_limited",
-    }.get(error.code, "server_error")
+Code = ErrorCode | Reason
+
+
+class DomainError(Exception):
+    """A service's refusal: ``code`` says why, ``field`` which input is wrong (if one is).
+
+    ``values`` fill the placeholders of the code's text (e.g. the minimum age). A code
+    outside the vocabulary is a ValueError: every refusal has its words.
+    """
+
+    def __init__(self, code: Code, field: str | None = None, **values) -> None:
+        super().__init__(str(code))
+        self.code = _known(code)
+        self.field = field
+        self.values = values
+
+    @property
+    def message(self) -> str:
+        """Return the refusal in the user's language."""
+        return message(self.code, **self.values)
+
+
+def _known(code: str) -> Code:
+    try:
+        return Reason(code)
+    except ValueError:
+        return ErrorCode(code)
+
+
+class Words(NamedTuple):
+    """What the scanner shows: a headline, a line for the staff and a line for the holder."""
+
+    title: str
+    staff: str
+    holder: str
+
+
+MESSAGES = {
+    ErrorCode.BAD_REQUEST: _l("The request could not be understood."),
+    ErrorCode.INVALID_JSON: _l("The request body is not valid JSON."),
+    ErrorCode.INVALID_REQUEST: _l("The request could not be understood."),
+    ErrorCode.VALIDATION_ERROR: _l("Some fields are missing or not valid."),
+    ErrorCode.UNAUTHORIZED: _l(
+        "Send a valid API token in the header Authorization: Bearer <token>."
+    ),
+    ErrorCode.FORBIDDEN: _l("Your role does not allow this."),
+    ErrorCode.NOT_FOUND: _l("The page was not found."),
+    ErrorCode.METHOD_NOT_ALLOWED: _l("This method is not allowed here."),
+    ErrorCode.CONFLICT: _l("Someone changed the same data at the same time. Try again."),
+    ErrorCode.RATE_LIMITED: _l("Too many attempts. Wait a moment and try again."),
+    ErrorCode.CSRF_EXPIRED: _l("The page had expired. Go back, reload the page and try again."),
+    ErrorCode.UNAVAILABLE: _l("The service is briefly unavailable. Try again in a moment."),
+    ErrorCode.SERVER_ERROR: _l("Something went wrong. Please try again in a moment."),
+    ErrorCode.HOLDER_TOO_YOUNG: _l("The cardholder must turn %(age)s this year or be older."),
+    ErrorCode.INVALID_BIRTH_YEAR: _l("Enter a year from 1900 to %(year)s."),
+    ErrorCode.INVALID_POSTCODE: _l("Enter the postcode as five digits, e.g. 70100."),
+    ErrorCode.INVALID_CHILDREN: _l("Enter a number from %(min)s to %(max)s."),
+    ErrorCode.INVALID_VALID_UNTIL: _l(
+        "The last day of validity cannot be in the past or before the first day of validity."
+    ),
+    ErrorCode.INVALID_REGION: _l("No region has this code."),
+    ErrorCode.CARD_NOT_FOUND: _l("No card with this number."),
+    ErrorCode.INVALID_NUMBER: _l(
+        "This is not a Kaikukortti card number. Check for typing mistakes."
+    ),
+    ErrorCode.VISIT_NOT_FOUND: _l("No visit with this id at your venues."),
+    ErrorCode.UNDO_WINDOW_PASSED: _l(
+        "A visit can be undone only within 10 minutes of recording it."
+    ),
+    ErrorCode.SCAN_TOO_OLD: _l("The visit was saved on the phone too long ago to be recorded."),
+    ErrorCode.VENUE_REQUIRED: _l("You work at several venues: give the venue's id in venue."),
+    ErrorCode.NOT_YOUR_VENUE: _l("You do not work at this venue."),
+    ErrorCode.NO_VENUE: _l("Your account is not attached to any venue."),
+    ErrorCode.ISSUER_REQUIRED: _l(
+        "You work at several distributors: give the organisation's id in issuer."
+    ),
+    ErrorCode.NOT_YOUR_ORGANISATION: _l("You do not work at this organisation."),
+    ErrorCode.NO_ORGANISATION: _l("Your account is not attached to any distributor."),
+    ErrorCode.INVALID_RANGE: _l("The end date is before the start date."),
+    ErrorCode.RANGE_TOO_LONG: _l("Choose a period of at most %(years)s years."),
+    ErrorCode.INVALID_GROUP: _l("Group by month, venue, region or category."),
+    ErrorCode.NOT_YOUR_REGION: _l("You can act only inside your own region."),
+    ErrorCode.ADMIN_ONLY: _l("Only a national administrator can do this."),
+    ErrorCode.REQUIRED: _l("This field is required."),
+    ErrorCode.TOO_LONG: _l("This is too long."),
+    ErrorCode.INVALID_CODE: _l(
+        "Use lower-case letters, digits and dashes, for example pohjois-savo."
+    ),
+    ErrorCode.CODE_TAKEN: _l("A region with this code already exists."),
+    ErrorCode.INVALID_PERIOD: _l("The period cannot end before it starts."),
+    ErrorCode.MEMBERSHIP_OVERLAP: _l(
+        "The period overlaps another membership period of the region."
+    ),
+    ErrorCode.CATEGORY_REQUIRED: _l("Choose the venue's category."),
+    ErrorCode.NAME_TAKEN: _l("The region already has an organisation with this name."),
+    ErrorCode.NOT_A_VENUE: _l("Choose a venue."),
+    ErrorCode.INVALID_QUOTA: _l("Enter a number of 0 or more."),
+    ErrorCode.INVALID_EMAIL: _l("Enter an email address, for example name@example.fi."),
+    ErrorCode.EMAIL_TAKEN: _l("Someone already uses this email address."),
+    ErrorCode.ORGANISATION_REQUIRED: _l("Choose at least one organisation for this role."),
+    ErrorCode.WRONG_ORGANISATION: _l(
+        "Choose organisations of the right kind in the person's region."
+    ),
+    ErrorCode.NO_ORGANISATIONS_FOR_ROLE: _l(
+        "Coordinators and administrators belong to no organisation."
+    ),
+    ErrorCode.CANNOT_CHANGE_OWN_ROLE: _l("You cannot change your own role."),
+    ErrorCode.CANNOT_DEACTIVATE_SELF: _l("You cannot deactivate yourself."),
+    ErrorCode.INACTIVE: _l("The person is deactivated."),
+    ErrorCode.INVALID_INVITE: _l("This invitation link is not valid or has already been used."),
+    ErrorCode.PASSWORD_TOO_SHORT: _l("The password must be at least %(min)d characters long."),
+    ErrorCode.PASSWORD_TOO_LONG: _l("The password is too long."),
+}
+
+# The door's refusals: what the scanner's red screen says (its ``staff`` line is also the
+# message of the reason in the API and in the scanner's JSON answers).
+DOOR_WORDS: dict[Code, Words] = {
+    Reason.OK: Words(
+        _l("Card accepted"), _l("The Kaikukortti card is valid here."), _l("Welcome!")
+    ),
+    Reason.INVALID_TOKEN: Words(
+        _l("Not a valid card"),
+        _l("The code is not a genuine Kaikukortti code. If the card is damaged, type its number."),
+        _l("Sorry, this code cannot be read as a Kaikukortti card. May I see the card number?"),
+    ),
+    ErrorCode.INVALID_NUMBER: Words(
+        _l("Check the number"),
+        MESSAGES[ErrorCode.INVALID_NUMBER],
+        _l("May I see the card number once more?"),
+    ),
+    Reason.TOKEN_EXPIRED: Words(
+        _l("Code too old"),
+        _l("The digital card's code is out of date: it may be a screenshot."),
+        _l("Please open the digital card again so that its code refreshes."),
+    ),
+    Reason.UNKNOWN_CARD: Words(
+        _l("Unknown card"),
+        _l("No Kaikukortti card has this number."),
+        _l("This card is not in the register. Please contact the place that gave it to you."),
+    ),
+    Reason.REVOKED: Words(
+        _l("Card revoked"),
+        _l("This card has been revoked and cannot be used."),
+        _l("This card is no longer in use. Please contact the place that gave it to you."),
+    ),
+    Reason.REPLACED: Words(
+        _l("Card replaced"),
+        _l("This card has been replaced by a new card with the same number."),
+        _l("Please use your new card."),
+    ),
+    Reason.EXPIRED: Words(
+        _l("Card expired"),
+        _l("The card was valid until %(date)s."),
+        _l("Your card has expired. It can be renewed where you got it."),
+    ),
+    Reason.NOT_YET_VALID: Words(
+        _l("Not valid yet"),
+        _l("The card becomes valid on %(date)s."),
+        _l("Your card is not valid yet."),
+    ),
+    Reason.REGION_NOT_ACCEPTED: Words(
+        _l("Not accepted here"),
+        _l("Cards of this region are not accepted here on this day."),
+        _l("Sorry, your card cannot be used here yet."),
+    ),
+    Reason.HOME_REGION_ONLY: Words(
+        _l("Own region only"),
+        _l("This venue accepts only cards of its own region."),
+        _l("Sorry, here only cards of this region are accepted."),
+    ),
+    Reason.QUOTA_FULL: Words(
+        _l("Places taken"),
+        _l("All Kaikukortti places of this event are taken."),
+        _l("Sorry, the Kaikukortti places of this event are taken."),
+    ),
+    Reason.CHILDREN_NOT_ALLOWED: Words(
+        _l("No children with this card"),
+        _l("Children cannot come free with this card here."),
+        _l("Here the card is for you only."),
+    ),
+    Reason.TOO_MANY_CHILDREN: Words(
+        _l("Too many children"),
+        _l("At most %(count)s children may come free with this card."),
+        _l("The card covers %(count)s children."),
+    ),
+    ErrorCode.INVALID_CHILDREN: Words(
+        _l("Check the children"),
+        _l("The number of children is not valid."),
+        _l("How many children are with you?"),
+    ),
+}
+
+# The door's warnings: what the scanner's orange screen says. They are kept apart from the
+# refusals because a code may be both (``quota_full`` refuses at some venues, warns at others).
+WARNING_WORDS: dict[WarningCode, Words] = {
+    WarningCode.VISITED_TODAY: Words(
+        _l("Accepted – already used today"),
+        _l("This card was already recorded here today. Record again only for a new visit."),
+        _l("Your card has already been used here today."),
+    ),
+    WarningCode.QUOTA_FULL: Words(
+        _l("Accepted – places taken"),
+        _l("The Kaikukortti places of this event are taken, but this venue still accepts."),
+        _l("Welcome!"),
+    ),
+}
+
+_BY_STATUS = {
+    400: ErrorCode.BAD_REQUEST,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    409: ErrorCode.CONFLICT,
+    422: ErrorCode.VALIDATION_ERROR,
+    429: ErrorCode.RATE_LIMITED,
+}
+
+
+def message(code: str, **values) -> str:
+    """Return the text of a code in the user's language, its placeholders filled."""
+    text = MESSAGES.get(code) or (DOOR_WORDS[code].staff if code in DOOR_WORDS else None)
+    text = str(text or MESSAGES[ErrorCode.BAD_REQUEST])
+    return text % values if values and "%(" in text else text
+
+
+def code_for(error: HTTPException) -> str:
+    """Return the code of an HTTP error: the contract's for its statuses, else its name."""
+    if error.code in _BY_STATUS:
+        return _BY_STATUS[error.code]
+    if error.code is None or error.code >= 500:
+        return ErrorCode.SERVER_ERROR
+    return (error.name or "error").lower().replace(" ", "_").replace("-", "_")
+
+
+def http_error(error: HTTPException):
+    """Answer an HTTP error: JSON under ``/api/``, else the error page."""
+    if error.code is None or error.code < 400:
+        return error
+    code = code_for(error)
+    text = message(ErrorCode.CSRF_EXPIRED if isinstance(error, CSRFError) else code)
+    if request.path.startswith("/api/"):
+        return jsonify(error=code, message=text), error.code
+    return render_template("error.html", message=text), error.code
 
 
 def init_app(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
-        if error.code is None or error.code < 400:
-            return error
-        message = _message(error)
-        if request.path.startswith("/api/"):
-            return jsonify(error=_code(error), message=message), error.code
-        return render_template("error.html", message=message), error.code
+    app.register_error_handler(HTTPException, http_error)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(error: DBAPIError):
         """The database is restarting or out of reach: ask the client to retry."""
         db.session.rollback()
-        message = _("The service is briefly unavailable. Try again in a moment.")
+        text = message(ErrorCode.UNAVAILABLE)
         if request.path.startswith("/api/"):
-            response = jsonify(error="unavailable", message=message)
+            response = jsonify(error=ErrorCode.UNAVAILABLE, message=text)
         else:
-            response = render_template("error.html", message=message)
+            response = render_template("error.html", message=text)
         return response, 503, {"Retry-After": "2"}
 
     @app.errorhandler(500)
     def server_error(error):
-        message = _("Something went wrong. Please try again in a moment.")
+        text = message(ErrorCode.SERVER_ERROR)
         if request.path.startswith("/api/"):
-            return jsonify(error="server_error", message=message), 500
-        return render_template("error.html", message=message), 500
+            return jsonify(error=ErrorCode.SERVER_ERROR, message=text), 500
+        return render_template("error.html", message=text), 500

@@ -5,12 +5,13 @@ written down once. Error messages are English msgids marked with :func:`N_`; the
 error handler translates them into the user's language when it answers.
 """
 
-from datetime import date
+from datetime import UTC, date
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from .models import CardStatus, RevokeReason
 from .rules import Reason, WarningCode
+from .services.cards import MAX_CHILDREN, MIN_AGE, MIN_BIRTH_YEAR
 from .services.stats import GROUPS
 
 
@@ -58,6 +59,17 @@ class Text(fields.String):
         return text
 
 
+class Moment(fields.AwareDateTime):
+    """An ISO 8601 moment with its UTC offset, loaded as UTC (and only if UTC can hold it)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:  # e.g. 0001-01-01T00:00+14:00
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
+
+
 def _integer(**kwargs) -> fields.Integer:
     """Return a JSON integer field (no strings, floats or booleans)."""
     return fields.Integer(strict=True, **kwargs)
@@ -97,14 +109,15 @@ class RequestSchema(Schema):
 
 
 class CardCreateSchema(RequestSchema):
-    # The card service checks these ranges and answers with its own codes (holder_too_young,
-    # invalid_birth_year, invalid_postcode, invalid_children); the metadata documents them.
+    # The card service holds the holder's rules and answers with its own codes
+    # (holder_too_young, invalid_birth_year, invalid_postcode, invalid_children); the
+    # metadata only documents them.
     birth_year = _integer(
         required=True,
         metadata={
-            "description": "The holder's year of birth; the holder turns 16 this year or is "
-            "older (`holder_too_young`).",
-            "minimum": 1900,
+            "description": f"The holder's year of birth; the holder turns {MIN_AGE} this year "
+            "or is older (`holder_too_young`).",
+            "minimum": MIN_BIRTH_YEAR,
             "example": 1980,
         },
     )
@@ -121,7 +134,7 @@ class CardCreateSchema(RequestSchema):
         metadata={
             "description": "The holder's own or grand-children under age who may come free.",
             "minimum": 0,
-            "maximum": 20,
+            "maximum": MAX_CHILDREN,
         },
     )
     region = Text(
@@ -164,6 +177,32 @@ class VisitCreateSchema(VerifySchema):
             "first time and stores nothing new, so a retry never counts a visit twice."
         },
     )
+
+
+def _printable(text: str) -> None:
+    if text.strip() != text or not text.isprintable():
+        raise ValidationError(N_("Invalid value."))
+
+
+class OfflineVisitSchema(VisitCreateSchema):
+    """A visit the scanner stored while offline and sends when the network returns: the API's
+    visit with the scanned `token` or the typed `number`, the moment of the scan and the
+    event. The scanner's sync endpoint loads it; the view checks ``venue`` itself."""
+
+    token = Text(allow_none=True, load_default=None)
+    number = Text(allow_none=True, load_default=None)
+    idempotency_key = Text(
+        required=True,
+        validate=[validate.Length(1, 64, error=N_("Give 1 to 64 characters.")), _printable],
+    )
+    venue = fields.Raw(allow_none=True)
+    event = fields.Integer(strict=True, allow_none=True, load_default=None)
+    scanned_at = Moment(required=True)
+
+    @validates_schema
+    def _token_or_number(self, data: dict, **kwargs) -> None:
+        if bool(data.get("token")) == bool(data.get("number")):
+            raise ValidationError(N_("Give either token or number."))
 
 
 # Statistics reach no further: the day after the end and its month must still be dates.

@@ -38,12 +38,14 @@ from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from . import cardnumbers
+from .errors import DomainError
+from .rules import Reason
 
 CARD_SALT = "kaikukortti.card.v1"
 DIGITAL_SALT = "kaikukortti.digital.v1"
 
-INVALID_TOKEN = "invalid_token"
-TOKEN_EXPIRED = "token_expired"
+INVALID_TOKEN = Reason.INVALID_TOKEN
+TOKEN_EXPIRED = Reason.TOKEN_EXPIRED
 
 MAX_TOKEN_LENGTH = 512
 MAX_GENERATION = 999_999_999
@@ -73,12 +75,8 @@ class CardToken:
     signed_at: datetime | None  # UTC, only for time-limited digital tokens
 
 
-class TokenError(Exception):
-    """A token that cannot be accepted; ``code`` is "invalid_token" or "token_expired"."""
-
-    def __init__(self, code: str, message: str | None = None) -> None:
-        super().__init__(message or code)
-        self.code = code
+class TokenError(DomainError):
+    """A token that cannot be accepted; ``code`` is ``invalid_token`` or ``token_expired``."""
 
 
 def _check_keys(keys: Sequence[str]) -> list[str]:

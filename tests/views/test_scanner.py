@@ -475,3 +475,69 @@ class TestQueries:
         assert verdict_of(response) == ("ok", "ok")
         # and the event, and the places taken
         assert len(sent) <= 5, "\n".join(sent)
+
+
+class TestFullEvent:
+    """An event whose Kaikukortti places are taken: red where the venue refuses, orange where
+    it still accepts, each in its own words."""
+
+    @pytest.fixture
+    def full_event(self, door, demo_cards):
+        venue = db.session.get(Organisation, door.venue)
+        event = Event(venue=venue, name="Ensi-ilta", starts_on=cards.today_in_finland(), quota=1)
+        db.session.add(event)
+        db.session.commit()
+        filler = cards.printed_token(card(demo_cards["replaced"]))
+        assert record(door, token=filler, event=str(event.id)).status_code == 201
+        return venue, event
+
+    @pytest.mark.parametrize(
+        ("language", "title", "holder", "accepted"),
+        [
+            ("fi", "Paikat täynnä", "Valitettavasti tapahtuman Kaikukortti-paikat", "Hyväksytty"),
+            ("sv", "Platserna är slut", "Tyvärr är evenemangets platser", "Godkänt"),
+        ],
+    )
+    def test_refusal_says_the_places_are_taken(
+        self, door, full_event, language, title, holder, accepted
+    ):
+        venue, event = full_event
+        venue.quota_full_refuses = True
+        db.session.commit()
+        door.get(f"/language/{language}?next=/scan")
+        response = verify(door, token=door.token("active"), event=str(event.id))
+        assert verdict_of(response) == ("refuse", "quota_full")
+        title_line = re.search(r'id="verdict-title"[^>]*>([^<]*)<', response.text).group(1)
+        assert title_line.strip() == title
+        assert holder in response.text
+        assert accepted not in response.text
+        assert "Record visit" not in response.text
+
+    @pytest.mark.parametrize(
+        ("language", "title"),
+        [("fi", "Hyväksytty – paikat täynnä"), ("sv", "Godkänt – platserna är slut")],
+    )
+    def test_warning_says_the_venue_still_accepts(self, door, full_event, language, title):
+        _, event = full_event
+        door.get(f"/language/{language}?next=/scan")
+        response = verify(door, token=door.token("active"), event=str(event.id))
+        assert verdict_of(response) == ("warn", "ok")
+        assert title in response.text
+
+    def test_the_pages_own_words_keep_the_refusal(self, door):
+        config = json.loads(
+            re.search(
+                r'<script type="application/json" id="scanner-config">(.*?)</script>',
+                door.get("/scan").text,
+                re.S,
+            ).group(1)
+        )
+        assert config["words"]["quota_full"]["title"] == "Paikat täynnä"
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_scan_time_beyond_the_calendar_is_a_400(door, moment):
+    payload = TestSync().payload(door, scanned_at=moment)
+    response = door.post("/scan/sync", json=payload)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert visits() == []

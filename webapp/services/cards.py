@@ -7,22 +7,29 @@ from flask import current_app
 from sqlalchemy import Select, false, func, select
 
 from .. import cardnumbers, tokens
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
-from ..models import Card, CardStatus, Organisation, Region, RevokeReason, Role, User, Visit, utcnow
-from ..rules import today_in_finland
+from ..models import (
+    Card,
+    CardStatus,
+    Organisation,
+    Region,
+    RevokeReason,
+    Role,
+    User,
+    Visit,
+    utcnow,
+)
+from ..rules import Reason, today_in_finland
 from . import audit
 
 MIN_AGE = 16
 MAX_CHILDREN = 20
+MIN_BIRTH_YEAR = 1900
 
 
-class CardError(Exception):
+class CardError(DomainError):
     """A card change that cannot be made; ``code`` says why, ``field`` which input is wrong."""
-
-    def __init__(self, code: str, field: str | None = None):
-        super().__init__(code)
-        self.code = code
-        self.field = field
 
 
 def one_year_after(day: date) -> date:
@@ -47,7 +54,9 @@ def issue_card(
     """Register a new card; raise CardError (e.g. ``holder_too_young``) for bad input."""
     today = today or today_in_finland()
     region = region or issuer.region
-    _check_holder(birth_year, postcode, children, today)
+    check_birth_year(birth_year, today)
+    check_postcode(postcode)
+    check_children(children)
     valid_until = _validity_end(region, today, valid_until)
     card = Card(
         number=_unused_number(),
@@ -93,7 +102,8 @@ def correct_card(card: Card, *, actor: User | None, children: int, postcode: str
     """Correct a mistyped number of children or postcode, audit-logged; raise CardError
     (``revoked``, ``invalid_children``, ``invalid_postcode``)."""
     _check_not_revoked(card)
-    _check_details(postcode, children)
+    check_postcode(postcode)
+    check_children(children)
     changed = {
         name: value
         for name, value in (("children", children), ("postcode", postcode))
@@ -109,7 +119,7 @@ def correct_card(card: Card, *, actor: User | None, children: int, postcode: str
 def change_validity(card: Card, *, actor: User | None, valid_until: date) -> Card:
     """Set the card's last day of validity (a coordinator extending a pilot's cards)."""
     if valid_until < card.valid_from:
-        raise CardError("invalid_valid_until", "valid_until")
+        raise CardError(ErrorCode.INVALID_VALID_UNTIL, "valid_until")
     card.valid_until = valid_until
     audit.record("card.validity_changed", card, actor=actor, valid_until=valid_until)
     return card
@@ -211,33 +221,48 @@ def usage_count(card: Card) -> int:
     return db.session.scalar(select(func.count()).where(Visit.card_id == card.id))
 
 
-def _check_holder(birth_year: int, postcode: str, children: int, today: date) -> None:
-    if not 1900 <= birth_year <= today.year:
-        raise CardError("invalid_birth_year", "birth_year")
-    if birth_year > today.year - MIN_AGE:
-        raise CardError("holder_too_young", "birth_year")
-    _check_details(postcode, children)
+# The card holder's rules, written once: the distributor's form checks each field with them
+# as it is typed, and issuing a card checks them all.
 
 
-def _check_details(postcode: str, children: int) -> None:
+def check_birth_year(birth_year: int, today: date | None = None) -> None:
+    """Check that the holder turns 16 this year or is older; raise CardError if not."""
+    this_year = (today or today_in_finland()).year
+    if not MIN_BIRTH_YEAR <= birth_year <= this_year:
+        raise CardError(ErrorCode.INVALID_BIRTH_YEAR, "birth_year", year=this_year)
+    if birth_year > this_year - MIN_AGE:
+        raise CardError(ErrorCode.HOLDER_TOO_YOUNG, "birth_year", age=MIN_AGE)
+
+
+def check_postcode(postcode: str) -> None:
+    """Check that the postcode has five digits; raise CardError if not."""
     if not (len(postcode) == 5 and postcode.isascii() and postcode.isdigit()):
-        raise CardError("invalid_postcode", "postcode")
+        raise CardError(ErrorCode.INVALID_POSTCODE, "postcode")
+
+
+def check_children(children: int) -> None:
+    """Check the number of children who may come free (0 to 20); raise CardError if not."""
     if not 0 <= children <= MAX_CHILDREN:
-        raise CardError("invalid_children", "children")
+        raise CardError(ErrorCode.INVALID_CHILDREN, "children", min=0, max=MAX_CHILDREN)
+
+
+def check_valid_until(valid_until: date, today: date | None = None) -> None:
+    """Check that a new last day of validity is not in the past; raise CardError if it is."""
+    if valid_until < (today or today_in_finland()):
+        raise CardError(ErrorCode.INVALID_VALID_UNTIL, "valid_until")
 
 
 def _validity_end(region: Region, today: date, valid_until: date | None) -> date:
     end = valid_until or one_year_after(today)
     if region.pilot_ends_on is not None:
         end = min(end, region.pilot_ends_on)
-    if end < today:
-        raise CardError("invalid_valid_until", "valid_until")
+    check_valid_until(end, today)
     return end
 
 
 def _check_not_revoked(card: Card) -> None:
     if card.revoked:
-        raise CardError("revoked")
+        raise CardError(Reason.REVOKED)
 
 
 def _unused_number() -> str:

@@ -28,6 +28,7 @@ from sqlalchemy import CursorResult, Row, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, tokens
+from ..errors import Code, DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
     Card,
@@ -60,12 +61,11 @@ UNDO_WINDOW = timedelta(minutes=10)
 T = TypeVar("T")
 
 
-class DoorError(Exception):
-    """A visit that cannot be recorded or undone; ``code`` says why."""
+class DoorError(DomainError):
+    """A visit that cannot be recorded or undone; ``code`` says why, ``verdict`` about what."""
 
-    def __init__(self, code: str, verdict: Verdict | None = None):
+    def __init__(self, code: Code, verdict: Verdict | None = None):
         super().__init__(code)
-        self.code = str(code)
         self.verdict = verdict
 
 
@@ -336,7 +336,7 @@ def record_visit(
     if not decision.valid:
         raise DoorError(decision.reason, decision)
     if children < 0:
-        raise DoorError("invalid_children", decision)
+        raise DoorError(ErrorCode.INVALID_CHILDREN, decision)
     refusal = children_reason(decision, children)
     if refusal is not None:
         raise DoorError(refusal, decision)
@@ -369,7 +369,7 @@ def record_visit(
         stored = _recorded(_visit_by_key(venue, idempotency_key))
         if stored is not None:
             return stored, False
-    raise DoorError("conflict", decision)
+    raise DoorError(ErrorCode.CONFLICT, decision)
 
 
 def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> Visit:
@@ -383,9 +383,9 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
         select(Visit).where(Visit.id == visit_id, Visit.venue_id.in_(venue_ids))
     )
     if visit is None:
-        raise DoorError("not_found")
+        raise DoorError(ErrorCode.NOT_FOUND)
     if (moment or utcnow()) - visit.recorded_at > UNDO_WINDOW:
-        raise DoorError("undo_window_passed")
+        raise DoorError(ErrorCode.UNDO_WINDOW_PASSED)
     details = {
         "card": visit.card.number,
         "venue": visit.venue.name,
@@ -394,7 +394,7 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
     }
     region_id = visit.venue.region_id
     if not rollup.remove(db.session, visit.id):
-        raise DoorError("not_found")
+        raise DoorError(ErrorCode.NOT_FOUND)
     db.session.expunge(visit)  # deleted by the rollup's statement, not by the ORM
     audit.record("visit.undone", visit, actor=user, region_id=region_id, **details)
     return visit

@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, func, select
 
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
     Event,
@@ -40,13 +41,8 @@ STAFF_ORGANISATION = {
 }
 
 
-class NetworkError(Exception):
+class NetworkError(DomainError):
     """A change to the network that cannot be made; ``code`` says why, ``field`` where."""
-
-    def __init__(self, code: str, field: str | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.field = field
 
 
 # --- who sees what ------------------------------------------------------------------------
@@ -94,12 +90,12 @@ def find_visible(query: Select, object_id: int):
 
 def _require_region(actor: User, region_id: int | None) -> None:
     if not is_admin(actor) and (region_id is None or region_id != actor.region_id):
-        raise NetworkError("not_your_region", "region")
+        raise NetworkError(ErrorCode.NOT_YOUR_REGION, "region")
 
 
 def _require_admin(actor: User) -> None:
     if not is_admin(actor):
-        raise NetworkError("admin_only")
+        raise NetworkError(ErrorCode.ADMIN_ONLY)
 
 
 def _require_manager(actor: User, user: User) -> None:
@@ -112,9 +108,9 @@ def _require_manager(actor: User, user: User) -> None:
 def _text(value: str | None, field: str, max_length: int) -> str:
     value = (value or "").strip()
     if not value:
-        raise NetworkError("required", field)
+        raise NetworkError(ErrorCode.REQUIRED, field)
     if len(value) > max_length:
-        raise NetworkError("too_long", field)
+        raise NetworkError(ErrorCode.TOO_LONG, field)
     return value
 
 
@@ -128,9 +124,9 @@ def create_region(
     _require_admin(actor)
     code = _text(code, "code", 40).lower()
     if not CODE_PATTERN.match(code):
-        raise NetworkError("invalid_code", "code")
+        raise NetworkError(ErrorCode.INVALID_CODE, "code")
     if db.session.scalar(select(Region.id).where(Region.code == code)) is not None:
-        raise NetworkError("code_taken", "code")
+        raise NetworkError(ErrorCode.CODE_TAKEN, "code")
     region = Region(code=code, name=_text(name, "name", 120), pilot_ends_on=pilot_ends_on)
     db.session.add(region)
     audit.record("region.created", region, actor=actor, region_id=None, code=code)
@@ -158,11 +154,11 @@ def add_membership(
     """
     _require_admin(actor)
     if ends_on is not None and ends_on < starts_on:
-        raise NetworkError("invalid_period", "ends_on")
+        raise NetworkError(ErrorCode.INVALID_PERIOD, "ends_on")
     far = date.max
     for other in region.memberships:
         if starts_on <= (other.ends_on or far) and other.starts_on <= (ends_on or far):
-            raise NetworkError("membership_overlap", "starts_on")
+            raise NetworkError(ErrorCode.MEMBERSHIP_OVERLAP, "starts_on")
     membership = NetworkMembership(starts_on=starts_on, ends_on=ends_on)
     region.memberships.append(membership)
     db.session.flush()
@@ -210,14 +206,14 @@ def save_organisation(
     name = _text(name, "name", 200)
     venue = kind is OrganisationKind.VENUE
     if venue and category is None:
-        raise NetworkError("category_required", "category")
+        raise NetworkError(ErrorCode.CATEGORY_REQUIRED, "category")
     clash = select(Organisation.id).where(
         Organisation.region_id == region.id, func.lower(Organisation.name) == name.lower()
     )
     if organisation is not None:
         clash = clash.where(Organisation.id != organisation.id)
     if db.session.scalar(clash) is not None:
-        raise NetworkError("name_taken", "name")
+        raise NetworkError(ErrorCode.NAME_TAKEN, "name")
     created = organisation is None
     if created:
         organisation = Organisation(kind=kind)
@@ -260,9 +256,9 @@ def save_event(
     """
     _require_region(actor, venue.region_id)
     if not venue.is_venue:
-        raise NetworkError("not_a_venue", "venue")
+        raise NetworkError(ErrorCode.NOT_A_VENUE, "venue")
     if quota is not None and quota < 0:
-        raise NetworkError("invalid_quota", "quota")
+        raise NetworkError(ErrorCode.INVALID_QUOTA, "quota")
     created = event is None
     if created:
         event = Event()
@@ -311,21 +307,21 @@ def _check_person(
     if role is Role.ADMIN:
         _require_admin(actor)
         if organisations:
-            raise NetworkError("no_organisations_for_role", "organisations")
+            raise NetworkError(ErrorCode.NO_ORGANISATIONS_FOR_ROLE, "organisations")
         return
     if region is None:
-        raise NetworkError("required", "region")
+        raise NetworkError(ErrorCode.REQUIRED, "region")
     _require_region(actor, region.id)
     kind = STAFF_ORGANISATION.get(role)
     if kind is None:
         if organisations:
-            raise NetworkError("no_organisations_for_role", "organisations")
+            raise NetworkError(ErrorCode.NO_ORGANISATIONS_FOR_ROLE, "organisations")
         return
     if not organisations:
-        raise NetworkError("organisation_required", "organisations")
+        raise NetworkError(ErrorCode.ORGANISATION_REQUIRED, "organisations")
     for org in organisations:
         if org.kind is not kind or org.region_id != region.id:
-            raise NetworkError("wrong_organisation", "organisations")
+            raise NetworkError(ErrorCode.WRONG_ORGANISATION, "organisations")
 
 
 def invite_person(
@@ -345,12 +341,12 @@ def invite_person(
     """
     email = accounts.normalize_email(email or "")
     if len(email) > 254 or not EMAIL_PATTERN.match(email):
-        raise NetworkError("invalid_email", "email")
+        raise NetworkError(ErrorCode.INVALID_EMAIL, "email")
     if role is Role.ADMIN:
         region = None
     _check_person(actor, role, region, organisations)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise NetworkError("email_taken", "email")
+        raise NetworkError(ErrorCode.EMAIL_TAKEN, "email")
     user = User(email=email, role=role, region=region, organisations=list(organisations))
     token = _new_invite(user, now or utcnow())
     db.session.add(user)
@@ -373,7 +369,7 @@ def update_person(
     _require_manager(actor, user)
     _check_person(actor, role, user.region, organisations)
     if user.id == actor.id and role is not user.role:
-        raise NetworkError("cannot_change_own_role", "role")
+        raise NetworkError(ErrorCode.CANNOT_CHANGE_OWN_ROLE, "role")
     user.role = role
     user.organisations = list(organisations)
     db.session.flush()
@@ -391,7 +387,7 @@ def renew_invite(user: User, *, actor: User, now: datetime | None = None) -> str
     """Give the person a new one-time link (the old one stops working); return the token."""
     _require_manager(actor, user)
     if not user.active:
-        raise NetworkError("inactive")
+        raise NetworkError(ErrorCode.INACTIVE)
     token = _new_invite(user, now or utcnow())
     db.session.flush()
     audit.record("user.invite_renewed", user, actor=actor)
@@ -402,7 +398,7 @@ def deactivate_person(user: User, *, actor: User, now: datetime | None = None) -
     """Take a person out of use at once: sessions end, API tokens and invitation stop."""
     _require_manager(actor, user)
     if user.id == actor.id:
-        raise NetworkError("cannot_deactivate_self")
+        raise NetworkError(ErrorCode.CANNOT_DEACTIVATE_SELF)
     user.active = False
     user.invite_hash = None
     user.invite_expires_at = None
@@ -438,11 +434,11 @@ def accept_invite(token: str, password: str, now: datetime | None = None) -> Use
     """
     user = person_for_invite(token, now)
     if user is None:
-        raise NetworkError("invalid_invite")
+        raise NetworkError(ErrorCode.INVALID_INVITE)
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise NetworkError("password_too_short", "password")
+        raise NetworkError(ErrorCode.PASSWORD_TOO_SHORT, "password", min=MIN_PASSWORD_LENGTH)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise NetworkError("password_too_long", "password")
+        raise NetworkError(ErrorCode.PASSWORD_TOO_LONG, "password")
     accounts.set_password(user, password)
     user.invite_hash = None
     user.invite_expires_at = None

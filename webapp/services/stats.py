@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import Date, bindparam, case, func, literal, select, union_all
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import Card, Organisation, OrganisationKind, Region, VenueCategory, VisitDay
 from ..rules import HELSINKI
@@ -41,12 +42,8 @@ GROUPS = ("month", "venue", "region", "category")
 MAX_YEARS = 10
 
 
-class StatsError(Exception):
+class StatsError(DomainError):
     """Statistics cannot be computed for the request; ``code`` tells why."""
-
-    def __init__(self, code: str, message: str = "") -> None:
-        super().__init__(message or code)
-        self.code = code
 
 
 def utc_start_of(day: date) -> datetime:
@@ -69,9 +66,9 @@ def _next_month(day: date) -> date:
 
 def _check_range(start: date, end: date) -> None:
     if end < start:
-        raise StatsError("invalid_range", "The end date is before the start date.")
+        raise StatsError(ErrorCode.INVALID_RANGE)
     if end.year - start.year > MAX_YEARS:
-        raise StatsError("range_too_long", f"The range may span at most {MAX_YEARS} years.")
+        raise StatsError(ErrorCode.RANGE_TOO_LONG, years=MAX_YEARS)
 
 
 @dataclass
@@ -232,7 +229,7 @@ def visit_stats(
     Raises StatsError("invalid_group" | "invalid_range" | "range_too_long").
     """
     if group not in GROUPS:
-        raise StatsError("invalid_group", "group must be one of: " + ", ".join(GROUPS))
+        raise StatsError(ErrorCode.INVALID_GROUP)
     _check_range(start, end)
     venue_info, filtered = _scope(regions, venues)
     sums = list(_sums(start, end, venue_info, filtered))

@@ -16,6 +16,7 @@ def register_blueprints(app: Flask) -> None:
         scanner_sync,
         venue,
     )
+    from .apikit import init_api
 
     for module in (
         auth,
@@ -27,6 +28,6 @@ def register_blueprints(app: Flask) -> None:
         invite,
         venue,
         pwa,
-        api,
     ):
         app.register_blueprint(module.bp)
+    init_api(app, api.bp)

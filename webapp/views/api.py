@@ -8,6 +8,7 @@ Each view authenticates the bearer token, parses its body with a schema of
 from flask import Response, jsonify
 
 from .. import ratelimits
+from ..errors import ErrorCode, message
 from ..extensions import csrf
 from ..models import RevokeReason, Role, User, VisitSource
 from ..rules import Reason
@@ -29,10 +30,8 @@ from .api_helpers import (
     acting_issuer,
     acting_venue,
     card_body,
-    card_failure,
     commit,
     door_message,
-    message,
     region_by_code,
     verdict_body,
     visible_card,
@@ -91,18 +90,15 @@ def create_card(data: dict, *, user: User):
     """
     issuer = acting_issuer(user, data.get("issuer"))
     region = region_by_code(data["region"]) if "region" in data else None
-    try:
-        card = cards.issue_card(
-            issuer=issuer,
-            actor=user,
-            birth_year=data["birth_year"],
-            postcode=data["postcode"],
-            children=data["children"],
-            region=region,
-            valid_until=data.get("valid_until"),
-        )
-    except cards.CardError as error:
-        raise card_failure(error) from None
+    card = cards.issue_card(
+        issuer=issuer,
+        actor=user,
+        birth_year=data["birth_year"],
+        postcode=data["postcode"],
+        children=data["children"],
+        region=region,
+        valid_until=data.get("valid_until"),
+    )
     commit()
     return card_body(card, user)
 
@@ -133,10 +129,7 @@ def update_card(data: dict, number: str, *, user: User):
     For the coordinators of the card's region, e.g. to extend a pilot's cards.
     """
     card = visible_card(number, user)
-    try:
-        cards.change_validity(card, actor=user, valid_until=data["valid_until"])
-    except cards.CardError as error:
-        raise card_failure(error) from None
+    cards.change_validity(card, actor=user, valid_until=data["valid_until"])
     commit()
     return card_body(card, user)
 
@@ -173,10 +166,7 @@ def reissue_card(number: str, *, user: User):
     `replaced`. For the issuing distributor's staff.
     """
     card = visible_card(number, user)
-    try:
-        cards.reissue_card(card, actor=user)
-    except cards.CardError as error:
-        raise card_failure(error) from None
+    cards.reissue_card(card, actor=user)
     commit()
     return card_body(card, user)
 
@@ -200,7 +190,7 @@ def card_pdf(number: str, *, user: User):
     """
     card = visible_card(number, user)
     if card.revoked:
-        raise ApiError(422, "revoked", message(Reason.REVOKED))
+        raise ApiError(422, Reason.REVOKED)
     pdf = printing.card_pdf(card)
     commit()
     return Response(
@@ -268,8 +258,8 @@ def record_visit(data: dict, *, user: door.DoorStaff):
             source=VisitSource.API,
         )
     except door.DoorError as error:
-        if error.code == "conflict":  # a same-key race with an undo that did not settle
-            raise ApiError(409, "conflict") from None
+        if error.code == ErrorCode.CONFLICT:  # a same-key race with an undo that did not settle
+            raise ApiError(409, ErrorCode.CONFLICT) from None
         raise ApiError(422, error.code, door_message(error)) from None
     commit()
     return visit_body(visit), 201 if created else 200
@@ -288,8 +278,9 @@ def undo_visit(visit_id: int, *, user: User):
     try:
         door.undo_visit(visit_id, user=user)
     except door.DoorError as error:
-        if error.code == "not_found":
-            raise ApiError(404, "not_found", message("visit_not_found")) from None
+        if error.code == ErrorCode.NOT_FOUND:
+            text = message(ErrorCode.VISIT_NOT_FOUND)
+            raise ApiError(404, ErrorCode.NOT_FOUND, text) from None
         raise ApiError(422, error.code, door_message(error)) from None
     commit()
     return Response(status=204)
@@ -311,7 +302,4 @@ def visit_stats(query: dict, *, user: User):
     grouped by month (`YYYY-MM`, every month of the range), venue, region or venue category.
     """
     regions = None if user.role is Role.ADMIN else [user.region] if user.region else []
-    try:
-        return stats.visit_stats(query["start"], query["end"], query["group"], regions)
-    except stats.StatsError as error:
-        raise ApiError(422, error.code, message(error.code)) from None
+    return stats.visit_stats(query["start"], query["end"], query["group"], regions)

@@ -1,14 +1,13 @@
 """What the API's views share: the card, verdict and visit objects, the organisation a user
-acts for, and the messages of the API's own error codes."""
+acts for, and the door's refusals in words."""
 
 from typing import TypeVar
 
 from flask import url_for
-from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..errors import ErrorCode, message
 from ..extensions import db
 from ..models import Card, Organisation, Region, Role, User
 from ..rules import Reason, Verdict, today_in_finland
@@ -16,40 +15,7 @@ from ..services import cards, door
 from . import scanner_texts as texts
 from .apikit import ApiError
 
-MESSAGES = {
-    "holder_too_young": _l("The holder must turn 16 this year or be older."),
-    "invalid_birth_year": _l("Give a year of birth from 1900 to this year."),
-    "invalid_postcode": _l("Give a postcode of five digits."),
-    "invalid_children": _l("Give a number of children from 0 to 20."),
-    "invalid_valid_until": _l(
-        "The last day of validity cannot be before the first day of validity."
-    ),
-    "invalid_region": _l("No region has this code."),
-    "card_not_found": _l("No card with this number."),
-    "visit_not_found": _l("No visit with this id at your venues."),
-    "venue_required": _l("You work at several venues: give the venue's id in venue."),
-    "not_your_venue": _l("You do not work at this venue."),
-    "no_venue": _l("Your account is not attached to any venue."),
-    "issuer_required": _l(
-        "You work at several distributors: give the organisation's id in issuer."
-    ),
-    "not_your_organisation": _l("You do not work at this organisation."),
-    "no_organisation": _l("Your account is not attached to any distributor."),
-    "undo_window_passed": _l("A visit can be undone only within 10 minutes of recording it."),
-    "invalid_range": _l("The end date is before the start date."),
-    "range_too_long": _l("The dates may span at most ten years."),
-    "invalid_group": _l("Group by month, venue, region or category."),
-}
-
-
 Place = TypeVar("Place", Organisation, door.DoorVenue)
-
-
-def message(code: str) -> str:
-    """Return the human text of one of the API's error codes."""
-    if code == Reason.REVOKED:
-        return str(texts.WORDS[Reason.REVOKED].staff)
-    return str(MESSAGES[code])
 
 
 def card_body(card: Card, user: User) -> dict:
@@ -111,7 +77,7 @@ def visible_card(number: str, user: User) -> Card:
     """Return the card if the user may see it; 404 alike for unknown and out-of-scope cards."""
     card = cards.find_card(number, user)
     if card is None:
-        raise ApiError(404, "not_found", message("card_not_found"))
+        raise ApiError(404, ErrorCode.NOT_FOUND, message(ErrorCode.CARD_NOT_FOUND))
     return card
 
 
@@ -120,13 +86,13 @@ def _pick(
     wanted: int | None,
     *,
     field: str,
-    required: str,
-    wrong: str,
-    none: str,
+    required: ErrorCode,
+    wrong: ErrorCode,
+    none: ErrorCode,
 ) -> Place:
     """Return the organisation the user acts for: the one asked for, or their only one."""
     if not organisations:
-        raise ApiError(403, "forbidden", message(none))
+        raise ApiError(403, ErrorCode.FORBIDDEN, message(none))
     if wanted is None:
         if len(organisations) > 1:
             raise ApiError(422, required, fields={field: message(required)})
@@ -143,9 +109,9 @@ def acting_issuer(user: User, wanted: int | None) -> Organisation:
         user.distributors,
         wanted,
         field="issuer",
-        required="issuer_required",
-        wrong="not_your_organisation",
-        none="no_organisation",
+        required=ErrorCode.ISSUER_REQUIRED,
+        wrong=ErrorCode.NOT_YOUR_ORGANISATION,
+        none=ErrorCode.NO_ORGANISATION,
     )
 
 
@@ -155,9 +121,9 @@ def acting_venue(user: door.DoorStaff, wanted: int | None) -> door.DoorVenue:
         user.venues,
         wanted,
         field="venue",
-        required="venue_required",
-        wrong="not_your_venue",
-        none="no_venue",
+        required=ErrorCode.VENUE_REQUIRED,
+        wrong=ErrorCode.NOT_YOUR_VENUE,
+        none=ErrorCode.NO_VENUE,
     )
 
 
@@ -165,23 +131,16 @@ def region_by_code(code: str) -> Region:
     """Return the region with that code (any case), else 422 ``invalid_region``."""
     region = db.session.scalar(select(Region).where(Region.code == code.strip().lower()))
     if region is None:
-        raise ApiError(422, "invalid_region", fields={"region": message("invalid_region")})
+        text = message(ErrorCode.INVALID_REGION)
+        raise ApiError(422, ErrorCode.INVALID_REGION, fields={"region": text})
     return region
-
-
-def card_failure(error: cards.CardError) -> ApiError:
-    """Return the API error for a card service's refusal, naming the wrong field."""
-    text = message(error.code)
-    return ApiError(422, error.code, text, {error.field: text} if error.field else None)
 
 
 def door_message(error: door.DoorError) -> str:
     """Say why the visit was refused, in the scanner's words when it was the card."""
     if error.verdict is not None:
         return texts.words_for(error.verdict, code=error.code).staff
-    if error.code in MESSAGES:
-        return message(error.code)
-    return _("The visit cannot be recorded.")
+    return error.message
 
 
 def commit() -> None:
@@ -190,4 +149,4 @@ def commit() -> None:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
-        raise ApiError(409, "conflict") from None
+        raise ApiError(409, ErrorCode.CONFLICT) from None

@@ -3,22 +3,22 @@ the OpenAPI document that flask-smorest builds from the views and :mod:`webapp.s
 
 Every error under ``/api/`` answers ``{"error": code, "message": text}`` (plus ``"fields"``
 for invalid input), with the text in the user's language. The rest of the site keeps its
-own error pages: nothing here registers an app-wide error handler.
+own error pages (see :meth:`Api.handle_http_exception`).
 """
 
-import json
 from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any
 
 import flask_smorest
-from flask import Response, jsonify, request
+from flask import Flask, Response, jsonify, request
 from flask_babel import gettext
-from flask_babel import lazy_gettext as _l
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
-from werkzeug.exceptions import HTTPException, default_exceptions
+from werkzeug.exceptions import HTTPException
 
+from .. import errors
+from ..errors import DomainError
 from ..models import Role
 from ..schemas import ErrorSchema
 from ..services import accounts
@@ -48,22 +48,10 @@ not pass unnoticed.
 that does not exist.
 """
 
-ERROR_MESSAGES = {
-    "bad_request": _l("The request is not valid."),
-    "invalid_json": _l("The request body is not valid JSON."),
-    "unauthorized": _l("Send a valid API token in the header Authorization: Bearer <token>."),
-    "forbidden": _l("Your role does not allow this."),
-    "not_found": _l("Not found."),
-    "method_not_allowed": _l("This method is not allowed here."),
-    "conflict": _l("Someone changed the same data at the same time. Try again."),
-    "validation_error": _l("Some fields are missing or not valid."),
-    "rate_limited": _l("Too many requests. Wait a moment and try again."),
-    "server_error": _l("Something went wrong on the server. Try again later."),
-}
 
-
-class ApiError(Exception):
-    """An API answer other than success; rendered as the contract's error body."""
+class ApiError(DomainError):
+    """An API answer other than success: an HTTP status, a code and, if the code's text of
+    :mod:`webapp.errors` does not fit, a message; ``fields`` name the wrong inputs."""
 
     def __init__(
         self,
@@ -74,20 +62,19 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(code)
         self.status = status
-        self.code = code
-        self.message = message
+        self.text = message
         self.fields = fields
+
+    @property
+    def message(self) -> str:
+        return self.text or super().message
 
 
 def error_response(
     status: int, code: str, message: str | None = None, fields: dict[str, str] | None = None
 ) -> Response:
     """Return the contract's error body: ``{"error", "message"}`` plus ``"fields"``."""
-    if message is None and code in ERROR_MESSAGES:
-        message = str(ERROR_MESSAGES[code])
-    elif message is None:
-        message = " ".join(fields.values()) if fields else gettext("The request failed.")
-    body = {"error": code, "message": message}
+    body = {"error": code, "message": message or errors.message(code)}
     if fields:
         body["fields"] = fields
     response = jsonify(body)
@@ -99,14 +86,7 @@ def error_response(
 
 def _code_for(error: HTTPException) -> str:
     data = getattr(error, "data", None) or {}
-    if "error" in data:
-        return data["error"]
-    return {
-        400: "bad_request",
-        422: "validation_error",
-        429: "rate_limited",
-        500: "server_error",
-    }.get(error.code, (error.name or "error").lower().replace(" ", "_").replace("-", "_"))
+    return data.get("error") or errors.code_for(error)
 
 
 def _translated(messages) -> list[str]:
@@ -121,11 +101,11 @@ def _translated(messages) -> list[str]:
 def _field_errors(messages: dict) -> tuple[dict[str, str], list[str]]:
     """Split webargs' ``{location: {field: [messages]}}`` into field and general messages."""
     fields, general = {}, []
-    for errors in messages.values():
-        if not isinstance(errors, dict):
-            general += _translated(errors)
+    for found in messages.values():
+        if not isinstance(found, dict):
+            general += _translated(found)
             continue
-        for field, field_messages in errors.items():
+        for field, field_messages in found.items():
             if field == "_schema":
                 general += _translated(field_messages)
             else:
@@ -149,45 +129,64 @@ def handle_http_exception(error: HTTPException) -> Response:
     return response
 
 
-def handle_api_error(error: ApiError) -> Response:
-    return error_response(error.status, error.code, error.message, error.fields)
+def handle_domain_error(error: DomainError) -> Response:
+    """Answer a service's refusal: 422 with its code, its text and the wrong field."""
+    if isinstance(error, ApiError):
+        return error_response(error.status, error.code, error.message, error.fields)
+    text = error.message
+    return error_response(422, error.code, text, {error.field: text} if error.field else None)
 
 
 class JsonParser(FlaskParser):
     """Read request bodies as JSON objects; anything else is 400 ``invalid_json``."""
 
-    def _raw_load_json(self, req):
+    def load_json(self, req, schema):
+        """Return the JSON body, or ``missing`` when there is none."""
         body = req.get_data(cache=True)
         if not core.is_json(req.mimetype):
             if body.strip():
-                self._invalid_json()
+                abort(400, error="invalid_json")
+            return core.missing
+        if not body:
             return core.missing
         try:
             return core.parse_json(body)
-        except json.JSONDecodeError:
-            raise  # webargs reads an empty body as no body, the rest as invalid JSON
-        except (RecursionError, ValueError):  # nested too deep, or an integer too long
-            self._invalid_json()
-
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        self._invalid_json()
-
-    @staticmethod
-    def _invalid_json():
-        abort(400, error="invalid_json")
+        except (RecursionError, ValueError):  # not JSON, not UTF-8, too deep, too long a number
+            abort(400, error="invalid_json")
 
 
 class Api(flask_smorest.Api):
-    """flask-smorest's Api, documenting the contract's error body and leaving the rest of the
-    site's error pages alone."""
+    """flask-smorest's Api: the contract's error body under ``/api/``, the site's error pages
+    elsewhere (flask-smorest registers this handler for every HTTP error of the app)."""
 
     ERROR_SCHEMA = ErrorSchema
 
-    def _register_error_handlers(self):
-        """Register nothing app-wide; :class:`ApiBlueprint` handles its own errors."""
+    def handle_http_exception(self, error: HTTPException):
+        if request.path.startswith("/api/"):
+            return handle_http_exception(error)
+        return errors.http_error(error)
 
-    def _register_pagination_header(self):
-        """Leave pagination out of the document: nothing here is paginated."""
+
+def init_api(app: Flask, blueprint: "ApiBlueprint") -> Api:
+    """Serve the blueprint's views and their OpenAPI document at ``<url_prefix>/openapi.json``."""
+    app.config.setdefault("OPENAPI_URL_PREFIX", blueprint.url_prefix)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    api = Api(
+        app,
+        spec_kwargs={
+            "title": "Kaikukortti API",
+            "version": "1",
+            "openapi_version": OPENAPI_VERSION,
+            "info": {"description": DESCRIPTION},
+            "security": [{SECURITY_SCHEME: []}],
+        },
+    )
+    api.spec.components.security_scheme(
+        SECURITY_SCHEME,
+        {"type": "http", "scheme": "bearer", "description": "An API token of a user."},
+    )
+    api.register_blueprint(blueprint)
+    return api
 
 
 def _error_list(codes: Iterable[str]) -> str:
@@ -195,54 +194,14 @@ def _error_list(codes: Iterable[str]) -> str:
 
 
 class ApiBlueprint(flask_smorest.Blueprint):
-    """A flask-smorest blueprint whose errors all answer the contract's JSON body.
-
-    Registering it with the app (as every blueprint is, in :mod:`webapp.views`) also sets up
-    the OpenAPI document of its views at ``<url_prefix>/openapi.json``.
-    """
+    """A flask-smorest blueprint whose errors all answer the contract's JSON body; serve it
+    with :func:`init_api`."""
 
     ARGUMENTS_PARSER = JsonParser()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for code in default_exceptions:  # per code: beats app handlers registered by code
-            self.register_error_handler(code, handle_http_exception)
-        self.register_error_handler(HTTPException, handle_http_exception)
-        self.register_error_handler(ApiError, handle_api_error)
-        self.before_app_request(self._answer_routing_errors)
-
-    def _answer_routing_errors(self):
-        """Answer 404 and 405 under /api/ in JSON: no blueprint handler sees them."""
-        error = request.routing_exception
-        if (
-            error is not None
-            and request.path.startswith("/api/")
-            and getattr(error, "code", 0) >= 400
-        ):
-            return handle_http_exception(error)
-        return None
-
-    def register(self, app, options):
-        super().register(app, options)
-        app.config.setdefault("OPENAPI_URL_PREFIX", self.url_prefix)
-        app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-        api = Api(
-            app,
-            spec_kwargs={
-                "title": "Kaikukortti API",
-                "version": "1",
-                "openapi_version": OPENAPI_VERSION,
-                "info": {"description": DESCRIPTION},
-                "security": [{SECURITY_SCHEME: []}],
-            },
-        )
-        api.spec.components.security_scheme(
-            SECURITY_SCHEME,
-            {"type": "http", "scheme": "bearer", "description": "An API token of a user."},
-        )
-        app.extensions["flask-smorest"]["blp_name_to_api"][self.name] = api
-        self.register_views_in_doc(api, app, api.spec, name=self.name, parameters=None)
-        api.spec.tag({"name": self.name, "description": self.description})
+        self.register_error_handler(DomainError, handle_domain_error)
 
     def route(self, rule, **options) -> Callable:
         """Register and document a view; its name, in camelCase, is the operationId."""

@@ -51,19 +51,6 @@ PER_PAGE = 50
 MAX_BATCH = 500  # about 50 A4 sheets: a few seconds, well within a worker timeout
 CHECKED_FIELDS = ("birth_year", "postcode", "children", "valid_until")
 
-CARD_ERRORS = {
-    "holder_too_young": _l(
-        "The cardholder must turn %(age)s this year or be older.", age=cards.MIN_AGE
-    ),
-    "invalid_birth_year": _l("Enter a birth year from 1900 to this year."),
-    "invalid_postcode": _l("Enter the postcode as five digits, e.g. 70100."),
-    "invalid_children": _l(
-        "Enter a number from %(min)s to %(max)s.", min=0, max=cards.MAX_CHILDREN
-    ),
-    "invalid_valid_until": _l("The last day of validity cannot be in the past."),
-    "revoked": _l("The card has been revoked; it can no longer be changed."),
-}
-
 
 @dataclass(frozen=True)
 class Action:
@@ -259,7 +246,7 @@ def act(number: str, action: str):
             spec.perform(card, form)
         except CardError as error:
             db.session.rollback()
-            flash(str(CARD_ERRORS.get(error.code, error.code)), "error")
+            flash(error.message, "error")
             return redirect(url_for(".card", number=card.number), 303)
         db.session.commit()
         flash(str(spec.done))
@@ -347,7 +334,7 @@ def _issuer(organisation_id: int) -> Organisation:
 
 
 def _show_card_error(form: RegisterForm, error: CardError) -> None:
-    message = str(CARD_ERRORS.get(error.code, error.code))
+    message = error.message
     field = form._fields.get(error.field or "")
     if field is None:
         flash(message, "error")

@@ -1,61 +1,62 @@
-"""Forms of the distributor's workspace."""
+"""Forms of the distributor's workspace.
 
-from flask_babel import gettext as _
+The forms check the shape of what is typed; the card holder's rules (the age, the postcode,
+the children, the validity) are the card service's, and each field shows its refusal.
+"""
+
+from collections.abc import Callable
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
-from wtforms.validators import (
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    Regexp,
-    ValidationError,
-)
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
 from ..models import RevokeReason
 from ..rules import today_in_finland
-from ..services.cards import MAX_CHILDREN, MIN_AGE, one_year_after
+from ..services import cards
+from ..services.cards import one_year_after
 
 
 def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def _rule(check: Callable[[object], None]) -> Callable:
+    """Return a validator that applies the card service's rule to the field's value."""
+
+    def validate(form, field) -> None:
+        if field.data is None:
+            return
+        try:
+            check(field.data)
+        except cards.CardError as error:
+            raise ValidationError(error.message) from None
+
+    return validate
+
+
 def _valid_until_field() -> DateField:
     return DateField(
         _l("Valid until"),
         default=lambda: one_year_after(today_in_finland()),
-        validators=[InputRequired(_l("Enter the last day of validity."))],
+        validators=[
+            InputRequired(_l("Enter the last day of validity.")),
+            _rule(cards.check_valid_until),
+        ],
     )
 
 
 def _postcode_field(required) -> StringField:
     return StringField(
-        _l("Postcode"),
-        filters=[_strip],
-        validators=[
-            required,
-            Regexp(r"[0-9]{5}\Z", message=_l("Enter the postcode as five digits, e.g. 70100.")),
-        ],
+        _l("Postcode"), filters=[_strip], validators=[required, _rule(cards.check_postcode)]
     )
 
 
 def _children_field(required, default: int | None = 0) -> IntegerField:
     return IntegerField(
-        _l("Children"),
-        default=default,
-        validators=[
-            required,
-            NumberRange(0, MAX_CHILDREN, _l("Enter a number from %(min)s to %(max)s.")),
-        ],
+        _l("Children"), default=default, validators=[required, _rule(cards.check_children)]
     )
-
-
-def _not_in_the_past(field) -> None:
-    if field.data is not None and field.data < today_in_finland():
-        raise ValidationError(_("The last day of validity cannot be in the past."))
 
 
 class RegisterForm(FlaskForm):
@@ -65,26 +66,15 @@ class RegisterForm(FlaskForm):
     birth_year = IntegerField(
         _l("Birth year of the cardholder"),
         widget=TextInput(),
-        validators=[InputRequired(_l("Enter the birth year, for example 1985."))],
+        validators=[
+            InputRequired(_l("Enter the birth year, for example 1985.")),
+            _rule(cards.check_birth_year),
+        ],
     )
     postcode = _postcode_field(InputRequired(_l("Enter the postcode.")))
     children = _children_field(InputRequired(_l("Enter the number of children, 0 if none.")))
     region = SelectField(_l("Region"), coerce=int)
     valid_until = _valid_until_field()
-
-    def validate_birth_year(self, field) -> None:
-        if field.data is None:
-            return
-        this_year = today_in_finland().year
-        if not 1900 <= field.data <= this_year:
-            raise ValidationError(_("Enter a year from 1900 to %(year)s.", year=this_year))
-        if field.data > this_year - MIN_AGE:
-            raise ValidationError(
-                _("The cardholder must turn %(age)s this year or be older.", age=MIN_AGE)
-            )
-
-    def validate_valid_until(self, field) -> None:
-        _not_in_the_past(field)
 
 
 class CorrectForm(FlaskForm):
@@ -100,9 +90,6 @@ class RenewForm(FlaskForm):
     valid_until = _valid_until_field()
     children = _children_field(Optional(), default=None)
     postcode = _postcode_field(Optional())
-
-    def validate_valid_until(self, field) -> None:
-        _not_in_the_past(field)
 
 
 class RevokeForm(FlaskForm):

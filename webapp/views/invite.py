@@ -21,9 +21,9 @@ def accept(token: str):
     if form.validate_on_submit():
         try:
             network.accept_invite(token, form.password.data)
-        except NetworkError:
+        except NetworkError as error:
             db.session.rollback()
-            form.password.errors = [*form.password.errors, _("The password was not accepted.")]
+            form.password.errors = [*form.password.errors, error.message]
         else:
             db.session.commit()
             if current_user.is_authenticated:

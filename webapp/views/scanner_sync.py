@@ -8,12 +8,14 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from marshmallow import ValidationError
 
+from ..errors import message
 from ..extensions import db
 from ..models import Role, VisitSource, utcnow
+from ..schemas import OfflineVisitSchema
 from ..services import door, offline
-from . import scanner_texts as texts
-from .scanner import event_at, idempotency_key, own_staff, own_venue, own_venues
+from .scanner import event_at, own_staff, own_venue, own_venues
 
 bp = Blueprint("scanner_sync", __name__)
 
@@ -79,34 +81,28 @@ def sync():
 def _moment(value) -> datetime | None:
     try:
         moment = datetime.fromisoformat(str(value))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    if moment.tzinfo is None:
+        return None
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
 
 
 def _offline_visit(data: dict, venue: door.DoorVenue) -> dict | None:
-    """Check the JSON of a visit recorded offline; return record_visit's arguments or None."""
-    key, children = data.get("idempotency_key"), data.get("children")
-    shown, moment = (
-        door.Shown.of(data.get("token"), data.get("number")),
-        _moment(data.get("scanned_at")),
-    )
-    valid = (
-        isinstance(key, str)
-        and idempotency_key(key) == key
-        and isinstance(children, int)
-        and not isinstance(children, bool)
-        and moment is not None
-        and shown is not None
-    )
-    if not valid:
+    """Load the JSON of a visit recorded offline; return record_visit's arguments or None."""
+    try:
+        visit = OfflineVisitSchema().load(data)
+    except ValidationError:
         return None
     return {
-        "shown": shown,
-        "children": children,
-        "idempotency_key": key,
-        "event": event_at(venue, data.get("event")),
-        "moment": min(moment, utcnow()),
+        "shown": door.Shown.of(visit["token"], visit["number"]),
+        "children": visit["children"],
+        "idempotency_key": visit["idempotency_key"],
+        "event": event_at(venue, visit["event"]),
+        "moment": min(visit["scanned_at"], utcnow()),
     }
 
 
@@ -128,8 +124,7 @@ def _json_error(code: str, status: int):
 
 
 def _json_message(code: str) -> str:
-    words = texts.WORDS.get(code)
-    return str(words.staff) if words else code
+    return message(code)
 
 
 def _no_store(response):

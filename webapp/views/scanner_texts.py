@@ -5,105 +5,16 @@ in the scanner page) by the verdicts the phone makes itself while offline. The w
 stay discreet: they speak of the card, never of the holder's circumstances.
 """
 
-from typing import NamedTuple
-
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from ..rules import Reason, Verdict, WarningCode
+from ..errors import DOOR_WORDS, WARNING_WORDS, ErrorCode, Words
+from ..rules import Reason, Verdict
 
-
-class Words(NamedTuple):
-    title: str
-    staff: str
-    holder: str
-
-
-# Keys are reason codes, warning codes and the scanner's own offline situations.
+# The door's refusals (and ``ok``) come from the error catalogue; these are the scanner's
+# own offline situations. Keys are what the page's offline verdicts and sync answers name.
 WORDS: dict[str, Words] = {
-    Reason.OK: Words(
-        _l("Card accepted"), _l("The Kaikukortti card is valid here."), _l("Welcome!")
-    ),
-    Reason.INVALID_TOKEN: Words(
-        _l("Not a valid card"),
-        _l("The code is not a genuine Kaikukortti code. If the card is damaged, type its number."),
-        _l("Sorry, this code cannot be read as a Kaikukortti card. May I see the card number?"),
-    ),
-    "invalid_number": Words(
-        _l("Check the number"),
-        _l("This is not a Kaikukortti card number. Check for typing mistakes."),
-        _l("May I see the card number once more?"),
-    ),
-    Reason.TOKEN_EXPIRED: Words(
-        _l("Code too old"),
-        _l("The digital card's code is out of date: it may be a screenshot."),
-        _l("Please open the digital card again so that its code refreshes."),
-    ),
-    Reason.UNKNOWN_CARD: Words(
-        _l("Unknown card"),
-        _l("No Kaikukortti card has this number."),
-        _l("This card is not in the register. Please contact the place that gave it to you."),
-    ),
-    Reason.REVOKED: Words(
-        _l("Card revoked"),
-        _l("This card has been revoked and cannot be used."),
-        _l("This card is no longer in use. Please contact the place that gave it to you."),
-    ),
-    Reason.REPLACED: Words(
-        _l("Card replaced"),
-        _l("This card has been replaced by a new card with the same number."),
-        _l("Please use your new card."),
-    ),
-    Reason.EXPIRED: Words(
-        _l("Card expired"),
-        _l("The card was valid until %(date)s."),
-        _l("Your card has expired. It can be renewed where you got it."),
-    ),
-    Reason.NOT_YET_VALID: Words(
-        _l("Not valid yet"),
-        _l("The card becomes valid on %(date)s."),
-        _l("Your card is not valid yet."),
-    ),
-    Reason.REGION_NOT_ACCEPTED: Words(
-        _l("Not accepted here"),
-        _l("Cards of this region are not accepted here on this day."),
-        _l("Sorry, your card cannot be used here yet."),
-    ),
-    Reason.HOME_REGION_ONLY: Words(
-        _l("Own region only"),
-        _l("This venue accepts only cards of its own region."),
-        _l("Sorry, here only cards of this region are accepted."),
-    ),
-    Reason.QUOTA_FULL: Words(
-        _l("Places taken"),
-        _l("All Kaikukortti places of this event are taken."),
-        _l("Sorry, the Kaikukortti places of this event are taken."),
-    ),
-    Reason.CHILDREN_NOT_ALLOWED: Words(
-        _l("No children with this card"),
-        _l("Children cannot come free with this card here."),
-        _l("Here the card is for you only."),
-    ),
-    Reason.TOO_MANY_CHILDREN: Words(
-        _l("Too many children"),
-        _l("At most %(count)s children may come free with this card."),
-        _l("The card covers %(count)s children."),
-    ),
-    "invalid_children": Words(
-        _l("Check the children"),
-        _l("The number of children is not valid."),
-        _l("How many children are with you?"),
-    ),
-    WarningCode.VISITED_TODAY: Words(
-        _l("Accepted – already used today"),
-        _l("This card was already recorded here today. Record again only for a new visit."),
-        _l("Your card has already been used here today."),
-    ),
-    WarningCode.QUOTA_FULL: Words(
-        _l("Accepted – places taken"),
-        _l("The Kaikukortti places of this event are taken, but this venue still accepts."),
-        _l("Welcome!"),
-    ),
+    **DOOR_WORDS,
     "offline_unknown": Words(
         _l("Not on the offline list"),
         _l(
@@ -171,14 +82,16 @@ def state_of(verdict: Verdict) -> str:
 
 
 def words_for(verdict: Verdict, *, code: str | None = None, manual: bool = False) -> Words:
-    """Return the words for the verdict (or for ``code`` about it), filled in."""
-    key: str = code or verdict.reason
-    if code is not None and code not in WORDS:
-        key = verdict.reason
-    elif code is None and verdict.valid and verdict.warnings:
-        key = verdict.warnings[0]
-    elif manual and verdict.reason is Reason.INVALID_TOKEN:
-        key = "invalid_number"
+    """Return the words for the verdict (or for ``code`` about it), filled in.
+
+    A refusal reads the refusal's words, an accepted card with warnings its first warning's:
+    ``quota_full`` is both, and only the warning says that the venue accepts the card.
+    """
+    if code is None and verdict.valid and verdict.warnings:
+        return fill(WARNING_WORDS[verdict.warnings[0]], verdict)
+    key: str = code if code in WORDS else verdict.reason
+    if manual and key == Reason.INVALID_TOKEN:
+        key = ErrorCode.INVALID_NUMBER
     return fill(WORDS[key], verdict)
 
 

@@ -3,7 +3,6 @@
 from datetime import datetime
 
 from flask import Blueprint, abort, make_response, render_template, request
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ...access import roles_required
@@ -16,30 +15,6 @@ from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, ROLE_LABELS
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 bp.before_request(roles_required(Role.COORDINATOR, Role.ADMIN)(lambda: None))
-
-
-NETWORK_ERRORS = {
-    "not_your_region": _l("You can act only inside your own region."),
-    "admin_only": _l("Only a national administrator can do this."),
-    "required": _l("This field is required."),
-    "too_long": _l("This is too long."),
-    "invalid_code": _l("Use lower-case letters, digits and dashes, for example pohjois-savo."),
-    "code_taken": _l("A region with this code already exists."),
-    "invalid_period": _l("The period cannot end before it starts."),
-    "membership_overlap": _l("The period overlaps another membership period of the region."),
-    "category_required": _l("Choose the venue's category."),
-    "name_taken": _l("The region already has an organisation with this name."),
-    "not_a_venue": _l("Choose a venue."),
-    "invalid_quota": _l("Enter a number of 0 or more."),
-    "invalid_email": _l("Enter an email address, for example name@example.fi."),
-    "email_taken": _l("Someone already uses this email address."),
-    "organisation_required": _l("Choose at least one organisation for this role."),
-    "wrong_organisation": _l("Choose organisations of the right kind in the person's region."),
-    "no_organisations_for_role": _l("Coordinators and administrators belong to no organisation."),
-    "cannot_change_own_role": _l("You cannot change your own role."),
-    "cannot_deactivate_self": _l("You cannot deactivate yourself."),
-    "inactive": _l("The person is deactivated."),
-}
 
 
 @bp.app_template_filter("helsinki_time")
@@ -80,7 +55,7 @@ def _perform(form, action) -> bool:
         action()
     except NetworkError as error:
         db.session.rollback()
-        message = str(NETWORK_ERRORS.get(error.code, error.code))
+        message = error.message
         target = getattr(form, error.field or "", None)
         if target is not None and hasattr(target, "errors"):
             target.errors = [*target.errors, message]

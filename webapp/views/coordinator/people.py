@@ -11,7 +11,7 @@ from ...models import Organisation, Role, User
 from ...services import network
 from ...services.network import NetworkError
 from ..coordinator_forms import ROLE_LABELS, PersonEditForm, PersonForm
-from .base import NETWORK_ERRORS, _perform, _regions, _status, _visible_or_404, bp
+from .base import _perform, _regions, _status, _visible_or_404, bp
 
 
 def _role_choices() -> list[SelectChoice]:
@@ -113,7 +113,7 @@ def person_action(user_id: int, action: str):
             network.reactivate_person(person, actor=current_user)
     except NetworkError as error:
         db.session.rollback()
-        flash(str(NETWORK_ERRORS.get(error.code, error.code)), "error")
+        flash(error.message, "error")
         return redirect(url_for(".person", user_id=person.id), 303)
     db.session.commit()
     if action == "invite":

@@ -4,7 +4,6 @@ from datetime import date, datetime, time, timedelta
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -20,10 +19,6 @@ from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm,
 from .base import _page, _regions, bp
 
 AUDIT_PER_PAGE = 50
-STATS_ERRORS = {
-    "invalid_range": _l("The end date is before the start date."),
-    "range_too_long": _l("Choose a period of at most ten years."),
-}
 
 
 # --- home ---------------------------------------------------------------------------------
@@ -77,7 +72,7 @@ def _report(form, regions, only: str | None = None):
     try:
         return stats.report(form.start.data, form.end.data, regions, only=only)
     except stats.StatsError as error:
-        form.end.errors = [*form.end.errors, str(STATS_ERRORS.get(error.code, error.code))]
+        form.end.errors = [*form.end.errors, error.message]
         return None
 
 
