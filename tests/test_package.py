@@ -126,6 +126,8 @@ def test_make_run_sets_up_again_on_a_database_with_real_cards(tmp_path, database
 def readme_commands() -> list[str]:
     """Every `.venv/bin/flask` command of the README, in the order a reader meets them."""
     text = README.read_text()
+    bare = re.findall(r"(?<!\.venv/bin/)\bflask --app [^`\n]*", text)
+    assert not bare, f"without an active venv these fail with 'No such command': {bare}"
     commands = re.findall(r"`(\.venv/bin/flask [^`]+)`|^(\.venv/bin/flask .+)$", text, re.M)
     return list(dict.fromkeys(inline or block for inline, block in commands))
 
