@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -82,25 +83,29 @@ def demo_cards(stdout: str) -> dict[str, str]:
     return dict(re.findall(r"^(active|expired|revoked|replaced|lappi) (\S+)$", stdout, re.M))
 
 
+@contextmanager
+def database_session(url: str):
+    """A session on the clone's database, closed with all its connections at the end."""
+    with create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"}).app_context():
+        try:
+            yield db.session
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def add_real_card(url: str) -> str:
     """Register a card at the demo distributor, as a user of the running app would."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
-    with app.app_context():
-        issuer = db.session.scalar(
-            sa.select(Organisation).filter_by(name="Kuopion sosiaalipalvelut")
-        )
+    with database_session(url) as session:
+        issuer = session.scalar(sa.select(Organisation).filter_by(name="Kuopion sosiaalipalvelut"))
         number = create_card(issuer).number
-        db.session.commit()
-        db.engine.dispose()
+        session.commit()
     return number
 
 
 def count_cards(url: str) -> int:
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "x"})
-    with app.app_context():
-        count = db.session.scalar(sa.select(sa.func.count()).select_from(Card))
-        db.engine.dispose()
-    return count
+    with database_session(url) as session:
+        return session.scalar(sa.select(sa.func.count()).select_from(Card))
 
 
 def test_make_run_sets_up_again_on_a_database_with_real_cards(tmp_path, database):
