@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := webapp
 
-.PHONY: setup system-packages run test test-sqlite test-postgres messages translations lint bench vendor clean
+.PHONY: setup system-packages prepare run test test-sqlite test-postgres messages translations lint bench vendor clean
 
 $(BIN)/flask: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,13 @@ setup: $(BIN)/flask translations
 system-packages:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
-run: setup
+# Everything `run` does before serving: on a database that holds real data the demo is not
+# loaded (one line says why) and the app starts all the same.
+prepare: setup
 	$(BIN)/flask db upgrade
-	$(BIN)/flask demo
+	$(BIN)/flask demo --if-possible
+
+run: prepare
 	@echo "Kaikukortti runs at http://127.0.0.1:5000 (password of every demo user: kaikukortti-demo)"
 	$(BIN)/flask run --host 127.0.0.1 --port 5000
 

@@ -37,8 +37,15 @@ def test_database_url_comes_from_the_environment(tmp_path):
     assert from_environment(tmp_path, {"DATABASE_URL": url})["SQLALCHEMY_DATABASE_URI"] == url
 
 
-def test_factory_applies_test_config():
+def test_factory_applies_test_config_over_the_environment(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/from-environment.db")
+    from_env = create_app()
+    assert (
+        from_env.config["SQLALCHEMY_DATABASE_URI"] == "sqlite:////nonexistent/from-environment.db"
+    )
+    assert not from_env.testing
     app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert app.config["SQLALCHEMY_DATABASE_URI"] == "sqlite://"
     assert app.testing
 
 

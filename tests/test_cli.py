@@ -46,6 +46,23 @@ def test_demo_refuses_a_database_with_other_data(runner):
     assert _row_counts()["User"] == 0
 
 
+def test_demo_if_possible_says_why_and_succeeds_on_other_data(runner):
+    db.session.add(Region(code="uusimaa", name="Uusimaa"))
+    db.session.commit()
+    result = runner.invoke(args=["demo", "--if-possible"])
+    assert result.exit_code == 0, result.output
+    assert "not demo data" in result.stderr and "The demo was not loaded" in result.stderr
+    assert result.stdout == ""
+    assert _row_counts() == {"Region": 1, "Organisation": 0, "User": 0, "Card": 0}
+
+
+def test_demo_if_possible_loads_the_demo_where_it_can(runner):
+    plain = runner.invoke(args=["demo"])
+    again = runner.invoke(args=["demo", "--if-possible"])
+    assert again.exit_code == 0 and again.stdout == plain.stdout
+    assert "not loaded" not in again.stderr
+
+
 def test_demo_users_can_sign_in(runner, client):
     runner.invoke(args=["demo"])
     assert client.sign_in("koordinaattori@example.fi").status_code == 302

@@ -10,14 +10,20 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from . import config
 from .extensions import babel, csrf, db, limiter, login_manager, migrate
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+# templates/, static/ and migrations/ sit beside the package in the checkout (an editable
+# install) and inside it in the wheel (setup.py copies them there).
+ROOT = PACKAGE if (PACKAGE / "templates").is_dir() else PACKAGE.parent
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Create and configure the Kaikukortti app."""
+    """Create and configure the Kaikukortti app.
+
+    Its instance folder (the SQLite database, generated secrets) is Flask's default:
+    instance/ in the checkout, <prefix>/var/webapp-instance for an installed wheel.
+    """
     app = Flask(
         __name__,
-        instance_path=str(ROOT / "instance"),
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
@@ -47,7 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(
         app,
         locale_selector=i18n.select_locale,
-        default_translation_directories=str(ROOT / "webapp" / "translations"),
+        default_translation_directories=str(PACKAGE / "translations"),
     )
     i18n.init_app(app)
 

@@ -451,7 +451,7 @@ class TestVerify:
         assert response.get_json() == {
             "valid": True,
             "reason": "ok",
-            "message": response.get_json()["message"],
+            "message": "Kaikukortti on voimassa tässä kohteessa.",
             "card": {
                 "number": number,
                 "valid_until": card(number).valid_until.isoformat(),
@@ -462,7 +462,6 @@ class TestVerify:
             "max_children": 2,
             "warnings": [],
         }
-        assert response.get_json()["message"]
 
     @pytest.mark.parametrize(
         ("state", "reason"),
@@ -475,14 +474,17 @@ class TestVerify:
         assert (body["valid"], body["reason"], body["children_allowed"]) == (False, reason, False)
         assert body["card"]["number"] == demo_cards[state]
 
-    def test_a_door_check_leaves_no_autocommit_behind(self, api, demo_cards, app):
-        # the check runs in autocommit; the pooled connection goes back transactional
+    def test_work_after_a_door_check_still_rolls_back(self, api, demo_cards, app):
+        # the check runs in autocommit; a later request on its pooled connection must not
         for _ in range(3):  # whichever pooled connection served it
             api(VENUE).post("/api/v1/verify", json={"token": token_of(demo_cards["active"])})
         with app.app_context():
-            for _ in range(3):
-                assert db.session.connection().get_isolation_level() != "AUTOCOMMIT"
+            for attempt in range(3):
+                db.session.add(Region(code=f"kesken-{attempt}", name="Kesken"))
+                db.session.flush()
+                db.session.rollback()
                 db.session.remove()
+        assert db.session.scalar(select(func.count()).where(Region.name == "Kesken")) == 0
 
     def test_older_generation_is_replaced(self, api, demo_cards, app):
         old = tokens.sign_card(demo_cards["replaced"], 1, app.config["CARD_SIGNING_KEYS"])
