@@ -25,7 +25,9 @@ def _organisation_choices(region_id: int | None = None) -> list[SelectChoice]:
     )
     if region_id is not None:
         query = query.where(Organisation.region_id == region_id)
-    return [SelectChoice(o.id, f"{o.name} ({o.region.name})") for o in db.session.scalars(query)]
+    return [
+        SelectChoice(o.id, f"{o.name} ({o.region.local_name})") for o in db.session.scalars(query)
+    ]
 
 
 def _chosen_organisations(ids: list[int]) -> list[Organisation]:
@@ -51,7 +53,7 @@ def people():
 def new_person():
     form = PersonForm()
     form.role.choices = _role_choices()
-    form.region.choices = [SelectChoice(r.id, r.name) for r in _regions()]
+    form.region.choices = [SelectChoice(r.id, r.local_name) for r in _regions()]
     form.organisations.choices = _organisation_choices()
     if request.method == "GET":
         form.region.data = current_user.region_id
