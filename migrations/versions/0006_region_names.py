@@ -20,7 +20,7 @@ SWEDISH = {"pohjois-savo": "Norra Savolax", "kainuu": "Kajanaland", "lappi": "La
 
 
 def upgrade():
-    with op.batch_alter_table('region', schema=None) as batch_op:
+    with op.batch_alter_table('region', schema=None, recreate='never') as batch_op:
         batch_op.add_column(sa.Column('name_sv', sa.String(length=120), nullable=True))
     region = sa.table('region', sa.column('code', sa.String), sa.column('name_sv', sa.String))
     for code, name in SWEDISH.items():
@@ -28,5 +28,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('region', schema=None) as batch_op:
+    # recreate="never": SQLite drops the column in place (no copy of the referenced region table)
+    with op.batch_alter_table('region', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('name_sv')
