@@ -406,3 +406,100 @@ def test_csv_of_each_table_has_a_total_row(client, visits, table):
 def test_csv_of_an_unknown_table_is_not_found(client, ids):
     client.sign_in(OWN)
     assert client.get("/coordinator/stats.csv?table=people").status_code == 404
+
+
+# --- languages and readable names ----------------------------------------------------------
+
+
+def test_swedish_pages_and_exports_name_the_regions_in_swedish(client, visits, ids):
+    client.sign_in(ADMIN)
+    client.get("/language/sv?next=/")
+    assert "Norra Savolax" in client.get("/coordinator/regions").text
+    assert "Kajanaland" in client.get("/coordinator/venues").text
+    page = client.get("/coordinator/stats?start=2024-01-01&end=2024-12-31&region=0").text
+    assert "Norra Savolax" in page and "Kajanaland" in page and "Pohjois-Savo" not in page
+    url = "/coordinator/stats.csv?start=2024-01-01&end=2024-12-31&region=0&table=venue"
+    rows = list(csv.reader(io.StringIO(client.get(url).data.decode("utf-8-sig")), delimiter=";"))
+    assert ["Pyhäjärven Öljymuseo", "Norra Savolax", "2", "2", "3"] in rows
+    workbook = load_workbook(io.BytesIO(client.get(url.replace(".csv", ".xlsx")).data))
+    regions = [row[0] for row in workbook.worksheets[3].iter_rows(values_only=True)]
+    assert "Kajanaland" in regions and "kainuu" not in regions
+    client.get("/language/fi?next=/")
+    assert "Kainuu" in client.get("/coordinator/venues").text
+
+
+def test_the_admin_sets_a_regions_swedish_name(client, ids):
+    client.sign_in(ADMIN)
+    response = client.post(
+        "/coordinator/regions/new",
+        data={"code": "satakunta", "name": "Satakunta", "name_sv": "Satakunda"},
+    )
+    assert response.status_code == 303
+    region = one(Region, code="satakunta")
+    assert (region.name, region.name_sv) == ("Satakunta", "Satakunda")
+    client.post(f"/coordinator/regions/{region.id}", data={"name": "Satakunta", "name_sv": " "})
+    db.session.refresh(region)
+    assert region.name_sv is None  # empty: the Finnish name is shown in Swedish too
+    client.get("/language/sv?next=/")
+    assert "Satakunta" in client.get("/coordinator/regions").text
+
+
+def test_audit_log_speaks_finnish_and_shows_no_internal_ids(client, ids, demo_cards):
+    card = one(Card, number=demo_cards["active"])
+    cards.reissue_card(card, actor=one(User, email=OWN))
+    db.session.commit()
+    client.sign_in(OWN)
+    assert client.post(f"/coordinator/people/{ids['ovi']}/deactivate").status_code == 303
+    event = {"venue": ids["teatteri"], "name": "Ensi-ilta", "starts_on": "2025-01-10"}
+    assert client.post(f"/coordinator/events/{ids['event']}", data=event).status_code == 303
+    page = client.get("/coordinator/audit").text
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert format_number(card.number) in body and "Kortti" in body
+    assert "<td>ovi@example.fi</td>" in body  # the person, not "user 3"
+    assert "Ensi-ilta, Kuopion kaupunginteatteri" in body  # the event by its name
+    assert "Kaikukortti-paikat: 5" in body and "Voimassa asti" in body  # translated names
+    for internal in (f"user {ids['ovi']}", "card ", "event ", "generation", "key_id", "quota"):
+        assert internal not in body, internal
+    text = re.sub(r"<[^>]+>", " ", body)  # what people read
+    assert not re.search(r"\d{4}-\d\d-\d\d", text)  # no ISO dates or timestamps
+    assert re.search(r"<time [^>]*>\d{1,2}\.\d{1,2}\.\d{4}", body)  # a Finnish date
+
+
+def test_a_persons_organisations_are_offered_as_venues_and_distributors(client, ids):
+    client.sign_in(OWN)
+    page = client.get("/coordinator/people/new").text
+    venues = page.index('id="organisations-venue"')
+    distributors = page.index('id="organisations-distributor"')
+    theatre = page.index("Kuopion kaupunginteatteri (Pohjois-Savo)")
+    social = page.index("Kuopion sosiaalipalvelut (Pohjois-Savo)")
+    assert venues < theatre and distributors < social
+    assert (theatre < distributors) == (venues < distributors)  # each under its own heading
+
+
+def test_invitation_link_has_a_copy_button_and_no_inline_script(client, ids):
+    client.sign_in(OWN)
+    page = client.post(
+        "/coordinator/people/new",
+        data={
+            "email": "uusi@example.fi",
+            "role": "venue",
+            "region": ids["savo"],
+            "organisations": ids["teatteri"],
+        },
+    ).text
+    assert re.search(r'<input id="invite-link"[^>]*readonly value="http[^"]+/', page)
+    assert 'data-copy-target="invite-link"' in page and "Kopioi linkki" in page
+    assert re.search(r"<script(?![^>]*\ssrc=)[^>]*>", page) is None  # the CSP allows no inline
+
+
+@pytest.mark.parametrize(
+    ("code", "name"), [("fi", "Kaikukortti – ovi"), ("sv", "Kaikukortti – dörren")]
+)
+def test_scanner_manifest_speaks_the_users_language(client, code, name):
+    client.get(f"/language/{code}?next=/")
+    link = re.search(r'<link rel="manifest" href="([^"]+)"', client.get("/").text).group(1)
+    response = client.get(link)
+    assert response.mimetype == "application/manifest+json"
+    manifest = response.get_json(force=True)
+    assert (manifest["lang"], manifest["name"]) == (code, name)
+    assert manifest["start_url"] == "/scan" and manifest["icons"]

@@ -93,7 +93,7 @@ def _subject(event: AuditEvent, obj) -> str:
 def _details(event: AuditEvent) -> list[tuple[str, str]]:
     shown = []
     for key, value in (event.details or {}).items():
-        if key not in DETAIL_LABELS or value is None or value == "":
+        if key not in DETAIL_LABELS or value == "" or (value is None and key != "quota"):
             continue
         if event.object_type == "visit" and key == "venue":
             continue  # already in the subject
