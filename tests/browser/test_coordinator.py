@@ -114,10 +114,13 @@ def test_invitation_link_is_copied_with_one_press(browser, live_server, demo_car
     page.goto(f"{live_server.url}/coordinator/people/new")
     page.get_by_label("Sähköposti").fill("uusi.ovi@example.fi")
     page.get_by_label("Kuopion kaupunginteatteri (Pohjois-Savo)").check()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "person-form-fi-390.png", full_page=True)
     page.get_by_role("button", name="Kutsu").click()
     link = page.get_by_label("Salasanalinkki").input_value()
     assert "/invite/" in link or "/kutsu/" in link or link.startswith("http")
     page.get_by_role("button", name="Kopioi linkki").click()
     expect(page.get_by_role("status").last).to_contain_text("Linkki on kopioitu")
     assert page.evaluate("() => navigator.clipboard.readText()") == link
+    page.screenshot(path=SHOTS / "invite-link-fi-390.png", full_page=True)
     page.context.close()

@@ -26,7 +26,8 @@ def _organisation_choices(region_id: int | None = None) -> dict[str, list[Select
     )
     if region_id is not None:
         query = query.where(Organisation.region_id == region_id)
-    groups: dict[str, list[SelectChoice]] = {kind.value: [] for kind in OrganisationKind}
+    kinds = (OrganisationKind.VENUE, OrganisationKind.DISTRIBUTOR)
+    groups: dict[str, list[SelectChoice]] = {kind.value: [] for kind in kinds}
     for org in db.session.scalars(query):
         label = f"{org.name} ({org.region.local_name})"
         groups[org.kind.value].append(SelectChoice(org.id, label))
