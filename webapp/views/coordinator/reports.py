@@ -3,6 +3,7 @@
 from datetime import date
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -103,7 +104,9 @@ def statistics_export(fmt: str):
     stem = f"kaikukortti-{report.start.isoformat()}-{report.end.isoformat()}"
     if fmt == "xlsx":
         subtitle = _(
-            "%(start)s – %(end)s", start=report.start.isoformat(), end=report.end.isoformat()
+            "%(start)s – %(end)s",
+            start=format_date(report.start, "short"),
+            end=format_date(report.end, "short"),
         )
         body = xlsx_bytes(list(tables.values()), subtitle)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
