@@ -503,3 +503,9 @@ def test_scanner_manifest_speaks_the_users_language(client, code, name):
     manifest = response.get_json(force=True)
     assert (manifest["lang"], manifest["name"]) == (code, name)
     assert manifest["start_url"] == "/scan" and manifest["icons"]
+
+
+def test_manifest_of_an_unknown_language_is_in_the_users_language(client):
+    client.get("/language/sv?next=/")
+    manifest = client.get("/manifest.webmanifest?lang=<x>").get_json(force=True)
+    assert manifest["lang"] == "sv" and manifest["name"] == "Kaikukortti – dörren"

@@ -15,6 +15,9 @@ Definitions (the same on every page, export and in ``GET /api/v1/stats``):
   Venue and region rows appear only when they have uses.
 * Cards: ``registered`` = cards created in the range; ``activated`` = of those, the cards
   used at least once by the end of the range.
+* Rows are small dataclasses: :class:`Row` (``key`` and the :class:`Figures`),
+  :class:`VenueRow` and :class:`RegionRow` with their extra fields, :class:`CardRow`; each
+  carries its ``Region`` (``region_record``) so that pages name it in the user's language.
 
 The figures come from the daily rollup, not the raw visits: ``visit_day`` (the visits of
 each venue on each Helsinki day) is summed in SQL by (venue, Helsinki month), and Python
