@@ -88,7 +88,7 @@ def overlapping(texts: list[dict]) -> list[tuple[str, str]]:
 @pytest.mark.parametrize("language", ["fi", "sv"])
 @pytest.mark.parametrize("width", [390, 1280])
 def test_statistics_page_fits_the_screen_with_legible_chart_labels(
-    browser, live_server, visits, width, language
+    browser, live_server, visits, axe_check, width, language
 ):
     page = coordinator_page(browser, live_server.url, width, language)
     page.goto(f"{live_server.url}/coordinator/stats")
@@ -105,10 +105,11 @@ def test_statistics_page_fits_the_screen_with_legible_chart_labels(
     # the chart shows the uses its title names: January's bar says 1, not 1 + 3 children
     january = page.locator(".chart-bar").first
     assert january.locator(".chart-value").text_content() == "1"
+    assert axe_check(page) == []
     page.context.close()
 
 
-def test_invitation_link_is_copied_with_one_press(browser, live_server, demo_cards):
+def test_invitation_link_is_copied_with_one_press(browser, live_server, demo_cards, axe_check):
     page = coordinator_page(browser, live_server.url, 390, "fi")
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.goto(f"{live_server.url}/coordinator/people/new")
@@ -123,4 +124,5 @@ def test_invitation_link_is_copied_with_one_press(browser, live_server, demo_car
     expect(page.get_by_role("status").last).to_contain_text("Linkki on kopioitu")
     assert page.evaluate("() => navigator.clipboard.readText()") == link
     page.screenshot(path=SHOTS / "invite-link-fi-390.png", full_page=True)
+    assert axe_check(page) == []
     page.context.close()
