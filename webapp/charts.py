@@ -1,7 +1,10 @@
-"""Stacked bar charts drawn as server-side SVG: no JavaScript, no CDN, prints as it shows.
+"""Bar charts drawn as server-side SVG: no JavaScript, no CDN, prints as it shows.
 
-The geometry is computed here; ``templates/coordinator/_chart.html`` draws it with a
-<title> and <desc>, and every page shows the same figures in a table beside the chart.
+One horizontal bar per row, its label on the left and its value at its end: every label
+has a line of its own (none can overlap), the chart fits a phone's width without
+scrolling, and a chart shows one figure, the one its title names. The geometry is
+computed here; ``templates/coordinator/_chart.html`` draws it with a <title> and <desc>,
+and every page shows the same figures in a table beside the chart.
 """
 
 from __future__ import annotations
@@ -12,28 +15,22 @@ from dataclasses import dataclass, field
 from flask_babel import gettext as _
 
 from .exports import month_label
+from .services.stats import Row
 
-BAR_SLOT = 48  # SVG units per bar
-LEFT, TOP, BOTTOM, RIGHT = 56, 12, 36, 8
-PLOT_HEIGHT = 220
-
-
-@dataclass(frozen=True)
-class Segment:
-    series: str  # CSS class suffix, e.g. "adults"
-    label: str
-    value: int
-    y: float
-    height: float
+WIDTH = 400  # SVG units; the page scales the chart to its column
+LABEL_WIDTH = 112  # the row labels, right-aligned against the plot
+VALUE_ROOM = 40  # beyond the longest bar, for its value
+ROW_HEIGHT = 26
+BAR_HEIGHT = 18
+TOP, AXIS_HEIGHT = 4, 22
 
 
 @dataclass(frozen=True)
 class Bar:
     label: str
-    x: float
+    value: int
+    y: float  # top of the bar
     width: float
-    total: int
-    segments: tuple[Segment, ...]
 
 
 @dataclass
@@ -42,12 +39,12 @@ class Chart:
     description: str
     width: int
     height: int
-    plot_left: int = LEFT
-    plot_right: int = 0
-    baseline: float = TOP + PLOT_HEIGHT
+    plot_left: int = LABEL_WIDTH
+    plot_right: int = WIDTH - VALUE_ROOM
+    bar_height: int = BAR_HEIGHT
+    axis_y: float = 0
     bars: list[Bar] = field(default_factory=list)
-    ticks: list[tuple[float, int]] = field(default_factory=list)
-    series: list[tuple[str, str]] = field(default_factory=list)
+    ticks: list[tuple[float, int]] = field(default_factory=list)  # (x, value)
 
 
 def nice_maximum(value: int) -> tuple[int, int]:
@@ -62,50 +59,29 @@ def nice_maximum(value: int) -> tuple[int, int]:
     return value, value  # pragma: no cover - the loop always finds a step
 
 
-def stacked_bars(
-    rows: list[dict],
-    labels: list[str],
-    series: list[tuple[str, str]],
-    *,
-    title: str,
-    description: str,
-) -> Chart:
-    """Lay out one bar per row, its series stacked from the bottom (first series lowest)."""
-    totals = [sum(row[key] for key, _ in series) for row in rows]
-    top, step = nice_maximum(max(totals, default=0))
+def bar_chart(values: list[int], labels: list[str], *, title: str, description: str) -> Chart:
+    """Lay out one horizontal bar per value, from the top down, on a shared scale."""
+    top, step = nice_maximum(max(values, default=0))
     chart = Chart(
         title=title,
         description=description,
-        width=LEFT + BAR_SLOT * max(len(rows), 1) + RIGHT,
-        height=TOP + PLOT_HEIGHT + BOTTOM,
-        series=series,
+        width=WIDTH,
+        height=TOP + ROW_HEIGHT * max(len(values), 1) + AXIS_HEIGHT,
     )
-    chart.plot_right = chart.width - RIGHT
-    scale = PLOT_HEIGHT / top
-    chart.ticks = [(chart.baseline - v * scale, v) for v in range(0, top + 1, step)]
-    for index, (row, label, total) in enumerate(zip(rows, labels, totals, strict=True)):
-        y = chart.baseline
-        segments = []
-        for key, name in series:
-            height = row[key] * scale
-            y -= height
-            segments.append(Segment(key, name, row[key], round(y, 2), round(height, 2)))
-        x = LEFT + index * BAR_SLOT + BAR_SLOT * 0.15
-        chart.bars.append(Bar(label, round(x, 2), BAR_SLOT * 0.7, total, tuple(segments)))
+    chart.axis_y = TOP + ROW_HEIGHT * len(values)
+    scale = (chart.plot_right - chart.plot_left) / top
+    chart.ticks = [(round(chart.plot_left + v * scale, 2), v) for v in range(0, top + 1, step)]
+    for index, (value, label) in enumerate(zip(values, labels, strict=True)):
+        y = TOP + index * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2
+        chart.bars.append(Bar(label, value, round(y, 2), round(value * scale, 2)))
     return chart
 
 
-def month_chart(rows: list[dict], title: str) -> Chart:
-    """Return the chart of uses per month ("YYYY-MM" rows): adults and children stacked."""
-    series = [("adults", _("Adults")), ("children", _("Children"))]
-    labels = [month_label(row["key"], "LLL yy") for row in rows]
+def month_chart(rows: list[Row], title: str) -> Chart:
+    """Return the chart of uses (visits) per month: one bar per month of the range."""
+    one_year = len({row.key[:4] for row in rows}) <= 1
+    labels = [month_label(row.key, "LLLL" if one_year else "LLL yyyy") for row in rows]
     description = "; ".join(
-        _(
-            "%(month)s: %(adults)s adults, %(children)s children",
-            month=month_label(row["key"]),
-            adults=row["adults"],
-            children=row["children"],
-        )
-        for row in rows
+        _("%(month)s: %(uses)s uses", month=month_label(row.key), uses=row.visits) for row in rows
     )
-    return stacked_bars(rows, labels, series, title=title, description=description)
+    return bar_chart([row.visits for row in rows], labels, title=title, description=description)

@@ -24,6 +24,7 @@ MARKER = "demo"
 NETWORK_SINCE = date(2020, 1, 1)
 
 REGIONS = {"pohjois-savo": "Pohjois-Savo", "kainuu": "Kainuu", "lappi": "Lappi"}
+REGION_NAMES_SV = {"pohjois-savo": "Norra Savolax", "kainuu": "Kajanaland", "lappi": "Lappland"}
 ORGANISATIONS = {
     # name: (kind, region, category, course provider, home region only)
     "Kuopion sosiaalipalvelut": (OrganisationKind.DISTRIBUTOR, "pohjois-savo", None, False, False),
@@ -110,7 +111,7 @@ def _refuse_foreign_data(marker: Setting | None) -> None:
 def _region(code: str, name: str, loaded_on: date) -> Region:
     region = db.session.scalar(select(Region).where(Region.code == code))
     if region is None:
-        region = Region(code=code, name=name)
+        region = Region(code=code, name=name, name_sv=REGION_NAMES_SV[code])
         # Lappi joins the network one year after the demo was loaded.
         starts = loaded_on + timedelta(days=365) if code == "lappi" else NETWORK_SINCE
         region.memberships.append(NetworkMembership(starts_on=starts))

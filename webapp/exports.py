@@ -17,31 +17,26 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from .services.stats import Report
+from .services.stats import CardTable, Report, Row, VisitTable
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 VISIT_COLUMNS = ("visits", "adults", "children")
+CARD_COLUMNS = ("registered", "activated")
 
 
 @dataclass
 class Table:
+    """A table ready to show or export: its cells in order, the totals row last."""
+
     name: str  # file suffix and sheet name
     title: str
-    columns: list[tuple[str, str]]  # (row key, header)
-    rows: list[dict]
-    totals: dict
+    columns: list[tuple[str, str]]  # (figure name or "label", header)
+    rows: list[list]
+    total: list
 
     @property
     def headers(self) -> list[str]:
         return [header for _key, header in self.columns]
-
-    def cells(self, row: dict) -> list:
-        return [row.get(key, "") for key, _header in self.columns]
-
-    def total_cells(self) -> list:
-        first = self.columns[0][0]
-        total = _("Total")
-        return [total if key == first else self.totals.get(key, "") for key, _h in self.columns]
 
 
 def month_label(key: str, width: str = "LLLL yyyy") -> str:
@@ -50,51 +45,83 @@ def month_label(key: str, width: str = "LLLL yyyy") -> str:
     return format_date(date(int(year), int(month), 1), width)
 
 
-def _visit_headers() -> list[tuple[str, str]]:
-    return [("visits", _("Uses")), ("adults", _("Adults")), ("children", _("Children"))]
+def _figure_columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    headers = {
+        "visits": _("Uses"),
+        "adults": _("Adults"),
+        "children": _("Children"),
+        "registered": _("Cards registered"),
+        "activated": _("of which used"),
+    }
+    return [(name, headers[name]) for name in names]
 
 
-def visit_table(name: str, rows: list[dict], totals: dict, labels: dict) -> Table:
+def _table(name, title, label_columns, labels, rows, totals, figures) -> Table:
+    """Lay out the rows: the cells ``labels(row)`` names, then the figures; totals last."""
+    columns = label_columns + _figure_columns(figures)
+    body = [[*labels(row), *(getattr(row, f) for f in figures)] for row in rows]
+    blanks = [""] * (len(label_columns) - 1)
+    total = [_("Total"), *blanks, *(getattr(totals, f) for f in figures)]
+    return Table(name, title, columns, body, total)
+
+
+def row_label(group: str, row: Row, category_labels: dict) -> str:
+    """Return how a row of a table of uses is named to people, in their language."""
+    if group == "month":
+        return month_label(row.key)
+    if group == "category":
+        return str(category_labels.get(row.key, row.key))
+    if group == "region":
+        return row.region_record.local_name
+    return row.key
+
+
+def visit_table(group: str, table: VisitTable, category_labels: dict | None = None) -> Table:
     """Build a table of uses with the key column named for the grouping."""
     first = {
         "month": _("Month"),
         "venue": _("Venue"),
         "category": _("Category"),
         "region": _("Region"),
-    }[name]
-    columns = [("label", first)]
-    if name == "venue":
-        columns.append(("region", _("Region")))
-    shown = [{**row, "label": str(labels.get(row["key"], row["key"]))} for row in rows]
+    }[group]
     titles = {
         "month": _("Uses by month"),
         "venue": _("Uses by venue"),
         "category": _("Uses by venue category"),
         "region": _("Uses by region"),
     }
-    return Table(name, titles[name], columns + _visit_headers(), shown, totals)
+    label_columns = [("label", first)]
+    if group == "venue":
+        label_columns.append(("region", _("Region")))
+
+    def labels(row: Row) -> list[str]:
+        label = row_label(group, row, category_labels or {})
+        return [label, row.region_record.local_name] if group == "venue" else [label]
+
+    return _table(
+        group, titles[group], label_columns, labels, table.rows, table.totals, VISIT_COLUMNS
+    )
 
 
-def card_table(cards: dict) -> Table:
-    columns = [
-        ("name", _("Region")),
-        ("registered", _("Cards registered")),
-        ("activated", _("of which used")),
-    ]
-    return Table("cards", _("Cards by region"), columns, cards["rows"], cards["totals"])
+def card_table(cards: CardTable) -> Table:
+    return _table(
+        "cards",
+        _("Cards by region"),
+        [("label", _("Region"))],
+        lambda row: [row.region_record.local_name],
+        cards.rows,
+        cards.totals,
+        CARD_COLUMNS,
+    )
 
 
 def report_tables(report: Report, category_labels: dict) -> dict[str, Table]:
     """Return every table of the statistics page, keyed by name."""
-    month_labels = {row["key"]: month_label(row["key"]) for row in report.month}
-    region_labels = {row["key"]: row.get("name", row["key"]) for row in report.region}
-    return {
-        "month": visit_table("month", report.month, report.totals, month_labels),
-        "category": visit_table("category", report.category, report.totals, category_labels),
-        "venue": visit_table("venue", report.venue, report.totals, {}),
-        "region": visit_table("region", report.region, report.totals, region_labels),
-        "cards": card_table(report.cards),
+    tables = {
+        group: visit_table(group, report.table(group), category_labels)
+        for group in ("month", "category", "venue", "region")
     }
+    return {**tables, "cards": card_table(report.cards)}
 
 
 def _safe(value):
@@ -108,9 +135,8 @@ def csv_bytes(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow([_safe(h) for h in table.headers])
-    for row in table.rows:
-        writer.writerow([_safe(v) for v in table.cells(row)])
-    writer.writerow([_safe(v) for v in table.total_cells()])
+    for row in (*table.rows, table.total):
+        writer.writerow([_safe(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -124,9 +150,8 @@ def xlsx_bytes(tables: list[Table], subtitle: str) -> bytes:
         sheet.append([table.title])
         sheet.append([subtitle])
         sheet.append(table.headers)
-        for row in table.rows:
-            sheet.append([_safe(v) for v in table.cells(row)])
-        sheet.append(table.total_cells())
+        for row in (*table.rows, table.total):
+            sheet.append([_safe(v) for v in row])
         for cell in (sheet[1][0], *sheet[3], *sheet[sheet.max_row]):
             cell.font = bold
         sheet.column_dimensions["A"].width = 32

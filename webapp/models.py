@@ -10,6 +10,7 @@ import enum
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask_babel import get_locale
 from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
@@ -113,7 +114,8 @@ class Region(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
-    name: Mapped[str] = mapped_column(String(120))
+    name: Mapped[str] = mapped_column(String(120))  # Finnish: the official name
+    name_sv: Mapped[str | None] = mapped_column(String(120))  # Swedish, where one exists
     pilot_ends_on: Mapped[date | None] = mapped_column(Date)
 
     memberships: Mapped[list[NetworkMembership]] = relationship(
@@ -121,6 +123,16 @@ class Region(db.Model):
         cascade="all, delete-orphan",
         order_by="NetworkMembership.starts_on",
     )
+
+    def name_in(self, language: str) -> str:
+        """Return the region's name in the language: Swedish where it has one, else Finnish."""
+        return (self.name_sv or self.name) if language == "sv" else self.name
+
+    @property
+    def local_name(self) -> str:
+        """The region's name in the language of the current page or request."""
+        locale = get_locale()
+        return self.name_in(locale.language if locale else "fi")
 
     def in_network_on(self, day: date) -> bool:
         """Tell whether the region is a member of the Kaikukortti network on that day."""

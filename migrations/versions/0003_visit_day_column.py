@@ -4,7 +4,7 @@ Added nullable, filled from recorded_at in Helsinki time (converted in Python, i
 so that it works alike on SQLite and PostgreSQL), then made NOT NULL. The index on
 (card_id, recorded_at) gives way to (card_id, day, venue_id); (venue_id, day) is new.
 
-Revision ID: 0003_visit_day_column
+Revision ID: 0003
 Revises: 0002
 Create Date: 2026-12-01 07:00:00
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_visit_day_column'
+revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None

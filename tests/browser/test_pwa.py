@@ -61,11 +61,11 @@ def test_manifest_meets_chromium_installability_criteria(installed, live_server)
     # Playwright's contexts are incognito profiles, where Chromium never offers to install.
     assert [e for e in errors if e["errorId"] != "in-incognito"] == []
     manifest = cdp.send("Page.getAppManifest")
-    assert manifest["url"] == f"{live_server.url}/static/manifest.json"
+    assert manifest["url"] == f"{live_server.url}/manifest.webmanifest?lang=en"  # as signed in
     assert manifest.get("errors", []) == []
     sizes = page.evaluate(
         """async () => {
-          const manifest = await (await fetch("/static/manifest.json")).json();
+          const manifest = await (await fetch("/manifest.webmanifest")).json();
           return Promise.all(manifest.icons.map(async (icon) => {
             const image = new Image();
             image.src = icon.src;

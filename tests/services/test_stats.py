@@ -77,15 +77,13 @@ def network():
 START, END = date(2024, 1, 1), date(2024, 11, 30)
 
 
-def figures(visits, adults, children):
-    return {"visits": visits, "adults": adults, "children": children}
+def figures(visits, adults, children) -> stats.Figures:
+    return stats.Figures(visits=visits, adults=adults, children=children)
 
 
 def test_months_are_helsinki_months_across_month_ends_and_dst(network):
     result = stats.visit_stats(START, END, "month", None)
-    by_month = {
-        row["key"]: (row["visits"], row["adults"], row["children"]) for row in result["rows"]
-    }
+    by_month = {row.key: (row.visits, row.adults, row.children) for row in result.rows}
     assert list(by_month) == [f"2024-{m:02d}" for m in range(1, 12)]
     assert by_month["2024-01"] == (2, 2, 2)
     assert by_month["2024-02"] == (1, 1, 1)
@@ -94,43 +92,43 @@ def test_months_are_helsinki_months_across_month_ends_and_dst(network):
     assert by_month["2024-10"] == (1, 1, 3)
     assert by_month["2024-11"] == (2, 2, 1)
     assert by_month["2024-05"] == (0, 0, 0)
-    assert result["totals"] == figures(8, 8, 7)
+    assert result.totals == figures(8, 8, 7)
 
 
 def test_range_is_inclusive_in_helsinki_dates(network):
-    assert stats.visit_stats(date(2024, 1, 31), date(2024, 1, 31), "month", None)["totals"] == (
+    assert stats.visit_stats(date(2024, 1, 31), date(2024, 1, 31), "month", None).totals == (
         figures(1, 1, 0)
     )
-    assert stats.visit_stats(date(2024, 2, 1), date(2024, 2, 1), "month", None)["rows"] == [
-        {"key": "2024-02", **figures(1, 1, 1)}
+    assert stats.visit_stats(date(2024, 2, 1), date(2024, 2, 1), "month", None).rows == [
+        stats.Row(key="2024-02", visits=1, adults=1, children=1)
     ]
-    assert stats.visit_stats(date(2023, 12, 31), date(2023, 12, 31), "region", None)[
-        "totals"
-    ] == figures(1, 1, 5)
+    assert stats.visit_stats(
+        date(2023, 12, 31), date(2023, 12, 31), "region", None
+    ).totals == figures(1, 1, 5)
 
 
 def test_by_venue_keys_are_names_with_id_and_region(network):
-    rows = stats.visit_stats(START, END, "venue", None)["rows"]
-    assert [(r["key"], r["region"], r["visits"], r["children"]) for r in rows] == [
+    rows = stats.visit_stats(START, END, "venue", None).rows
+    assert [(r.key, r.region, r.visits, r.children) for r in rows] == [
         ("Hiihtokeskus", "kainuu", 1, 3),
         ("Kajaanin teatteri", "kainuu", 3, 2),
         ("Kuopion teatteri", "pohjois-savo", 2, 2),
         ("Opisto", "pohjois-savo", 2, 0),
     ]
-    assert rows[1]["id"] == network["kajaani"].id
+    assert rows[1].id == network["kajaani"].id
 
 
 def test_by_region_counts_the_venue_region(network):
     result = stats.visit_stats(START, END, "region", None)
-    assert [(r["key"], r["visits"], r["adults"], r["children"]) for r in result["rows"]] == [
+    assert [(r.key, r.visits, r.adults, r.children) for r in result.rows] == [
         ("kainuu", 4, 4, 5),
         ("pohjois-savo", 4, 4, 2),
     ]
 
 
 def test_by_category_lists_every_category(network):
-    rows = stats.visit_stats(START, END, "category", None)["rows"]
-    assert {r["key"]: r["visits"] for r in rows} == {
+    rows = stats.visit_stats(START, END, "category", None).rows
+    assert {r.key: r.visits for r in rows} == {
         "culture": 5,
         "education": 2,
         "science": 0,
@@ -142,41 +140,41 @@ def test_by_category_lists_every_category(network):
 def test_region_filter_uses_the_venue_region(network):
     # card b (Pohjois-Savo) visited Kajaani: that use counts for Kainuu only
     savo = stats.visit_stats(START, END, "month", [network["savo"]])
-    assert savo["totals"] == figures(4, 4, 2)
-    assert {r["key"]: r["visits"] for r in savo["rows"]}["2024-02"] == 0
+    assert savo.totals == figures(4, 4, 2)
+    assert {r.key: r.visits for r in savo.rows}["2024-02"] == 0
     kainuu = stats.visit_stats(START, END, "venue", [network["kainuu"]])
-    assert [r["key"] for r in kainuu["rows"]] == ["Hiihtokeskus", "Kajaanin teatteri"]
-    assert stats.visit_stats(START, END, "venue", [])["totals"] == figures(0, 0, 0)
+    assert [r.key for r in kainuu.rows] == ["Hiihtokeskus", "Kajaanin teatteri"]
+    assert stats.visit_stats(START, END, "venue", []).totals == figures(0, 0, 0)
 
 
 def test_venue_filter_counts_one_venue(network):
     result = stats.visit_stats(START, END, "month", None, venues=[network["kajaani"]])
-    assert result["totals"] == figures(3, 3, 2)
+    assert result.totals == figures(3, 3, 2)
 
 
 def test_single_month_range(network):
     result = stats.visit_stats(date(2024, 11, 1), date(2024, 11, 30), "month", None)
-    assert result["rows"] == [{"key": "2024-11", **figures(2, 2, 1)}]
+    assert result.rows == [stats.Row(key="2024-11", visits=2, adults=2, children=1)]
 
 
 def test_cards_registered_and_activated(network):
     result = stats.card_stats(START, END, None)
-    assert result["rows"] == [
-        {"key": "kainuu", "name": "Kainuu", "registered": 1, "activated": 1},
-        {"key": "pohjois-savo", "name": "Pohjois-Savo", "registered": 1, "activated": 1},
+    assert [(r.key, r.name, r.registered, r.activated) for r in result.rows] == [
+        ("kainuu", "Kainuu", 1, 1),
+        ("pohjois-savo", "Pohjois-Savo", 1, 1),
     ]
-    assert result["totals"] == {"registered": 2, "activated": 2}
+    assert result.totals == stats.CardTotals(registered=2, activated=2)
     # registered in the range, but its only use comes after the range: not activated
     june = stats.card_stats(date(2024, 6, 1), date(2024, 6, 30), [network["kainuu"]])
-    assert june["totals"] == {"registered": 1, "activated": 0}
+    assert june.totals == stats.CardTotals(registered=1, activated=0)
 
 
 def test_report_holds_every_table_from_one_scan(network):
     report = stats.report(START, END, [network["savo"], network["kainuu"]])
     assert report.totals == figures(8, 8, 7)
     assert report.table("month") == stats.visit_stats(START, END, "month", None)
-    assert [r["key"] for r in report.region] == ["kainuu", "pohjois-savo"]
-    assert report.cards["totals"] == {"registered": 2, "activated": 2}
+    assert [r.key for r in report.region] == ["kainuu", "pohjois-savo"]
+    assert report.cards.totals == stats.CardTotals(registered=2, activated=2)
 
 
 @pytest.mark.parametrize(

@@ -795,6 +795,14 @@ class TestStats:
         ]
         assert body["totals"] == {"visits": 3, "adults": 3, "children": 3}
 
+    def test_venue_and_region_rows_keep_exactly_their_fields(self, api, visits):
+        venue = api(COORDINATOR).get(stats_url("venue")).get_json()["rows"][0]
+        assert set(venue) == {"key", "id", "region", "visits", "adults", "children"}
+        assert venue["region"] == "pohjois-savo"
+        region = api(admin()).get(stats_url("region")).get_json()["rows"][0]
+        figures = {"visits": 1, "adults": 1, "children": 1}
+        assert region == {"key": "kainuu", "name": "Kainuu", **figures}
+
     def test_group_defaults_to_month(self, api, visits):
         url = f"/api/v1/stats?from={today().isoformat()}&to={today().isoformat()}"
         assert api(COORDINATOR).get(url).get_json()["rows"][0]["key"] == today().strftime("%Y-%m")

@@ -39,6 +39,7 @@ RULES: dict[str, frozenset[str]] = {
     "auth.sign_out": SIGNED_IN,
     "pwa.healthz": EVERYONE,
     "pwa.service_worker": EVERYONE,
+    "pwa.manifest": EVERYONE,
     "invite.accept": EVERYONE,
     "cardholder.card": EVERYONE,
     "cardholder.activate": EVERYONE,

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
+from webapp.cardnumbers import format_number
 from webapp.extensions import db
 from webapp.models import (
     AuditEvent,
@@ -164,10 +165,11 @@ def test_other_region_lists_hide_our_objects(client, ids, demo_cards):
     assert "Kajaanin kaupunginteatteri" in client.get("/coordinator/venues").text
     assert "ovi@example.fi" not in client.get("/coordinator/people").text
     assert "Ensi-ilta" not in client.get("/coordinator/events").text
-    assert demo_cards["active"] not in client.get("/coordinator/audit?action=card.issued").text
+    shown = format_number(demo_cards["active"])
+    assert shown not in client.get("/coordinator/audit?action=card.issued").text
     client.post("/sign-out")
     client.sign_in(OWN)
-    assert demo_cards["active"] in client.get("/coordinator/audit?action=card.issued").text
+    assert shown in client.get("/coordinator/audit?action=card.issued").text
 
 
 # --- onboarding: done when a new venue's staff member can scan the same day ----------------
@@ -338,7 +340,7 @@ def test_csv_opens_in_excel_with_finnish_characters(client, visits):
     assert "\r\n" in text
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert all(len(row) == 5 for row in rows)
-    assert ["Pyhäjärven Öljymuseo", "pohjois-savo", "2", "2", "3"] in rows
+    assert ["Pyhäjärven Öljymuseo", "Pohjois-Savo", "2", "2", "3"] in rows  # the region's name
     assert rows[-1][2:] == ["2", "2", "3"]
 
 
@@ -364,7 +366,7 @@ def test_xlsx_holds_every_table(client, visits):
     workbook = load_workbook(io.BytesIO(response.data))
     assert len(workbook.sheetnames) == 5
     venues = [row for row in workbook.worksheets[2].iter_rows(values_only=True)]
-    assert ("Pyhäjärven Öljymuseo", "pohjois-savo", 2, 2, 3) in venues
+    assert ("Pyhäjärven Öljymuseo", "Pohjois-Savo", 2, 2, 3) in venues
 
 
 # --- audit log ------------------------------------------------------------------------------
@@ -377,7 +379,7 @@ def test_audit_log_filters_by_action_and_person(client, ids):
     htmx = {"HX-Request": "true"}
     page = client.get("/coordinator/audit?action=user.deactivated", headers=htmx).text
     assert page.count("<tr>") == 2  # the header and one event
-    assert f"user {ids['ovi']}" in page and OWN in page
+    assert "<td>ovi@example.fi</td>" in page and OWN in page  # the person, not "user 3"
     mine = client.get(f"/coordinator/audit?actor={OWN[:6]}", headers=htmx).text
     assert mine.count("<tr>") == 3
     nobody = client.get("/coordinator/audit?actor=nobody@example.fi", headers=htmx).text
@@ -405,3 +407,106 @@ def test_csv_of_each_table_has_a_total_row(client, visits, table):
 def test_csv_of_an_unknown_table_is_not_found(client, ids):
     client.sign_in(OWN)
     assert client.get("/coordinator/stats.csv?table=people").status_code == 404
+
+
+# --- languages and readable names ----------------------------------------------------------
+
+
+def test_swedish_pages_and_exports_name_the_regions_in_swedish(client, visits, ids):
+    client.sign_in(ADMIN)
+    client.get("/language/sv?next=/")
+    assert "Norra Savolax" in client.get("/coordinator/regions").text
+    assert "Kajanaland" in client.get("/coordinator/venues").text
+    page = client.get("/coordinator/stats?start=2024-01-01&end=2024-12-31&region=0").text
+    assert "Norra Savolax" in page and "Kajanaland" in page and "Pohjois-Savo" not in page
+    url = "/coordinator/stats.csv?start=2024-01-01&end=2024-12-31&region=0&table=venue"
+    rows = list(csv.reader(io.StringIO(client.get(url).data.decode("utf-8-sig")), delimiter=";"))
+    assert ["Pyhäjärven Öljymuseo", "Norra Savolax", "2", "2", "3"] in rows
+    workbook = load_workbook(io.BytesIO(client.get(url.replace(".csv", ".xlsx")).data))
+    regions = [row[0] for row in workbook.worksheets[3].iter_rows(values_only=True)]
+    assert "Kajanaland" in regions and "kainuu" not in regions
+    client.get("/language/fi?next=/")
+    assert "Kainuu" in client.get("/coordinator/venues").text
+
+
+def test_the_admin_sets_a_regions_swedish_name(client, ids):
+    client.sign_in(ADMIN)
+    response = client.post(
+        "/coordinator/regions/new",
+        data={"code": "satakunta", "name": "Satakunta", "name_sv": "Satakunda"},
+    )
+    assert response.status_code == 303
+    region = one(Region, code="satakunta")
+    assert (region.name, region.name_sv) == ("Satakunta", "Satakunda")
+    client.post(f"/coordinator/regions/{region.id}", data={"name": "Satakunta", "name_sv": " "})
+    db.session.refresh(region)
+    assert region.name_sv is None  # empty: the Finnish name is shown in Swedish too
+    client.get("/language/sv?next=/")
+    assert "Satakunta" in client.get("/coordinator/regions").text
+
+
+def test_audit_log_speaks_finnish_and_shows_no_internal_ids(client, ids, demo_cards):
+    card = one(Card, number=demo_cards["active"])
+    cards.reissue_card(card, actor=one(User, email=OWN))
+    db.session.commit()
+    client.sign_in(OWN)
+    assert client.post(f"/coordinator/people/{ids['ovi']}/deactivate").status_code == 303
+    event = {"venue": ids["teatteri"], "name": "Ensi-ilta", "starts_on": "2025-01-10"}
+    assert client.post(f"/coordinator/events/{ids['event']}", data=event).status_code == 303
+    page = client.get("/coordinator/audit").text
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    assert format_number(card.number) in body and "Kortti" in body
+    assert "<td>ovi@example.fi</td>" in body  # the person, not "user 3"
+    assert "Ensi-ilta, Kuopion kaupunginteatteri" in body  # the event by its name
+    assert "Kaikukortti-paikat: 5" in body and "Voimassa asti" in body  # translated names
+    for internal in (f"user {ids['ovi']}", "card ", "event ", "generation", "key_id", "quota"):
+        assert internal not in body, internal
+    text = re.sub(r"<[^>]+>", " ", body)  # what people read
+    assert not re.search(r"\d{4}-\d\d-\d\d", text)  # no ISO dates or timestamps
+    assert re.search(r"<time [^>]*>\d{1,2}\.\d{1,2}\.\d{4}", body)  # a Finnish date
+
+
+def test_a_persons_organisations_are_offered_as_venues_and_distributors(client, ids):
+    client.sign_in(OWN)
+    page = client.get("/coordinator/people/new").text
+    venues = page.index('id="organisations-venue"')
+    distributors = page.index('id="organisations-distributor"')
+    theatre = page.index("Kuopion kaupunginteatteri (Pohjois-Savo)")
+    social = page.index("Kuopion sosiaalipalvelut (Pohjois-Savo)")
+    assert venues < theatre and distributors < social
+    assert (theatre < distributors) == (venues < distributors)  # each under its own heading
+
+
+def test_invitation_link_has_a_copy_button_and_no_inline_script(client, ids):
+    client.sign_in(OWN)
+    page = client.post(
+        "/coordinator/people/new",
+        data={
+            "email": "uusi@example.fi",
+            "role": "venue",
+            "region": ids["savo"],
+            "organisations": ids["teatteri"],
+        },
+    ).text
+    assert re.search(r'<input id="invite-link"[^>]*readonly value="http[^"]+/', page)
+    assert 'data-copy-target="invite-link"' in page and "Kopioi linkki" in page
+    assert re.search(r"<script(?![^>]*\ssrc=)[^>]*>", page) is None  # the CSP allows no inline
+
+
+@pytest.mark.parametrize(
+    ("code", "name"), [("fi", "Kaikukortti – ovi"), ("sv", "Kaikukortti – dörren")]
+)
+def test_scanner_manifest_speaks_the_users_language(client, code, name):
+    client.get(f"/language/{code}?next=/")
+    link = re.search(r'<link rel="manifest" href="([^"]+)"', client.get("/").text).group(1)
+    response = client.get(link)
+    assert response.mimetype == "application/manifest+json"
+    manifest = response.get_json(force=True)
+    assert (manifest["lang"], manifest["name"]) == (code, name)
+    assert manifest["start_url"] == "/scan" and manifest["icons"]
+
+
+def test_manifest_of_an_unknown_language_is_in_the_users_language(client):
+    client.get("/language/sv?next=/")
+    manifest = client.get("/manifest.webmanifest?lang=<x>").get_json(force=True)
+    assert manifest["lang"] == "sv" and manifest["name"] == "Kaikukortti – dörren"

@@ -82,6 +82,16 @@ def people_visible_to(user: User) -> Select:
     return query.where(User.region_id == user.region_id, User.role != Role.ADMIN)
 
 
+def counts_visible_to(user: User) -> dict[str, int]:
+    """Count what the user may see: {"venue": n, "distributor": n, "people": n}."""
+
+    def count(query: Select) -> int:
+        return db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+
+    counts = {kind.value: count(organisations_visible_to(user, kind)) for kind in OrganisationKind}
+    return {**counts, "people": count(people_visible_to(user))}
+
+
 def find_visible(query: Select, object_id: int):
     """Return the object of the scoped query with that id, or None."""
     entity = query.column_descriptions[0]["entity"]
@@ -114,11 +124,20 @@ def _text(value: str | None, field: str, max_length: int) -> str:
     return value
 
 
+def _optional_text(value: str | None, field: str, max_length: int) -> str | None:
+    return _text(value, field, max_length) if (value or "").strip() else None
+
+
 # --- regions and their network membership -------------------------------------------------
 
 
 def create_region(
-    *, actor: User, code: str, name: str, pilot_ends_on: date | None = None
+    *,
+    actor: User,
+    code: str,
+    name: str,
+    name_sv: str | None = None,
+    pilot_ends_on: date | None = None,
 ) -> Region:
     """Add a region (admins only). Raises NetworkError(admin_only, invalid_code, code_taken)."""
     _require_admin(actor)
@@ -127,16 +146,29 @@ def create_region(
         raise NetworkError(ErrorCode.INVALID_CODE, "code")
     if db.session.scalar(select(Region.id).where(Region.code == code)) is not None:
         raise NetworkError(ErrorCode.CODE_TAKEN, "code")
-    region = Region(code=code, name=_text(name, "name", 120), pilot_ends_on=pilot_ends_on)
+    region = Region(
+        code=code,
+        name=_text(name, "name", 120),
+        name_sv=_optional_text(name_sv, "name_sv", 120),
+        pilot_ends_on=pilot_ends_on,
+    )
     db.session.add(region)
     audit.record("region.created", region, actor=actor, region_id=None, code=code)
     return region
 
 
-def update_region(region: Region, *, actor: User, name: str, pilot_ends_on: date | None) -> Region:
-    """Rename a region or change the end of its pilot (admins only)."""
+def update_region(
+    region: Region,
+    *,
+    actor: User,
+    name: str,
+    pilot_ends_on: date | None,
+    name_sv: str | None = None,
+) -> Region:
+    """Rename a region (in Finnish and Swedish) or change the end of its pilot (admins only)."""
     _require_admin(actor)
     region.name = _text(name, "name", 120)
+    region.name_sv = _optional_text(name_sv, "name_sv", 120)
     region.pilot_ends_on = pilot_ends_on
     db.session.flush()
     audit.record(
@@ -285,6 +317,12 @@ def save_event(
 def event_usage(event: Event) -> int:
     """Return how many Kaikukortti places of the event are taken."""
     return door.visits_per_event([event.id]).get(event.id, 0)
+
+
+def latest_events(venue: Organisation, limit: int = 20) -> list[Event]:
+    """Return the venue's events, the latest first."""
+    query = select(Event).where(Event.venue_id == venue.id).order_by(Event.starts_on.desc())
+    return list(db.session.scalars(query.limit(limit)))
 
 
 # --- people -------------------------------------------------------------------------------

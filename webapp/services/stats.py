@@ -15,6 +15,9 @@ Definitions (the same on every page, export and in ``GET /api/v1/stats``):
   Venue and region rows appear only when they have uses.
 * Cards: ``registered`` = cards created in the range; ``activated`` = of those, the cards
   used at least once by the end of the range.
+* Rows are small dataclasses: :class:`Row` (``key`` and the :class:`Figures`),
+  :class:`VenueRow` and :class:`RegionRow` with their extra fields, :class:`CardRow`; each
+  carries its ``Region`` (``region_record``) so that pages name it in the user's language.
 
 The figures come from the daily rollup, not the raw visits: ``visit_day`` (the visits of
 each venue on each Helsinki day) is summed in SQL by (venue, Helsinki month), and Python
@@ -71,12 +74,74 @@ def _check_range(start: date, end: date) -> None:
         raise StatsError(ErrorCode.RANGE_TOO_LONG, years=MAX_YEARS)
 
 
+@dataclass(kw_only=True)
+class Figures:
+    """Uses and the people they brought: the totals of a table, and each row's figures."""
+
+    visits: int = 0
+    adults: int = 0
+    children: int = 0
+
+    def add(self, visits: int, adults: int, children: int) -> None:
+        self.visits += visits
+        self.adults += adults
+        self.children += children
+
+
+@dataclass(kw_only=True)
+class Row(Figures):
+    """One row of a table of uses; ``key`` as the module docstring defines it."""
+
+    key: str
+
+
+@dataclass(kw_only=True)
+class VenueRow(Row):
+    id: int
+    region: str  # the venue's region code
+    region_record: Region = field(compare=False, repr=False)
+
+
+@dataclass(kw_only=True)
+class RegionRow(Row):
+    name: str  # the region's Finnish name
+    region_record: Region = field(compare=False, repr=False)
+
+
+@dataclass
+class VisitTable:
+    rows: list[Row]
+    totals: Figures
+
+
+@dataclass(kw_only=True)
+class CardRow:
+    """The cards of one region registered in the range, and how many of them were used."""
+
+    key: str  # the region code
+    name: str
+    registered: int
+    activated: int
+    region_record: Region = field(compare=False, repr=False)
+
+
+@dataclass(kw_only=True)
+class CardTotals:
+    registered: int = 0
+    activated: int = 0
+
+
+@dataclass
+class CardTable:
+    rows: list[CardRow] = field(default_factory=list)
+    totals: CardTotals = field(default_factory=CardTotals)
+
+
 @dataclass
 class _Venue:
     id: int
     name: str
-    region_code: str
-    region_name: str
+    region: Region
     category: str | None
 
 
@@ -88,9 +153,7 @@ def _venues(region_ids: list[int] | None, venue_ids: list[int] | None) -> dict[i
     if venue_ids is not None:
         stmt = stmt.where(Organisation.id.in_(venue_ids))
     return {
-        org.id: _Venue(
-            org.id, org.name, region.code, region.name, org.category and org.category.value
-        )
+        org.id: _Venue(org.id, org.name, region, org.category and org.category.value)
         for org, region in db.session.execute(stmt)
     }
 
@@ -146,35 +209,25 @@ def _sqlite_sums(start: date, end: date, months: list[date], venue_ids: list[int
     return parts[0] if len(parts) == 1 else union_all(*parts)
 
 
-def _empty() -> dict[str, int]:
-    return {"visits": 0, "adults": 0, "children": 0}
-
-
-def _add(target: dict[str, int], visits: int, adults: int, children: int) -> None:
-    target["visits"] += visits
-    target["adults"] += adults
-    target["children"] += children
-
-
 @dataclass
 class Report:
     """Every table of the statistics page, from one scan of the visits."""
 
     start: date
     end: date
-    month: list[dict[str, Any]] = field(default_factory=list)
-    venue: list[dict[str, Any]] = field(default_factory=list)
-    category: list[dict[str, Any]] = field(default_factory=list)
-    region: list[dict[str, Any]] = field(default_factory=list)
-    totals: dict[str, int] = field(default_factory=_empty)
-    cards: dict[str, Any] = field(default_factory=dict)
+    month: list[Row] = field(default_factory=list)
+    venue: list[Row] = field(default_factory=list)
+    category: list[Row] = field(default_factory=list)
+    region: list[Row] = field(default_factory=list)
+    totals: Figures = field(default_factory=Figures)
+    cards: CardTable = field(default_factory=CardTable)
 
-    def table(self, group: str) -> dict[str, Any]:
-        return {"rows": getattr(self, group), "totals": self.totals}
+    def table(self, group: str) -> VisitTable:
+        return VisitTable(getattr(self, group), self.totals)
 
 
-def _rollup(sums, group: str, venues: dict[int, _Venue], start: date, end: date) -> list[dict]:
-    buckets: dict[Any, dict[str, int]] = defaultdict(_empty)
+def _rollup(sums, group: str, venues: dict[int, _Venue], start: date, end: date) -> list[Row]:
+    buckets: dict[Any, Figures] = defaultdict(Figures)
     if group == "month":
         for month in month_starts(start, end):
             buckets[month.strftime("%Y-%m")]  # every month, zeros included
@@ -183,10 +236,10 @@ def _rollup(sums, group: str, venues: dict[int, _Venue], start: date, end: date)
             buckets[category.value]
     for venue_id, month, visits, adults, children in sums:
         venue = venues[venue_id]
-        key = {"month": month, "venue": venue_id, "region": venue.region_code}.get(group)
+        key = {"month": month, "venue": venue_id, "region": venue.region.code}.get(group)
         if group == "category":
             key = venue.category or ""
-        _add(buckets[key], visits, adults, children)
+        buckets[key].add(visits, adults, children)
     return [_row(group, key, figures, venues) for key, figures in _sorted(group, buckets, venues)]
 
 
@@ -199,20 +252,33 @@ def _sorted(group: str, buckets: dict, venues: dict[int, _Venue]):
     return sorted(buckets.items())
 
 
-def _row(group: str, key, figures: dict[str, int], venues: dict[int, _Venue]) -> dict[str, Any]:
+def _row(group: str, key, figures: Figures, venues: dict[int, _Venue]) -> Row:
+    counts = vars(figures)
     if group == "venue":
         venue = venues[key]
-        return {"key": venue.name, "id": venue.id, "region": venue.region_code, **figures}
+        return VenueRow(
+            key=venue.name,
+            id=venue.id,
+            region=venue.region.code,
+            region_record=venue.region,
+            **counts,
+        )
     if group == "region":
-        names = {v.region_code: v.region_name for v in venues.values()}
-        return {"key": key, "name": names.get(key, key), **figures}
-    return {"key": key, **figures}
+        region = next(v.region for v in venues.values() if v.region.code == key)
+        return RegionRow(key=key, name=region.name, region_record=region, **counts)
+    return Row(key=key, **counts)
 
 
-def _scope(regions: list[Region] | None, venues: list[Organisation] | None):
+def _scoped_sums(start, end, regions: list[Region] | None, venues: list[Organisation] | None):
+    """Return the venues in scope, the (venue, month) sums of their uses, and their totals."""
     region_ids = None if regions is None else [r.id for r in regions]
     venue_ids = None if venues is None else [v.id for v in venues]
-    return _venues(region_ids, venue_ids), (regions is not None or venues is not None)
+    venue_info = _venues(region_ids, venue_ids)
+    sums = list(_sums(start, end, venue_info, regions is not None or venues is not None))
+    totals = Figures()
+    for *_, visits, adults, children in sums:
+        totals.add(visits, adults, children)
+    return venue_info, sums, totals
 
 
 def visit_stats(
@@ -222,7 +288,7 @@ def visit_stats(
     regions: list[Region] | None,
     *,
     venues: list[Organisation] | None = None,
-) -> dict:
+) -> VisitTable:
     """Sum the uses in the inclusive Helsinki date range by month, venue, region or category.
 
     ``regions`` (and ``venues``) limit the uses to venues of those regions (None: all).
@@ -231,12 +297,8 @@ def visit_stats(
     if group not in GROUPS:
         raise StatsError(ErrorCode.INVALID_GROUP)
     _check_range(start, end)
-    venue_info, filtered = _scope(regions, venues)
-    sums = list(_sums(start, end, venue_info, filtered))
-    totals = _empty()
-    for *_, visits, adults, children in sums:
-        _add(totals, visits, adults, children)
-    return {"rows": _rollup(sums, group, venue_info, start, end), "totals": totals}
+    venue_info, sums, totals = _scoped_sums(start, end, regions, venues)
+    return VisitTable(_rollup(sums, group, venue_info, start, end), totals)
 
 
 def report(
@@ -250,47 +312,44 @@ def report(
     _check_range(start, end)
     result = Report(start, end)
     if only != "cards":
-        venue_info, filtered = _scope(regions, None)
-        sums = list(_sums(start, end, venue_info, filtered))
-        for *_, visits, adults, children in sums:
-            _add(result.totals, visits, adults, children)
+        venue_info, sums, result.totals = _scoped_sums(start, end, regions, None)
         for group in GROUPS if only is None else (only,):
             setattr(result, group, _rollup(sums, group, venue_info, start, end))
     if only in (None, "cards"):
         result.cards = card_stats(start, end, regions)
-    else:
-        result.cards = {"rows": [], "totals": {"registered": 0, "activated": 0}}
     return result
 
 
-def card_stats(start: date, end: date, regions: list[Region] | None) -> dict:
+def card_stats(start: date, end: date, regions: list[Region] | None) -> CardTable:
     """Count the cards registered in the range and, of those, the ones used by its end.
 
-    By the card's region: {"rows": [{"key", "name", "registered", "activated"}],
-    "totals": {"registered", "activated"}}. A card is used by the end of the range when the
-    Helsinki date of its first use is at the latest ``end``.
+    One row per card region. A card is used by the end of the range when the Helsinki date
+    of its first use is at the latest ``end``, so "used" never counts more cards than were
+    registered, and uses of cards registered earlier do not count here.
     Raises StatsError("invalid_range" | "range_too_long").
     """
     _check_range(start, end)
     lo, hi = utc_start_of(start), utc_start_of(end + timedelta(days=1))
     used_by_end = case((Card.first_used_on <= end, 1), else_=0)
     stmt = (
-        select(Card.region_id, func.count(), func.sum(used_by_end))
+        select(Region, func.count(), func.sum(used_by_end))
+        .join(Card, Card.region_id == Region.id)
         .where(Card.created_at >= lo, Card.created_at < hi)
-        .group_by(Card.region_id)
+        .group_by(Region.id)
+        .order_by(Region.code)
     )
     if regions is not None:
-        stmt = stmt.where(Card.region_id.in_([r.id for r in regions]))
-    figures = {
-        region_id: {"registered": int(count), "activated": int(activated or 0)}
-        for region_id, count, activated in db.session.execute(stmt)
-    }
-    names = {
-        r.id: r for r in db.session.scalars(select(Region).where(Region.id.in_(list(figures))))
-    }
-    rows = sorted(
-        ({"key": names[rid].code, "name": names[rid].name, **f} for rid, f in figures.items()),
-        key=lambda row: row["key"],
-    )
-    totals = {k: sum(row[k] for row in rows) for k in ("registered", "activated")}
-    return {"rows": rows, "totals": totals}
+        stmt = stmt.where(Region.id.in_([r.id for r in regions]))
+    table = CardTable()
+    for region, count, activated in db.session.execute(stmt):
+        row = CardRow(
+            key=region.code,
+            name=region.name,
+            registered=int(count),
+            activated=int(activated or 0),
+            region_record=region,
+        )
+        table.rows.append(row)
+        table.totals.registered += row.registered
+        table.totals.activated += row.activated
+    return table

@@ -79,6 +79,11 @@ class RegionForm(FlaskForm):
         filters=[_strip],
         validators=[InputRequired(_l("Enter a name.")), Length(max=120)],
     )
+    name_sv = StringField(
+        _l("Name in Swedish"),
+        filters=[_strip, _empty_to_none],
+        validators=[Optional(), Length(max=120)],
+    )
     pilot_ends_on = DateField(_l("Pilot ends on"), validators=[Optional()])
 
 

@@ -11,12 +11,15 @@ import json
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, jsonify, make_response, url_for
+from flask import Blueprint, current_app, jsonify, make_response, request, url_for
+from flask_babel import force_locale, get_locale
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import assets
 from ..extensions import db
+from ..i18n import LANGUAGES
 
 bp = Blueprint("pwa", __name__)
 
@@ -37,9 +40,9 @@ PRECACHE = (
     "js/vendor/barcode-detector/zxing-exported.js",
     "js/vendor/zxing_reader.wasm",
     "icons/favicon-32.png",
-    "manifest.json",
 )
 SERVICE_WORKER = "sw.js"
+MANIFEST = "manifest.json"  # the scanner's web app manifest, its texts in Finnish
 
 
 @bp.get("/healthz")
@@ -86,6 +89,28 @@ def service_worker_version() -> str:
 @cache
 def _version(files: tuple[tuple[str, int, int], ...]) -> str:
     digest = hashlib.sha256()
-    for path, _, _ in files:
+    for path, _mtime, _size in files:
         digest.update(Path(path).read_bytes())
     return digest.hexdigest()[:12]
+
+
+@bp.get("/manifest.webmanifest")
+def manifest():
+    """Serve the scanner's manifest in the language asked for (?lang=), or the user's."""
+    language = request.args.get("lang")
+    if language not in LANGUAGES:
+        language = str(get_locale())
+    body = json.loads((Path(current_app.static_folder) / MANIFEST).read_text())
+    with force_locale(language):
+        body |= {
+            "lang": language,
+            "name": _("Kaikukortti – door"),
+            "short_name": "Kaikukortti",
+            "description": _(
+                "Checking Kaikukortti cards and recording visits at the door, also offline."
+            ),
+        }
+    response = make_response(json.dumps(body, ensure_ascii=False))
+    response.mimetype = "application/manifest+json"
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response

@@ -38,7 +38,7 @@ def _selection():
     return form, venue
 
 
-def _figures(venue, year: int) -> dict:
+def _figures(venue, year: int) -> stats.VisitTable:
     return stats.visit_stats(date(year, 1, 1), date(year, 12, 31), "month", None, venues=[venue])
 
 
@@ -49,9 +49,9 @@ def statistics():
     if venue is not None and form.validate():
         result = _figures(venue, form.year.data)
         context["result"] = result
-        context["labels"] = {row["key"]: month_label(row["key"]) for row in result["rows"]}
+        context["labels"] = {row.key: month_label(row.key) for row in result.rows}
         context["chart"] = month_chart(
-            result["rows"], _("Uses per month at %(venue)s", venue=venue.name)
+            result.rows, _("Uses per month at %(venue)s", venue=venue.name)
         )
     status = 422 if form.errors else 200
     response = make_response(render_template("venue/stats.html", **context), status)
@@ -65,8 +65,7 @@ def statistics_csv():
     if venue is None or not form.validate():
         abort(404)
     result = _figures(venue, form.year.data)
-    labels = {row["key"]: month_label(row["key"]) for row in result["rows"]}
-    table = visit_table("month", result["rows"], result["totals"], labels)
+    table = visit_table("month", result)
     response = make_response(csv_bytes(table))
     response.headers["Content-Type"] = "text/csv; charset=utf-8"
     filename = f"kaikukortti-{venue.id}-{form.year.data}.csv"

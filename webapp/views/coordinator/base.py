@@ -3,12 +3,12 @@
 from datetime import datetime
 
 from flask import Blueprint, abort, make_response, render_template, request
+from flask_babel import format_datetime
 from flask_login import current_user
 
 from ...access import roles_required
 from ...extensions import db
 from ...models import Region, Role
-from ...rules import HELSINKI
 from ...services import network
 from ...services.network import NetworkError
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, ROLE_LABELS
@@ -19,8 +19,8 @@ bp.before_request(roles_required(Role.COORDINATOR, Role.ADMIN)(lambda: None))
 
 @bp.app_template_filter("helsinki_time")
 def helsinki_time(moment: datetime) -> str:
-    """Show a UTC moment as Finnish local time, e.g. 2024-03-31 02:30."""
-    return moment.astimezone(HELSINKI).strftime("%Y-%m-%d %H:%M")
+    """Show a UTC moment in Finnish time as the user's language writes it (1.4.2024 klo 2.30)."""
+    return format_datetime(moment, "short")
 
 
 @bp.app_context_processor

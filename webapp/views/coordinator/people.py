@@ -7,7 +7,7 @@ from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from ...extensions import db
-from ...models import Organisation, Role, User
+from ...models import Organisation, OrganisationKind, Role, User
 from ...services import network
 from ...services.network import NetworkError
 from ..coordinator_forms import ROLE_LABELS, PersonEditForm, PersonForm
@@ -19,13 +19,19 @@ def _role_choices() -> list[SelectChoice]:
     return [SelectChoice(role.value, ROLE_LABELS[role]) for role in roles]
 
 
-def _organisation_choices(region_id: int | None = None) -> list[SelectChoice]:
+def _organisation_choices(region_id: int | None = None) -> dict[str, list[SelectChoice]]:
+    """Return the organisations a person may belong to, venues and distributors apart."""
     query = network.organisations_visible_to(current_user).options(
         selectinload(Organisation.region)
     )
     if region_id is not None:
         query = query.where(Organisation.region_id == region_id)
-    return [SelectChoice(o.id, f"{o.name} ({o.region.name})") for o in db.session.scalars(query)]
+    kinds = (OrganisationKind.VENUE, OrganisationKind.DISTRIBUTOR)
+    groups: dict[str, list[SelectChoice]] = {kind.value: [] for kind in kinds}
+    for org in db.session.scalars(query):
+        label = f"{org.name} ({org.region.local_name})"
+        groups[org.kind.value].append(SelectChoice(org.id, label))
+    return groups
 
 
 def _chosen_organisations(ids: list[int]) -> list[Organisation]:
@@ -51,7 +57,7 @@ def people():
 def new_person():
     form = PersonForm()
     form.role.choices = _role_choices()
-    form.region.choices = [SelectChoice(r.id, r.name) for r in _regions()]
+    form.region.choices = [SelectChoice(r.id, r.local_name) for r in _regions()]
     form.organisations.choices = _organisation_choices()
     if request.method == "GET":
         form.region.data = current_user.region_id

@@ -3,7 +3,6 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
@@ -45,6 +44,7 @@ def new_region():
             actor=current_user,
             code=form.code.data,
             name=form.name.data,
+            name_sv=form.name_sv.data,
             pilot_ends_on=form.pilot_ends_on.data,
         ),
     ):
@@ -80,7 +80,11 @@ def region(region_id: int):
     if _perform(
         form,
         lambda: network.update_region(
-            region, actor=current_user, name=form.name.data, pilot_ends_on=form.pilot_ends_on.data
+            region,
+            actor=current_user,
+            name=form.name.data,
+            name_sv=form.name_sv.data,
+            pilot_ends_on=form.pilot_ends_on.data,
         ),
     ):
         flash(_("The region was saved."))
@@ -124,7 +128,7 @@ def remove_membership(region_id: int, membership_id: int):
 
 def _organisation_form(organisation: Organisation | None, kind: OrganisationKind):
     form = OrganisationForm(obj=organisation)
-    form.region.choices = [SelectChoice(r.id, r.name) for r in _regions()]
+    form.region.choices = [SelectChoice(r.id, r.local_name) for r in _regions()]
     if organisation is None and request.method == "GET":
         form.region.data = current_user.region_id
     if organisation is not None and request.method == "GET" and organisation.category:
@@ -187,16 +191,13 @@ def organisation(organisation_id: int):
         flash(_("%(name)s was saved.", name=org.name))
         return redirect(url_for(".organisations", kinds=kinds), 303)
     staff = sorted(org.users, key=lambda user: user.email)
-    events = db.session.scalars(
-        select(Event).where(Event.venue_id == org.id).order_by(Event.starts_on.desc()).limit(20)
-    ).all()
     return render_template(
         "coordinator/organisation_form.html",
         form=form,
         kinds=kinds,
         organisation=org,
         staff=staff,
-        events=events,
+        events=network.latest_events(org),
     ), _status()
 
 

@@ -1,21 +1,21 @@
 """The coordinator's home, the statistics (page, CSV, XLSX) and the audit log."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
 from ...charts import month_chart
 from ...exports import csv_bytes, report_tables, xlsx_bytes
 from ...extensions import db
-from ...models import AuditEvent, OrganisationKind, Region, User
-from ...rules import HELSINKI, today_in_finland
-from ...services import network, stats
+from ...models import Region
+from ...rules import today_in_finland
+from ...services import audit, network, stats
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
+from .audit_display import audit_lines
 from .base import _page, _regions, bp
 
 AUDIT_PER_PAGE = 50
@@ -29,19 +29,11 @@ def home():
     today = today_in_finland()
     regions = None if network.is_admin(current_user) else _regions()
     year = stats.visit_stats(date(today.year, 1, 1), today, "region", regions)
-    counts = {
-        kind: db.session.scalar(
-            select(func.count()).select_from(
-                network.organisations_visible_to(current_user, kind).subquery()
-            )
-        )
-        for kind in OrganisationKind
-    }
-    people = db.session.scalar(
-        select(func.count()).select_from(network.people_visible_to(current_user).subquery())
-    )
     return render_template(
-        "coordinator/home.html", year=year["totals"], today=today, counts=counts, people=people
+        "coordinator/home.html",
+        year=year.totals,
+        today=today,
+        counts=network.counts_visible_to(current_user),
     )
 
 
@@ -54,7 +46,7 @@ def _stats_filter() -> tuple[StatsFilterForm, list[Region] | None]:
     regions = _regions()
     admin = network.is_admin(current_user)
     choices = [SelectChoice(0, _("All regions"))] if admin else []
-    choices += [SelectChoice(r.id, r.name) for r in regions]
+    choices += [SelectChoice(r.id, r.local_name) for r in regions]
     args = request.args.copy()
     args.setdefault("start", date(today.year, 1, 1).isoformat())
     args.setdefault("end", date(today.year, 12, 31).isoformat())
@@ -89,7 +81,7 @@ def statistics():
             "end": report.end.isoformat(),
             "region": form.region.data,
         }
-        context["scope"] = regions[0].name if regions else _("All regions")
+        context["scope"] = regions[0].local_name if regions else _("All regions")
     status = 200 if report is not None else 422
     return _page("coordinator/stats.html", "coordinator/_stats.html", status, **context)
 
@@ -108,7 +100,9 @@ def statistics_export(fmt: str):
     stem = f"kaikukortti-{report.start.isoformat()}-{report.end.isoformat()}"
     if fmt == "xlsx":
         subtitle = _(
-            "%(start)s – %(end)s", start=report.start.isoformat(), end=report.end.isoformat()
+            "%(start)s – %(end)s",
+            start=format_date(report.start, "short"),
+            end=format_date(report.end, "short"),
         )
         body = xlsx_bytes(list(tables.values()), subtitle)
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -126,41 +120,28 @@ def statistics_export(fmt: str):
 # --- audit log ----------------------------------------------------------------------------
 
 
-def _audit_query(form: AuditFilterForm):
-    query = select(AuditEvent).options(selectinload(AuditEvent.actor))
-    if not network.is_admin(current_user):
-        query = query.where(AuditEvent.region_id == current_user.region_id)
-    if form.action.data:
-        query = query.where(AuditEvent.action == form.action.data)
-    if form.actor.data:
-        pattern = f"%{form.actor.data.lower()}%"
-        query = query.join(AuditEvent.actor).where(User.email.like(pattern))
-    if form.subject.data:
-        subject = form.subject.data.upper().replace(" ", "").replace("-", "")
-        query = query.where(AuditEvent.object_id.in_({form.subject.data, subject}))
-    if form.start.data:
-        start = datetime.combine(form.start.data, time(), HELSINKI)
-        query = query.where(AuditEvent.at >= start)
-    if form.end.data:
-        end = datetime.combine(form.end.data + timedelta(days=1), time(), HELSINKI)
-        query = query.where(AuditEvent.at < end)
-    return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-
-
 @bp.get("/audit")
 def audit_log():
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("Anything"))] + [
         SelectChoice(code, str(label)) for code, label in ACTION_LABELS.items()
     ]
-    listing = None
+    listing = lines = None
     if form.validate():
+        where = audit.AuditFilter(
+            action=form.action.data,
+            actor_email=form.actor.data,
+            subject=form.subject.data,
+            start=form.start.data,
+            end=form.end.data,
+        )
         listing = db.paginate(
-            _audit_query(form),
+            audit.events_visible_to(current_user, where),
             page=request.args.get("page", 1, type=int),
             per_page=AUDIT_PER_PAGE,
             error_out=False,
         )
+        lines = audit_lines(listing.items)
     filters = {k: v for k, v in request.args.items() if k != "page" and v}
     return _page(
         "coordinator/audit.html",
@@ -168,5 +149,6 @@ def audit_log():
         200 if listing is not None else 422,
         form=form,
         listing=listing,
+        lines=lines,
         filters=filters,
     )
