@@ -1,6 +1,6 @@
 """Languages: Finnish by default, Swedish and English on request."""
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import get_locale
 
 LANGUAGES = {"fi": "Suomi", "sv": "Svenska", "en": "English"}
@@ -8,8 +8,8 @@ COOKIE = "lang"
 
 
 def select_locale() -> str:
-    """Return the language chosen with the language switch, Finnish otherwise."""
-    chosen = request.cookies.get(COOKIE)
+    """Return the language a page chose (``g.language``), else the switch's, else Finnish."""
+    chosen = g.get("language") or request.cookies.get(COOKIE)
     return chosen if chosen in LANGUAGES else "fi"
 
 
