@@ -17,5 +17,16 @@ def register_blueprints(app: Flask) -> None:
         venue,
     )
 
-    for module in (auth, distributor, cardholder, scanner, coordinator, invite, venue, offers, pwa, api):
+    for module in (
+        auth,
+        distributor,
+        cardholder,
+        scanner,
+        coordinator,
+        invite,
+        venue,
+        offers,
+        pwa,
+        api,
+    ):
         app.register_blueprint(module.bp)

@@ -70,8 +70,12 @@ class OfferForm(FlaskForm):
     starts_on = DateField(_l("Date, or first day"), validators=[InputRequired(_l("Enter a date."))])
     starts_at = TimeField(_l("Starts at"), validators=[Optional()])
     ends_at = TimeField(_l("Ends at"), validators=[Optional()])
-    ends_on = DateField(_l("Last day (standing offer; empty: until further notice)"), validators=[Optional()])
-    hours = StringField(_l("Opening hours or schedule"), filters=[_strip], validators=[Length(max=200)])
+    ends_on = DateField(
+        _l("Last day (standing offer; empty: until further notice)"), validators=[Optional()]
+    )
+    hours = StringField(
+        _l("Opening hours or schedule"), filters=[_strip], validators=[Length(max=200)]
+    )
     place = StringField(_l("Place"), filters=[_strip], validators=[Length(max=200)])
     municipality = StringField(_l("Municipality"), filters=[_strip], validators=[Length(max=80)])
     quota = IntegerField(
@@ -80,6 +84,12 @@ class OfferForm(FlaskForm):
         validators=[Optional(), NumberRange(0, 100_000, _l("Enter a number of 0 or more."))],
     )
     children_welcome = BooleanField(_l("Children come free"))
-    text_fi = TextAreaField(_l("Short text in Finnish"), filters=[_strip], validators=[Length(max=500)])
-    text_sv = TextAreaField(_l("Short text in Swedish"), filters=[_strip], validators=[Length(max=500)])
-    text_en = TextAreaField(_l("Short text in English"), filters=[_strip], validators=[Length(max=500)])
+    text_fi = TextAreaField(
+        _l("Short text in Finnish"), filters=[_strip], validators=[Length(max=500)]
+    )
+    text_sv = TextAreaField(
+        _l("Short text in Swedish"), filters=[_strip], validators=[Length(max=500)]
+    )
+    text_en = TextAreaField(
+        _l("Short text in English"), filters=[_strip], validators=[Length(max=500)]
+    )

@@ -13,7 +13,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     make_response,
     redirect,
     render_template,
@@ -27,7 +26,7 @@ from wtforms import SelectChoice
 
 from ..access import roles_required
 from ..extensions import db
-from ..i18n import LANGUAGES
+from ..i18n import LANGUAGES, choose_for_page
 from ..models import Event, OfferKind, Role, VenueCategory, utcnow
 from ..schemas import MAX_ID
 from ..services import network, offers
@@ -51,17 +50,18 @@ OFFER_ERRORS = {
 # --- the public catalogue -----------------------------------------------------------------
 
 
-def public_language() -> None:
+def public_language() -> str:
     """Choose the page's language from ``?lang=`` or Accept-Language, never a cookie."""
     chosen = request.args.get("lang")
     if chosen not in LANGUAGES:
         chosen = request.accept_languages.best_match(LANGUAGES) or "fi"
-    g.language = chosen
+    choose_for_page(chosen)
+    return chosen
 
 
 @bp.get("")
 def catalogue():
-    public_language()
+    language = public_language()
     form = CatalogueForm(request.args)
     form.region.choices = [SelectChoice("", _("All regions"))] + [
         SelectChoice(region.code, region.name) for region in offers.regions()
@@ -91,7 +91,7 @@ def catalogue():
             form=form,
             offers=rows,
             categories=CATEGORY_LABELS,
-            language=g.language,
+            language=language,
             feed_region=region,
         ),
         200 if valid else 422,
