@@ -23,6 +23,7 @@ CONTRACT_OPERATIONS = {
     ("delete", "/api/v1/visits/{visit_id}"),
     ("get", "/api/v1/cards/{number}/card.pdf"),
     ("get", "/api/v1/stats"),
+    ("get", "/api/v1/offers"),
 }
 REASONS = {
     "ok",

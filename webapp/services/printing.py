@@ -6,8 +6,7 @@ else. The back carries the rules and a QR code of the public offers catalogue wi
 short address, the same on every card. The card is bilingual (Finnish and Swedish)
 whatever the user's language, and looks like any membership card: nothing on it names
 the issuer or says why it was given. Fonts are the PDF core fonts (Helvetica,
-Windows-1252 covers ä, ö and å), so
-nothing has to be installed on the server.
+Windows-1252 covers ä, ö and å), so nothing has to be installed on the server.
 """
 
 from collections.abc import Iterable, Sequence

@@ -8,6 +8,7 @@ from wtforms import (
     Form,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -42,7 +43,8 @@ class CatalogueForm(Form):
     end = DateField(_l("To"), name="to", validators=[Optional()])
     field = SelectField(
         _l("Field"),
-        choices=[("", _l("All fields"))] + [(k.value, v) for k, v in CATEGORY_LABELS.items()],
+        choices=[SelectChoice("", _l("All fields"))]
+        + [SelectChoice(k.value, v) for k, v in CATEGORY_LABELS.items()],
         default="",
     )
     children = BooleanField(_l("Children welcome"))
@@ -59,7 +61,7 @@ class OfferForm(FlaskForm):
     venue = SelectField(_l("Venue"), coerce=int)
     kind = RadioField(
         _l("Kind of offer"),
-        choices=[(k.value, v) for k, v in KIND_LABELS.items()],
+        choices=[SelectChoice(k.value, v) for k, v in KIND_LABELS.items()],
         default=OfferKind.EVENT.value,
     )
     title = StringField(
