@@ -15,7 +15,7 @@ from datetime import date
 from functools import cache
 
 import segno
-from flask import current_app, url_for
+from flask import current_app, has_request_context, url_for
 from fpdf import FPDF
 from fpdf.enums import RenderStyle
 
@@ -200,8 +200,17 @@ def _dark_runs(matrix: Sequence[bytearray]) -> Iterable[tuple[int, int, int]]:
 
 
 def catalogue_url() -> str:
-    """Return the address of the public offers catalogue (``CATALOGUE_URL`` or this site's)."""
-    return current_app.config.get("CATALOGUE_URL") or url_for("offers.catalogue", _external=True)
+    """Return the address of the public offers catalogue for the back of every card.
+
+    ``CATALOGUE_URL`` when configured (a card outlives host names: set it in production),
+    else this site's ``/offers`` as the request reached it (outside a request, the path).
+    """
+    configured = current_app.config.get("CATALOGUE_URL")
+    if configured:
+        return configured
+    if has_request_context():
+        return url_for("offers.catalogue", _external=True)
+    return current_app.url_map.bind("localhost").build("offers.catalogue")
 
 
 def _draw_back(pdf: FPDF, x: float, y: float) -> None:
