@@ -72,8 +72,10 @@ def catalogue():
     valid = form.validate()
     rows = []
     if valid:
-        start = form.start.data or today_in_finland()
-        end = form.end.data or (None if form.start.data else start + WEEK)
+        if form.start.data is None:  # this week, shown in the form
+            form.start.data = today_in_finland()
+            form.end.data = form.end.data or form.start.data + WEEK
+        start, end = form.start.data, form.end.data
         rows = offers.catalogue(
             offers.OfferFilter(
                 start=start,
