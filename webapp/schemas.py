@@ -187,10 +187,12 @@ class StatsQuerySchema(Schema):
 
 class OffersQuerySchema(Schema):
     region = fields.String(
-        validate=validate.Length(max=40), metadata={"description": "A region code."}
+        validate=validate.Length(max=40, error=N_("Give at most 40 characters.")),
+        metadata={"description": "A region code."},
     )
     municipality = fields.String(
-        validate=validate.Length(max=80), metadata={"description": "A municipality's name."}
+        validate=validate.Length(max=80, error=N_("Give at most 80 characters.")),
+        metadata={"description": "A municipality's name."},
     )
     start = _date(
         "First day (Finnish time), inclusive; default today.", data_key="from", validate=STATS_DATES

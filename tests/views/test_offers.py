@@ -99,9 +99,14 @@ def test_the_filters_work_as_a_plain_get_form(client, demo_cards):
 
 def test_bad_filters_get_a_clear_error_not_a_500(client, demo_cards):
     for query in ("from=2026-02-01&to=2026-01-01", "from=31.12.2026", "region=atlantis"):
-        response = client.get(f"/offers?{query}&lang=sv")
+        response = client.get(f"/offers?{query}&lang=fi")
         assert response.status_code == 422, query
         assert 'class="error"' in response.text
+    assert "Virheellinen valinta" in client.get("/offers?region=atlantis&lang=fi").text
+    too_long = client.get("/offers?from=2026-01-01&to=2027-06-01&lang=sv")
+    assert "Välj högst ett år." in too_long.text
+    api = client.get("/api/v1/offers?region=" + "x" * 41, headers={"Accept-Language": "fi"})
+    assert api.status_code == 422 and api.json["fields"]["region"]
 
 
 def test_the_offer_shows_full_when_the_door_has_taken_every_place(client, demo_cards):

@@ -5,7 +5,6 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
-    Form,
     IntegerField,
     RadioField,
     SelectChoice,
@@ -34,8 +33,14 @@ def _empty_to_none(value):
     return None if value in ("", None) else value
 
 
-class CatalogueForm(Form):
-    """The catalogue's filters, read from the query string (no CSRF: nothing is changed)."""
+class CatalogueForm(FlaskForm):
+    """The catalogue's filters, read from the query string.
+
+    No CSRF token: nothing is changed, and making one would set a session cookie.
+    """
+
+    class Meta:
+        csrf = False
 
     region = SelectField(_l("Region"), default="")
     municipality = SelectField(_l("Municipality"), default="")
