@@ -2,9 +2,12 @@
 
 import gzip
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+
+from webapp.services.cards import today_in_finland
 
 BUDGET = 100_000  # bytes over the wire, gzip, for the page and everything it loads
 
@@ -51,4 +54,32 @@ def test_filters_work_with_javascript_off(browser, live_server, demo_cards):
     titles = page.locator(".offer h3").all_inner_texts()
     assert titles == ["Kevään kurssikausi"]
     assert context.cookies() == []
+    context.close()
+
+
+def test_a_venue_publishes_an_offer_and_finds_it_in_the_catalogue(
+    browser, live_server, demo_cards, axe_check
+):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{live_server.url}/")
+    page.fill("#email", "ovi@example.fi")
+    page.fill("#password", "kaikukortti-demo")
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="Tarjoukset").click()
+    page.get_by_role("link", name="Julkaise tarjous").click()
+    assert axe_check(page) == []
+    page.fill("#title", "Joulukonsertti")
+    page.fill("#starts_on", (today_in_finland() + timedelta(days=1)).isoformat())
+    page.fill("#starts_at", "18:00")
+    page.fill("#quota", "4")
+    page.check("#children_welcome")
+    page.fill("#text_fi", "Joululauluja koko perheelle.")
+    page.get_by_role("button", name="Julkaise").click()
+    page.wait_for_url("**/offers/manage")
+    assert page.get_by_role("link", name="Joulukonsertti").is_visible()
+    assert axe_check(page) == []
+    page.goto(f"{live_server.url}/offers?children=y&lang=fi")
+    offer = page.locator(".offer", has_text="Joulukonsertti")
+    assert "4 Kaikukortti-paikkaa jäljellä" in offer.inner_text()
     context.close()
