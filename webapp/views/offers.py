@@ -28,6 +28,7 @@ from ..access import roles_required
 from ..extensions import db
 from ..i18n import LANGUAGES, choose_for_page
 from ..models import Event, OfferKind, Role, VenueCategory, utcnow
+from ..rules import HELSINKI
 from ..schemas import MAX_ID
 from ..services import network, offers
 from ..services.cards import today_in_finland
@@ -174,9 +175,9 @@ def _form(event: Event | None) -> OfferForm:
         form.kind.data = event.kind.value
         form.venue.data = event.venue_id
         if event.starts_at is not None:
-            form.starts_at.data = event.starts_at.astimezone(offers.HELSINKI).time()
+            form.starts_at.data = event.starts_at.astimezone(HELSINKI).time()
         if event.ends_at is not None:
-            form.ends_at.data = event.ends_at.astimezone(offers.HELSINKI).time()
+            form.ends_at.data = event.ends_at.astimezone(HELSINKI).time()
     venues = db.session.scalars(offers.venues_of(current_user)).all()
     form.venue.choices = [SelectChoice(venue.id, venue.name) for venue in venues]
     return form
