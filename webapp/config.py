@@ -56,6 +56,7 @@ def from_environment(instance: Path, environ=os.environ) -> dict:
         "TIMEZONE": "Europe/Helsinki",
         "DIGITAL_TOKEN_MAX_AGE": int(environ.get("DIGITAL_TOKEN_MAX_AGE", "120")),
         "CHILD_AGE_LIMIT": int(environ.get("CHILD_AGE_LIMIT", "18")),
+        "CATALOGUE_URL": environ.get("CATALOGUE_URL"),  # printed on the back of the cards
         "BABEL_DEFAULT_LOCALE": "fi",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Helsinki",
         "LANGUAGES": ("fi", "sv", "en"),

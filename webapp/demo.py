@@ -1,13 +1,15 @@
-"""The contract's demo data: regions, organisations, people and one card in each state."""
+"""The contract's demo data: regions, organisations, people, one card in each state, offers."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import select
 
 from .extensions import db
 from .models import (
     Card,
+    Event,
     NetworkMembership,
+    OfferKind,
     Organisation,
     OrganisationKind,
     Region,
@@ -17,6 +19,7 @@ from .models import (
     User,
     VenueCategory,
 )
+from .rules import HELSINKI
 from .services import accounts, cards
 
 PASSWORD = "kaikukortti-demo"
@@ -61,6 +64,47 @@ USERS = {
     "jakaja.lappi@example.fi": (Role.DISTRIBUTOR, "lappi", "Rovaniemen sosiaalipalvelut"),
 }
 CARD_STATES = ("active", "expired", "revoked", "replaced", "lappi")
+OFFERS = {
+    # title: (venue, kind, days after loading, time, quota, children welcome, municipality, texts)
+    "Tuntematon sotilas": (
+        "Kuopion kaupunginteatteri",
+        OfferKind.EVENT,
+        3,
+        time(19),
+        10,
+        False,
+        "Kuopio",
+        (
+            "Väinö Linnan klassikko suurella näyttämöllä.",
+            "Väinö Linnas klassiker på stora scenen.",
+            "Väinö Linna's classic on the main stage.",
+        ),
+    ),
+    "Lasten lauantai": (
+        "Kuopion kaupunginteatteri",
+        OfferKind.EVENT,
+        5,
+        time(11),
+        None,
+        True,
+        "Kuopio",
+        ("Nukketeatteria koko perheelle.", "Dockteater för hela familjen.", "Puppets for all."),
+    ),
+    "Kevään kurssikausi": (
+        "Kuopion kansalaisopisto",
+        OfferKind.STANDING,
+        0,
+        None,
+        None,
+        False,
+        "Kuopio",
+        (
+            "Kielet, käsityöt ja liikunta. Kysy vapaita paikkoja toimistosta.",
+            "Språk, hantverk och motion. Fråga om lediga platser på kansliet.",
+            "Languages, crafts and exercise. Ask the office for free places.",
+        ),
+    ),
+}
 
 
 class NotADemoDatabase(Exception):
@@ -89,6 +133,8 @@ def load(today: date | None = None) -> dict[str, str]:
     for state in CARD_STATES:
         if state not in numbers or _card(numbers[state]) is None:
             numbers[state] = _create_card(state, loaded_on, organisations).number
+    for title, offer in OFFERS.items():
+        _offer(title, offer, loaded_on, organisations)
     marker.value = {"loaded_on": loaded_on.isoformat(), "cards": numbers}
     db.session.flush()
     return numbers
@@ -143,6 +189,35 @@ def _user(email: str, role: Role, region: Region, organisation: Organisation | N
             user.organisations.append(organisation)
         db.session.add(user)
     return user
+
+
+def _offer(title: str, offer: tuple, loaded_on: date, organisations) -> Event:
+    venue_name, kind, days, clock, quota, children, municipality, texts = offer
+    venue = organisations[venue_name]
+    event = db.session.scalar(select(Event).where(Event.name == title, Event.venue == venue))
+    if event is None:
+        day = loaded_on + timedelta(days=days)
+        event = Event(
+            venue=venue,
+            name=title,
+            kind=kind,
+            starts_on=day,
+            quota=quota,
+            children_welcome=children,
+            municipality=municipality,
+            text_fi=texts[0],
+            text_sv=texts[1],
+            text_en=texts[2],
+            published=True,
+        )
+        if clock is not None:
+            event.starts_at = datetime.combine(day, clock, HELSINKI).astimezone(UTC)
+            event.ends_at = event.starts_at + timedelta(hours=2, minutes=30)
+        else:
+            event.ends_on = day + timedelta(days=120)
+            event.hours = "ma–to 17–21"
+        db.session.add(event)
+    return event
 
 
 def _card(number: str) -> Card | None:

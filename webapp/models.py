@@ -109,6 +109,11 @@ class VisitSource(enum.StrEnum):
     API = "api"
 
 
+class OfferKind(enum.StrEnum):
+    EVENT = "event"  # at a time: starts_at (and ends_at)
+    STANDING = "standing"  # over days: opening hours, a swimming hall, a course term
+
+
 class Region(db.Model):
     __tablename__ = "region"
 
@@ -295,10 +300,20 @@ class Card(db.Model):
 
 
 class Event(db.Model):
-    """An event at a venue, with an optional quota of Kaikukortti places."""
+    """An event at a venue, with an optional quota of Kaikukortti places.
+
+    A published event is an offer of the public catalogue (:mod:`webapp.services.offers`):
+    its quota is the offer's places, the same places the door counts as ``quota_full``. A
+    standing offer runs from ``starts_on`` to ``ends_on`` (open-ended when None) and has no
+    ``starts_at``.
+    """
 
     __tablename__ = "event"
-    __table_args__ = (CheckConstraint("quota IS NULL OR quota >= 0", name="quota_positive"),)
+    __table_args__ = (
+        CheckConstraint("quota IS NULL OR quota >= 0", name="quota_positive"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="period_order"),
+        Index("ix_event_published_starts_on", "published", "starts_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
@@ -306,8 +321,25 @@ class Event(db.Model):
     starts_on: Mapped[date] = mapped_column(Date)
     quota: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(default=True)
+    kind: Mapped[OfferKind] = mapped_column(_enum(OfferKind, "offer_kind"), default=OfferKind.EVENT)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    place: Mapped[str | None] = mapped_column(String(200))
+    municipality: Mapped[str | None] = mapped_column(String(80))
+    hours: Mapped[str | None] = mapped_column(String(200))
+    children_welcome: Mapped[bool] = mapped_column(default=False)
+    text_fi: Mapped[str | None] = mapped_column(String(500))
+    text_sv: Mapped[str | None] = mapped_column(String(500))
+    text_en: Mapped[str | None] = mapped_column(String(500))
+    published: Mapped[bool] = mapped_column(default=False)
 
     venue: Mapped[Organisation] = relationship()
+
+    def text(self, language: str) -> str:
+        """Return the short text in the language, else in Finnish, Swedish or English."""
+        texts = {"fi": self.text_fi, "sv": self.text_sv, "en": self.text_en}
+        return texts.get(language) or self.text_fi or self.text_sv or self.text_en or ""
 
 
 class Visit(db.Model):

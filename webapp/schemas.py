@@ -9,7 +9,7 @@ from datetime import UTC, date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .models import CardStatus, RevokeReason
+from .models import CardStatus, RevokeReason, VenueCategory
 from .rules import Reason, WarningCode
 from .services.cards import MAX_CHILDREN, MIN_AGE, MIN_BIRTH_YEAR
 from .services.stats import GROUPS
@@ -224,6 +224,28 @@ class StatsQuerySchema(Schema):
     group = _one_of(GROUPS, "How the rows are grouped.", load_default="month")
 
 
+class OffersQuerySchema(Schema):
+    region = fields.String(
+        validate=validate.Length(max=40, error=N_("Give at most 40 characters.")),
+        metadata={"description": "A region code."},
+    )
+    municipality = fields.String(
+        validate=validate.Length(max=80, error=N_("Give at most 80 characters.")),
+        metadata={"description": "A municipality's name."},
+    )
+    start = _date(
+        "First day (Finnish time), inclusive; default today.", data_key="from", validate=STATS_DATES
+    )
+    end = _date(
+        "Last day (Finnish time), inclusive; default none.", data_key="to", validate=STATS_DATES
+    )
+    field = _one_of(VenueCategory, "The venue's field.")
+    children = fields.Boolean(
+        load_default=False,
+        metadata={"description": "`true`: only offers that children come to free."},
+    )
+
+
 # Responses
 
 
@@ -323,3 +345,43 @@ class StatsRowSchema(StatsTotalsSchema):
 class StatsSchema(Schema):
     rows = fields.List(fields.Nested(StatsRowSchema), required=True)
     totals = fields.Nested(StatsTotalsSchema, required=True)
+
+
+class OfferSchema(Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    kind = fields.String(
+        required=True, metadata={"description": "`event` (at a time) or `standing` (over days)."}
+    )
+    venue = fields.String(required=True, metadata={"description": "The venue's name."})
+    venue_id = fields.Integer(required=True)
+    place = fields.String(allow_none=True, metadata={"description": "Where at the venue."})
+    municipality = fields.String(required=True, allow_none=True)
+    region = fields.String(required=True, metadata={"description": "The region code."})
+    field = fields.String(
+        required=True, allow_none=True, metadata={"description": "The venue's field."}
+    )
+    starts_at = fields.DateTime(
+        required=True, allow_none=True, metadata={"description": "UTC; null for a standing offer."}
+    )
+    ends_at = fields.DateTime(required=True, allow_none=True)
+    starts_on = fields.Date(required=True, metadata={"description": "The (first) day."})
+    ends_on = fields.Date(
+        allow_none=True, metadata={"description": "A standing offer's last day; null: open."}
+    )
+    hours = fields.String(allow_none=True, metadata={"description": "Opening hours, schedule."})
+    places_left = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "Kaikukortti places not yet taken; null: not limited."},
+    )
+    children_welcome = fields.Boolean(required=True)
+    text = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(allow_none=True),
+        metadata={"description": "The short text by language: `fi`, `sv`, `en`."},
+    )
+
+
+class OffersSchema(Schema):
+    offers = fields.List(fields.Nested(OfferSchema), required=True)

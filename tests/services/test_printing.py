@@ -143,10 +143,11 @@ def test_a4_sheets_of_n_cards_decode_to_n_tokens(demo_cards, venue, count):
     sheets = -(-count // 10)
     assert len(document) == 2 * sheets  # each page of fronts is followed by its backs
     tokens = []
-    for page in document:
+    for index, page in enumerate(document):
         width, height = page_size_mm(page)
         assert (round(width), round(height)) == (210, 297)
-        tokens += [result.text for result in decode(page, SHEET_DPI)]
+        if index % 2 == 0:  # a page of fronts; its backs carry the catalogue's QR codes
+            tokens += [result.text for result in decode(page, SHEET_DPI)]
     assert sorted(tokens) == sorted(cards.printed_token(card) for card in batch)
     assert all(
         door.verify(door.Shown.scanned(token), venue).reason is Reason.OK for token in tokens
@@ -157,3 +158,34 @@ def test_sheet_without_backs_has_fronts_only(card):
     document = pdfium.PdfDocument(printing.sheet_pdf([card], backs=False))
     assert len(document) == 1
     assert len(decode(document[0], SHEET_DPI)) == 1
+
+
+def test_back_carries_the_catalogues_qr_and_short_address_the_same_on_every_card(
+    app, card, demo_cards
+):
+    app.config["CATALOGUE_URL"] = "https://kaikukortti.example/offers"
+    try:
+        other = db.session.scalar(select(Card).where(Card.number == demo_cards["lappi"]))
+        backs = [pdfium.PdfDocument(printing.card_pdf(c))[1] for c in (card, other)]
+        for back in backs:
+            (result,) = decode(back, CARD_DPI)
+            assert result.text == "https://kaikukortti.example/offers"
+            assert card.number not in result.text
+            assert "kaikukortti.example/offers" in page_text(back)
+    finally:
+        app.config["CATALOGUE_URL"] = None
+
+
+def test_without_a_configured_address_the_back_points_at_this_sites_catalogue(app, card):
+    with app.test_request_context("/", base_url="http://127.0.0.1:5000"):
+        back = pdfium.PdfDocument(printing.card_pdf(card))[1]
+    (result,) = decode(back, CARD_DPI)
+    assert result.text == "http://127.0.0.1:5000/offers"
+
+
+def test_sheet_backs_carry_one_catalogue_qr_per_card(app, demo_cards):
+    numbers = [demo_cards["active"], demo_cards["lappi"]]
+    sheet = printing.sheet_pdf(db.session.scalars(select(Card).where(Card.number.in_(numbers))))
+    backs = pdfium.PdfDocument(sheet)[1]
+    texts = sorted(result.text for result in decode(backs, SHEET_DPI * 2))
+    assert texts == ["/offers", "/offers"]

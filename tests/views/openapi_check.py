@@ -1,10 +1,10 @@
 """Check real API answers against the OpenAPI document that the app serves.
 
 A small validator for the parts of JSON Schema the document uses ($ref, allOf, type,
-properties, required, additionalProperties, enum, items, format, minimum, maximum), and an
-API client that checks every answer: its status is documented for the operation (or covered
-by the operation's default error), its body matches the documented schema, and an error's
-code is one the operation lists for that status.
+properties, required, additionalProperties, enum, items, format, minimum, maximum,
+nullable), and an API client that checks every answer: its status is documented for the
+operation (or covered by the operation's default error), its body matches the documented
+schema, and an error's code is one the operation lists for that status.
 """
 
 import re
@@ -46,6 +46,8 @@ def resolve(spec: dict, node: dict) -> dict:
 def validate(spec: dict, schema: dict, value, where: str = "body") -> None:
     """Assert that the value matches the schema; name the offending place otherwise."""
     schema = resolve(spec, schema)
+    if value is None and schema.get("nullable"):
+        return
     for part in schema.get("allOf", []):
         validate(spec, part, value, where)
     kind = schema.get("type")

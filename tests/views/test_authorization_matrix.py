@@ -31,6 +31,7 @@ VENUE = frozenset({"venue"})
 DISTRIBUTOR = frozenset({"distributor"})
 NETWORK = frozenset({"coordinator", "admin"})
 ADMIN = frozenset({"admin"})
+PUBLISHERS = VENUE | NETWORK
 
 RULES: dict[str, frozenset[str]] = {
     "static": EVERYONE,
@@ -46,6 +47,13 @@ RULES: dict[str, frozenset[str]] = {
     "cardholder.code": EVERYONE,
     "cardholder.manifest": EVERYONE,
     "cardholder.service_worker": EVERYONE,
+    "cardholder.uses": EVERYONE,
+    "offers.catalogue": EVERYONE,
+    "offers.feed": EVERYONE,
+    "offers.manage": PUBLISHERS,
+    "offers.new_offer": PUBLISHERS,
+    "offers.edit_offer": PUBLISHERS,
+    "offers.withdraw_offer": PUBLISHERS,
     "api-docs.openapi_json": EVERYONE,
     "api.create_card": DISTRIBUTOR,
     "api.get_card": DISTRIBUTOR | NETWORK,
@@ -57,6 +65,7 @@ RULES: dict[str, frozenset[str]] = {
     "api.record_visit": VENUE,
     "api.undo_visit": VENUE,
     "api.visit_stats": NETWORK,
+    "api.list_offers": EVERYONE,
     "scanner.scan": VENUE,
     "scanner.verify": VENUE,
     "scanner.record": VENUE,
@@ -123,6 +132,7 @@ def _sample_value(rule: Rule, name: str, demo_cards) -> str | int:
         "code": "sv",
         "key": "no-such-card-link",
         "token": "no-such-invite",
+        "region": "pohjois-savo",
     }
     return samples.get(name, 1)
 

@@ -2,10 +2,11 @@
 
 The QR code is vector (one filled rectangle per run of dark modules), at error
 correction M or higher, with a quiet zone of four modules kept free of anything
-else. The card is bilingual (Finnish and Swedish) whatever the user's language, and
-looks like any membership card: nothing on it names the issuer or says why it was
-given. Fonts are the PDF core fonts (Helvetica, Windows-1252 covers ä, ö and å), so
-nothing has to be installed on the server.
+else. The back carries the rules and a QR code of the public offers catalogue with its
+short address, the same on every card. The card is bilingual (Finnish and Swedish)
+whatever the user's language, and looks like any membership card: nothing on it names
+the issuer or says why it was given. Fonts are the PDF core fonts (Helvetica,
+Windows-1252 covers ä, ö and å), so nothing has to be installed on the server.
 """
 
 from collections.abc import Iterable, Sequence
@@ -14,7 +15,7 @@ from datetime import date
 from functools import cache
 
 import segno
-from flask import current_app
+from flask import current_app, has_request_context, url_for
 from fpdf import FPDF
 from fpdf.enums import RenderStyle
 
@@ -26,6 +27,7 @@ from .cards import printed_token
 CARD_WIDTH = 85.60  # mm, ISO/IEC 7810 ID-1
 CARD_HEIGHT = 53.98
 QR_SIZE = 29.0  # mm, the symbol without its quiet zone
+CATALOGUE_QR_SIZE = 10.5  # mm, the back's QR code of the offers catalogue
 QUIET_ZONE = 4  # modules
 MARGIN = 4.5  # mm from the card's edge to text
 
@@ -160,12 +162,12 @@ def _draw_front(pdf: FPDF, x: float, y: float, face: CardFace) -> None:
     _label(pdf, x + MARGIN, y + 50.3, "Nimi / Namn")
 
 
-def _draw_qr(pdf: FPDF, right: float, top: float, text: str) -> float:
+def _draw_qr(pdf: FPDF, right: float, top: float, text: str, size: float = QR_SIZE) -> float:
     """Draw the QR code with its top-right quiet-zone corner there; return its left edge."""
     matrix = _qr_matrix(text)
-    module = QR_SIZE / len(matrix)
+    module = size / len(matrix)
     quiet = QUIET_ZONE * module
-    left = right - quiet - QR_SIZE
+    left = right - quiet - size
     pdf.set_fill_color(0)
     for column, row, width in _dark_runs(matrix):
         pdf.rect(
@@ -197,7 +199,35 @@ def _dark_runs(matrix: Sequence[bytearray]) -> Iterable[tuple[int, int, int]]:
                 column += 1
 
 
+def catalogue_url() -> str:
+    """Return the address of the public offers catalogue for the back of every card.
+
+    ``CATALOGUE_URL`` when configured (a card outlives host names: set it in production),
+    else this site's ``/offers`` as the request reached it (outside a request, the path).
+    """
+    configured = current_app.config.get("CATALOGUE_URL")
+    if configured:
+        return configured
+    if has_request_context():
+        return url_for("offers.catalogue", _external=True)
+    return current_app.url_map.bind("localhost").build("offers.catalogue")
+
+
 def _draw_back(pdf: FPDF, x: float, y: float) -> None:
+    url = catalogue_url()
+    quiet = QUIET_ZONE * CATALOGUE_QR_SIZE / len(_qr_matrix(url))
+    _draw_qr(
+        pdf,
+        x + CARD_WIDTH - 1,
+        y + CARD_HEIGHT - 1 - CATALOGUE_QR_SIZE - 2 * quiet,
+        url,
+        CATALOGUE_QR_SIZE,
+    )
+    pdf.set_text_color(*BRAND)
+    pdf.set_font("Helvetica", "B", 6.5)
+    pdf.text(x + MARGIN, y + 46, "Mitä on tarjolla? / Vad erbjuds?")
+    pdf.set_font("Helvetica", "", 7)
+    pdf.text(x + MARGIN, y + 49.5, url.split("://", 1)[-1])
     pdf.set_text_color(*BRAND)
     pdf.set_font("Helvetica", "B", 10)
     pdf.text(x + MARGIN, y + 8, "Kaikukortti")

@@ -11,6 +11,7 @@ def register_blueprints(app: Flask) -> None:
         coordinator,
         distributor,
         invite,
+        offers,
         pwa,
         scanner,
         scanner_sync,
@@ -27,6 +28,7 @@ def register_blueprints(app: Flask) -> None:
         coordinator,
         invite,
         venue,
+        offers,
         pwa,
     ):
         app.register_blueprint(module.bp)

@@ -10,13 +10,15 @@ from flask import Response, jsonify
 from .. import ratelimits
 from ..errors import ErrorCode, message
 from ..extensions import csrf
-from ..models import RevokeReason, Role, User, VisitSource
-from ..rules import Reason
+from ..models import RevokeReason, Role, User, VenueCategory, VisitSource
+from ..rules import Reason, today_in_finland
 from ..schemas import (
     MAX_ID,
     CardCreateSchema,
     CardSchema,
     CardUpdateSchema,
+    OffersQuerySchema,
+    OffersSchema,
     RevokeSchema,
     StatsQuerySchema,
     StatsSchema,
@@ -25,13 +27,14 @@ from ..schemas import (
     VisitCreateSchema,
     VisitSchema,
 )
-from ..services import accounts, cards, door, printing, stats
+from ..services import accounts, cards, door, offers, printing, stats
 from .api_helpers import (
     acting_issuer,
     acting_venue,
     card_body,
     commit,
     door_message,
+    offer_body,
     region_by_code,
     verdict_body,
     visible_card,
@@ -43,7 +46,7 @@ bp = ApiBlueprint(
     "api",
     __name__,
     url_prefix="/api/v1",
-    description="Cards, door checks, visits and statistics.",
+    description="Cards, door checks, visits, statistics and the public offers.",
 )
 csrf.exempt(bp)  # bearer tokens only: no cookie, so nothing for a forged request to ride on
 
@@ -303,3 +306,32 @@ def visit_stats(query: dict, *, user: User):
     """
     regions = None if user.role is Role.ADMIN else [user.region] if user.region else []
     return stats.visit_stats(query["start"], query["end"], query["group"], regions)
+
+
+# Offers
+
+
+@bp.route("/offers", methods=["GET"])
+@bp.doc(security=[])
+@bp.arguments(OffersQuerySchema, location="query")
+@bp.response(200, OffersSchema)
+@bp.fails(422, "validation_error")
+def list_offers(query: dict):
+    """List the offers open to cardholders
+
+    Public, no token: the published events and standing offers of the catalogue (`/offers`),
+    for municipal websites. An event matches on its day, a standing offer when it runs on a
+    day of the range. `places_left` is the event's Kaikukortti places less the visits
+    recorded for it, as the door counts them; 0 is full.
+    """
+    rows = offers.catalogue(
+        offers.OfferFilter(
+            start=query.get("start") or today_in_finland(),
+            end=query.get("end"),
+            region=(query.get("region") or "").strip().lower() or None,
+            municipality=query.get("municipality") or None,
+            field=VenueCategory(query["field"]) if query.get("field") else None,
+            children=query["children"],
+        )
+    )
+    return {"offers": [offer_body(offer) for offer in rows]}

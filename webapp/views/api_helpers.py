@@ -150,3 +150,27 @@ def commit() -> None:
     except IntegrityError:
         db.session.rollback()
         raise ApiError(409, ErrorCode.CONFLICT) from None
+
+
+def offer_body(offer) -> dict:
+    """Return the offer object of the API (see :class:`webapp.schemas.OfferSchema`)."""
+    event = offer.event
+    return {
+        "id": event.id,
+        "title": event.name,
+        "kind": event.kind.value,
+        "venue": event.venue.name,
+        "venue_id": event.venue_id,
+        "place": event.place,
+        "municipality": event.municipality,
+        "region": event.venue.region.code,
+        "field": event.venue.category.value if event.venue.category else None,
+        "starts_at": event.starts_at,
+        "ends_at": event.ends_at,
+        "starts_on": event.starts_on,
+        "ends_on": event.ends_on,
+        "hours": event.hours,
+        "places_left": offer.places_left,
+        "children_welcome": event.children_welcome,
+        "text": {"fi": event.text_fi, "sv": event.text_sv, "en": event.text_en},
+    }

@@ -4,7 +4,8 @@
 that opens it activates it (a POST that the page sends by itself, so link previews and
 prefetching never take the card); other devices are refused politely. The page shows a
 time-limited code from ``/k/<key>/code`` while online and the printed card's code
-offline; ``/k/sw.js`` keeps the page for offline use.
+offline; ``/k/sw.js`` keeps the page for offline use. ``/k/<key>/uses`` shows the bound
+phone, and only it, the card's last uses.
 """
 
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..cardnumbers import format_number
 from ..extensions import db
 from ..models import Card
 from ..rules import today_in_finland
-from ..services import cards, digital
+from ..services import cards, digital, offers
 
 bp = Blueprint("cardholder", __name__, url_prefix="/k")
 bp.add_app_template_filter(format_number, "card_number")
@@ -103,6 +104,17 @@ def code(key: str):
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.get("/<key>/uses")
+def uses(key: str):
+    card = _card_or_404(key)
+    if not digital.is_bound_device(card, request.cookies.get(DEVICE_COOKIE)):
+        return _refused()
+    page = render_template("cardholder/uses.html", card=card, uses=offers.own_uses(card))
+    response = make_response(page)
+    response.headers["Cache-Control"] = "no-store"
+    return _private(response)
 
 
 @bp.get("/<key>/manifest.json")
