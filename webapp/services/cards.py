@@ -10,7 +10,7 @@ from .. import cardnumbers, tokens
 from ..extensions import db
 from ..models import Card, Organisation, Region, RevokeReason, Role, User, Visit, utcnow
 from ..rules import helsinki_date
-from . import audit
+from . import audit, digital
 
 MIN_AGE = 16
 MAX_CHILDREN = 20
@@ -116,6 +116,7 @@ def move_digital_card(card: Card, *, actor: User | None) -> Card:
     _check_not_revoked(card)
     card.digital_key = secrets.token_urlsafe(32)
     card.digital_device = None
+    digital.retire_devices(card)
     audit.record("card.digital_moved", card, actor=actor)
     return card
 

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
 
-from flask import current_app
 from sqlalchemy import CursorResult, Row, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -38,7 +37,7 @@ from ..models import (
     utcnow,
 )
 from ..rules import HELSINKI, Reason, VenueFacts, Verdict, children_reason, helsinki_date, verdict
-from . import audit, rollup
+from . import audit, digital, rollup
 from .accounts import hash_api_token
 
 UNDO_WINDOW = timedelta(minutes=10)
@@ -269,6 +268,7 @@ def record_visit(
     ``children_not_allowed``, ``too_many_children`` or ``invalid_children``.
     """
     moment = moment or utcnow()
+    idempotency_key = digital.replay_key(token) or idempotency_key  # a code counts once
     decision, row = _check(token, number, venue, moment, event, idempotency_key)
     # The visit already stored under the key, read with the card when there was a card.
     existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
@@ -345,11 +345,7 @@ def _check(
     generation = None
     if token is not None:
         try:
-            parsed = tokens.parse(
-                token,
-                current_app.config["CARD_SIGNING_KEYS"],
-                max_age=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
-            )
+            parsed = digital.parse_token(token, moment)
         except tokens.TokenError as error:
             return Verdict(Reason(error.code), None, venue), None
         number, generation = parsed.number, parsed.generation
