@@ -209,7 +209,7 @@ CODE_DOMAIN = b"kaikukortti.code.v1\x00"
 CERT_VERSION = 1
 CLOCK_SKEW = 30  # seconds a phone's clock may run ahead of the door's
 
-_CERT_HEAD = struct.Struct(">B4sIIII")  # version, key id, serial, generation, expires
+_CERT_HEAD = struct.Struct(">B4sIII")  # version, key id, serial, generation, expires
 _POINT = 33
 _SIG = 64
 CERT_BODY_LENGTH = _CERT_HEAD.size + cardnumbers.LENGTH + _POINT
