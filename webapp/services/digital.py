@@ -130,7 +130,7 @@ def issuer_public_keys() -> dict[str, ec.EllipticCurvePublicKey]:
 def offline_issuers() -> dict[str, str]:
     """Return the issuers' public keys for the offline list: key id -> base64url raw point."""
     return {
-        kid: _b64(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+        kid: b64(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
         for kid, key in issuer_public_keys().items()
     }
 
@@ -239,5 +239,6 @@ def replay_key(token: str | None) -> str | None:
     )
 
 
-def _b64(raw: bytes) -> str:
+def b64(raw: bytes) -> str:
+    """Return the bytes as unpadded base64url."""
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

@@ -56,6 +56,8 @@ zx="$bd/node_modules/zxing-wasm"
 
 # htmx
 cp "$nm/htmx.org/dist/htmx.min.js" "$here/htmx.min.js"
+# The digital card draws its own QR codes (it signs them itself, offline too).
+cp "$nm/qrcode-generator/dist/qrcode.js" "$here/qrcode-generator.js"
 
 # barcode-detector: the "pure" ES module (no global side effects, wasm not
 # inlined) plus every chunk it imports through relative paths.
