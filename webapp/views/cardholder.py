@@ -118,7 +118,7 @@ def _bound_card(key: str) -> Card:
     """Return the card of the link for its bound phone; answer 403 or 410 otherwise."""
     card = _card_or_404(key)
     if not digital.is_bound_device(card, request.cookies.get(DEVICE_COOKIE)):
-        message = _("This card is in use on another phone.")
+        message = _("This card is already in use on another phone")
         abort(_private(jsonify(error="other_device", message=message), 403))
     if card.revoked:
         message = _("This card is no longer in use. Please ask the place that gave you the card.")
