@@ -19,9 +19,11 @@ from sqlalchemy import select
 from webapp.cardnumbers import format_number
 from webapp.demo import PASSWORD
 from webapp.extensions import db
-from webapp.models import Card, Organisation, User
+from webapp.models import Card, Organisation, User, Visit, VisitSource
 from webapp.rules import Reason
 from webapp.services import accounts, cards, door
+
+from .test_scanner import VERDICT, go_offline, open_scanner
 
 
 @pytest.fixture
@@ -197,3 +199,58 @@ def test_a_new_card_passes_the_door_on_paper_and_on_the_phone(
     expect(desk.locator("#handover-status")).to_have_class(
         re.compile("status-done"), timeout=10_000
     )
+
+
+def phone_code(context, base: str, card: Card) -> str:
+    """Open the card on a phone and read the code it signs."""
+    page = context.new_page()
+    page.goto(f"{base}/k/{card.digital_key}")
+    page.locator("#qr-live svg").wait_for(state="visible")
+    return screen_code(page)
+
+
+def test_an_offline_scanner_accepts_the_phones_code_once_and_refuses_a_moved_cards_old_phone(
+    app, browser, new_context, live_server, card, camera_page, show_qr
+):
+    old_phone_code = phone_code(new_context(), live_server.url, card)
+    db.session.rollback()  # see what the server thread committed
+    cards.move_digital_card(db.session.get(Card, card.id), actor=None)
+    db.session.commit()
+    moved = db.session.get(Card, card.id)
+    code = phone_code(new_context(), live_server.url, moved)
+    assert api_verify(app, old_phone_code)["reason"] == "replaced"
+
+    scanners = browser.new_context(permissions=["camera"], service_workers="block")
+    try:
+        page = open_scanner(camera_page(scanners, None), live_server.url)
+        page.wait_for_load_state("networkidle")  # the offline list has fully arrived
+        go_offline(page)
+        verdict = page.locator(VERDICT)
+
+        show_qr(page, old_phone_code)  # the phone the card moved away from
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        expect(verdict).to_have_attribute("data-offline", "true")
+
+        show_qr(page, code)
+        expect(verdict).to_have_attribute("data-state", "ok")
+        expect(verdict).to_have_attribute("data-offline", "true")
+        expect(verdict).to_contain_text(format_number(card.number))
+        verdict.get_by_role("button", name="Record visit").click()
+        expect(verdict).to_have_attribute("data-state", "queued")
+
+        show_qr(page, cards.printed_token(moved).replace(".", ":"))  # something else between
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        show_qr(page, code)  # the same code again: a second use, not a new visit
+        expect(verdict).to_have_attribute("data-state", "warn")
+        expect(verdict).to_have_attribute("data-reason", "offline_visited_today")
+
+        page.context.set_offline(False)
+        expect(page.locator("[data-slot=queue]")).to_have_attribute(
+            "data-pending", "0", timeout=20_000
+        )
+        db.session.rollback()
+        stored = db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()
+        assert [(v.source, v.children) for v in stored] == [(VisitSource.OFFLINE, 0)]
+        assert page.errors == []
+    finally:
+        scanners.close()
