@@ -118,13 +118,23 @@ def _load_issuers(pems: tuple[str, ...]) -> tuple[ec.EllipticCurvePrivateKey, ..
     return tuple(tokens.load_issuer_key(pem.encode()) for pem in pems)
 
 
+@lru_cache(maxsize=8)
+def _public_keys(pems: tuple[str, ...]) -> dict[str, ec.EllipticCurvePublicKey]:
+    public = (key.public_key() for key in _load_issuers(pems))
+    return {tokens.issuer_key_id(key): key for key in public}
+
+
+def _pems() -> tuple[str, ...]:
+    return tuple(current_app.config["DIGITAL_ISSUER_KEYS"])
+
+
 def _issuers() -> tuple[ec.EllipticCurvePrivateKey, ...]:
-    return _load_issuers(tuple(current_app.config["DIGITAL_ISSUER_KEYS"]))
+    return _load_issuers(_pems())
 
 
 def issuer_public_keys() -> dict[str, ec.EllipticCurvePublicKey]:
     """Return every configured issuer's public key by key id (the newest signs)."""
-    return {tokens.issuer_key_id(key.public_key()): key.public_key() for key in _issuers()}
+    return dict(_public_keys(_pems()))
 
 
 def offline_issuers() -> dict[str, str]:
