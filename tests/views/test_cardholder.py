@@ -332,3 +332,21 @@ def test_page_runs_no_inline_script(client, card):
     text = open_card(client, card).text
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", text) == []
     assert "style=" not in text
+
+
+def test_a_phone_certified_before_an_issuer_rotation_still_passes(app, client, card):
+    key, certificate = activate_key(client, card)
+    before = app.config["DIGITAL_ISSUER_KEYS"]
+    newer = ec.generate_private_key(ec.SECP256R1())
+    pem = newer.private_bytes(
+        Encoding.PEM, tokens.serialization.PrivateFormat.PKCS8, tokens.serialization.NoEncryption()
+    ).decode()
+    app.config["DIGITAL_ISSUER_KEYS"] = [*before, pem]
+    try:
+        assert door.verify(key.code(certificate), venue_of(card)).reason is Reason.OK
+        new_key, new_certificate = activate_key(client, card, opened=True)
+        assert door.verify(new_key.code(new_certificate), venue_of(card)).reason is Reason.OK
+        app.config["DIGITAL_ISSUER_KEYS"] = [pem]  # the old issuer dropped: its phones stop
+        assert door.verify(key.code(certificate), venue_of(card)).reason is Reason.INVALID_TOKEN
+    finally:
+        app.config["DIGITAL_ISSUER_KEYS"] = before
