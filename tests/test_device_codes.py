@@ -155,3 +155,17 @@ def test_an_issuer_key_must_be_p256():
     )
     with pytest.raises(ValueError):
         tokens.load_issuer_key(pem)
+
+
+def test_a_respelled_signature_still_names_the_same_code(issuer):
+    """s and n - s both verify: a replay must not pass as a new code by flipping it."""
+    phone = Phone()
+    code = phone.code(certify(issuer, phone), NOW)
+    raw = bytearray(base64_decode(code.removeprefix(tokens.DEVICE_PREFIX)))
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    s = int.from_bytes(raw[-32:], "big")
+    raw[-32:] = (n - s).to_bytes(32, "big")
+    respelled = tokens.DEVICE_PREFIX + base64_encode(bytes(raw)).decode()
+    assert respelled != code and parse(respelled, issuer).number == valid_number()
+    assert tokens.device_code_identity(respelled) == tokens.device_code_identity(code)
+    assert tokens.device_code_identity("K7MX4PQ2D.1.x") is None

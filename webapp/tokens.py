@@ -232,7 +232,6 @@ class Certificate:
 class DeviceCode:
     certificate: Certificate
     signed_at: datetime
-    digest: str  # names this one code (a replay has the same digest)
 
     @property
     def number(self) -> str:
@@ -303,6 +302,20 @@ def is_device_code(token: object) -> bool:
     return isinstance(token, str) and token.strip().startswith(DEVICE_PREFIX)
 
 
+def device_code_identity(token: str) -> bytes | None:
+    """Return what names one code whatever its signatures' spelling, or None if malformed.
+
+    ECDSA signatures are malleable (``s`` and ``n - s`` both verify), so a replay is
+    recognised by the certificate's body and the signing time, never by the signatures.
+    """
+    if not is_device_code(token) or not _DEVICE_RE.fullmatch(token.strip()):
+        return None
+    raw = base64_decode(token.strip().removeprefix(DEVICE_PREFIX))
+    if len(raw) != CODE_LENGTH:
+        return None
+    return raw[:CERT_BODY_LENGTH] + raw[CERT_LENGTH : CERT_LENGTH + 4]
+
+
 def parse_device_code(
     token: str,
     issuers: dict[str, ec.EllipticCurvePublicKey],
@@ -356,7 +369,6 @@ def parse_device_code(
             device_key=device_key,
         ),
         signed_at=datetime.fromtimestamp(signed_at, UTC),
-        digest=hashlib.sha256(raw).hexdigest()[:32],
     )
 
 

@@ -350,3 +350,16 @@ def test_a_phone_certified_before_an_issuer_rotation_still_passes(app, client, c
         assert door.verify(key.code(certificate), venue_of(card)).reason is Reason.INVALID_TOKEN
     finally:
         app.config["DIGITAL_ISSUER_KEYS"] = before
+
+
+def test_a_replay_with_a_respelled_signature_is_still_the_same_visit(client, card):
+    key, certificate = activate_key(client, card)
+    code = key.code(certificate)
+    raw = bytearray(base64.urlsafe_b64decode(code[2:] + "="))
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    raw[-32:] = (n - int.from_bytes(raw[-32:], "big")).to_bytes(32, "big")
+    respelled = "C." + base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    venue = venue_of(card)
+    first, _ = door.record_visit(venue=venue, user=None, children=0, token=code)
+    again, created = door.record_visit(venue=venue, user=None, children=0, token=respelled)
+    assert not created and again.id == first.id

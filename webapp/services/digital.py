@@ -241,12 +241,10 @@ def parse_token(token: str, moment: datetime) -> tokens.CardToken | tokens.Devic
 
 def replay_key(token: str | None) -> str | None:
     """Return the idempotency key that makes a phone's code count once per venue, or None."""
-    if not tokens.is_device_code(token):
+    identity = tokens.device_code_identity(token) if token is not None else None
+    if identity is None:
         return None
-    return (
-        REPLAY_KEY_PREFIX
-        + hashlib.sha256(token.strip().encode("ascii", "replace")).hexdigest()[:32]
-    )
+    return REPLAY_KEY_PREFIX + hashlib.sha256(identity).hexdigest()[:32]
 
 
 def b64(raw: bytes) -> str:
