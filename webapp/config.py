@@ -4,6 +4,9 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot run the app (for example a production app without a secret)."""
@@ -23,9 +26,6 @@ def _instance_issuer_key(instance: Path) -> str:
     """Return the digital cards' issuer key (PEM) kept in the instance folder, made on first use."""
     path = instance / "digital_issuer_key.pem"
     if not path.exists():
-        from cryptography.hazmat.primitives import serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-
         instance.mkdir(parents=True, exist_ok=True)
         key = ec.generate_private_key(ec.SECP256R1())
         path.write_bytes(
