@@ -4,6 +4,9 @@ import os
 import secrets
 from pathlib import Path
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
 
 class ConfigError(RuntimeError):
     """The configuration cannot run the app (for example a production app without a secret)."""
@@ -17,6 +20,31 @@ def _instance_secret(instance: Path, name: str) -> str:
         path.write_text(secrets.token_urlsafe(48))
         path.chmod(0o600)
     return path.read_text().strip()
+
+
+def _instance_issuer_key(instance: Path) -> str:
+    """Return the digital cards' issuer key (PEM) kept in the instance folder, made on first use."""
+    path = instance / "digital_issuer_key.pem"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        key = ec.generate_private_key(ec.SECP256R1())
+        path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        path.chmod(0o600)
+    return path.read_text()
+
+
+def _issuer_keys(instance: Path, files: str) -> list[str]:
+    """Return the issuer keys (PEM), oldest to newest: the files named, else the instance one."""
+    paths = _split_keys(files)
+    if not paths:
+        return [_instance_issuer_key(instance)]
+    return [Path(path).read_text() for path in paths]
 
 
 def _split_keys(value: str) -> list[str]:
@@ -42,6 +70,8 @@ def from_environment(instance: Path, environ=os.environ) -> dict:
         "PRODUCTION": production,
         "SECRET_KEY": secret_key,
         "CARD_SIGNING_KEYS": signing_keys,
+        # ECDSA P-256 keys (PEM) that certify the digital cards' phone keys; newest signs.
+        "DIGITAL_ISSUER_KEYS": _issuer_keys(instance, environ.get("DIGITAL_ISSUER_KEY_FILES", "")),
         "SQLALCHEMY_DATABASE_URI": environ.get("DATABASE_URL")
         or f"sqlite:///{instance / 'kaikukortti.db'}",
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     TypeDecorator,
@@ -297,6 +298,24 @@ class Card(db.Model):
 
     def __repr__(self) -> str:
         return f"<Card {self.number}/{self.generation}>"
+
+
+class DeviceKey(db.Model):
+    """The public key of the phone that shows a digital card; its id is the certificate's serial.
+
+    A card has at most one unretired key: activating a new phone (or moving the card) retires
+    the others at once, and codes signed with a retired key are refused.
+    """
+
+    __tablename__ = "device_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(33))  # compressed P-256 point
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    card: Mapped[Card] = relationship()
 
 
 class Event(db.Model):

@@ -29,11 +29,20 @@ from __future__ import annotations
 
 import hashlib
 import re
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TypeVar
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
 from itsdangerous.encoding import base64_decode, base64_encode
 
@@ -173,3 +182,199 @@ def token_digest(token: str) -> str:
 def key_id(key: str) -> str:
     """Return a short public name for a signing key (it reveals nothing of the key)."""
     return hashlib.sha256(b"kaikukortti.key-id:" + key.encode()).hexdigest()[:8]
+
+
+# --- the digital card's own codes, signed on the phone ------------------------------------
+#
+# At activation the phone makes a non-extractable ECDSA P-256 key (WebCrypto) and the
+# server certifies its public key with an issuer key (:func:`sign_certificate`). The
+# phone then signs a fresh code by itself, online or offline (:func:`device_code_message`).
+# A code is ``C.`` and the unpadded base64url of these bytes (191 bytes, 257 characters,
+# QR version 11 at error correction M)::
+#
+#   certificate  version 1 | issuer key id 4 | device serial 4 | generation 4
+#                | expires (Unix s) 4 | card number 9 | device public key 33 (compressed)
+#                | issuer signature 64 (r || s over CERT_DOMAIN + the 59 bytes before it)
+#   code         certificate 123 | signed at (Unix s) 4
+#                | device signature 64 (r || s over CODE_DOMAIN + the 127 bytes before it)
+#
+# The card number and generation come from the certificate, so the code itself is only
+# a time and a signature. Nothing in it is personal, and nothing on a door can sign one.
+
+DEVICE_PREFIX = "C."
+CERT_DOMAIN = b"kaikukortti.certificate.v1\x00"
+CODE_DOMAIN = b"kaikukortti.code.v1\x00"
+CERT_VERSION = 1
+CLOCK_SKEW = 30  # seconds a phone's clock may run ahead of the door's
+
+_CERT_HEAD = struct.Struct(">B4sIII")  # version, key id, serial, generation, expires
+_POINT = 33
+_SIG = 64
+CERT_BODY_LENGTH = _CERT_HEAD.size + cardnumbers.LENGTH + _POINT
+CERT_LENGTH = CERT_BODY_LENGTH + _SIG
+CODE_LENGTH = CERT_LENGTH + 4 + _SIG
+_DEVICE_RE = re.compile(rf"{re.escape(DEVICE_PREFIX)}{_B64}{{{-(-CODE_LENGTH * 4 // 3)}}}")
+
+
+@dataclass(frozen=True)
+class Certificate:
+    issuer: str  # the issuer key's id, 8 hex characters
+    serial: int  # the device key's id on the server
+    number: str
+    generation: int
+    expires_at: datetime
+    device_key: bytes  # compressed P-256 point
+
+
+@dataclass(frozen=True)
+class DeviceCode:
+    certificate: Certificate
+    signed_at: datetime
+
+    @property
+    def number(self) -> str:
+        return self.certificate.number
+
+    @property
+    def generation(self) -> int:
+        return self.certificate.generation
+
+
+def issuer_key_id(public_key: ec.EllipticCurvePublicKey) -> str:
+    """Return the 8-hex-character id of an issuer key: its place in every certificate."""
+    der = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()[:8]
+
+
+def load_issuer_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
+    """Load an ECDSA P-256 issuer key from PEM, or raise ValueError."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
+        raise ValueError("an issuer key must be an ECDSA P-256 private key")
+    return key
+
+
+def compress_point(raw: bytes) -> bytes:
+    """Return the compressed form of a P-256 public key (raw uncompressed or compressed)."""
+    try:
+        key = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), raw)
+    except (ValueError, TypeError):
+        raise ValueError("not a P-256 public key") from None
+    return key.public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+
+
+def sign_certificate(
+    issuer: ec.EllipticCurvePrivateKey,
+    *,
+    serial: int,
+    number: str,
+    generation: int,
+    expires_at: datetime,
+    device_key: bytes,
+) -> bytes:
+    """Certify that the device key may show codes of this card generation until expires_at."""
+    payload = _payload(number, generation)  # checks the number and the generation
+    head = _CERT_HEAD.pack(
+        CERT_VERSION,
+        bytes.fromhex(issuer_key_id(issuer.public_key())),
+        serial,
+        generation,
+        int(expires_at.timestamp()),
+    )
+    body = head + payload.split(_SEP)[0].encode("ascii") + compress_point(device_key)
+    return body + _raw_signature(issuer.sign(CERT_DOMAIN + body, ec.ECDSA(hashes.SHA256())))
+
+
+def device_code_message(certificate: bytes, signed_at: int) -> bytes:
+    """Return the bytes the phone signs for a code made at signed_at (Unix seconds)."""
+    return CODE_DOMAIN + certificate + struct.pack(">I", signed_at)
+
+
+def encode_device_code(certificate: bytes, signed_at: int, signature: bytes) -> str:
+    """Return the QR text of a code: the certificate, the time and the device's signature."""
+    raw = certificate + struct.pack(">I", signed_at) + signature
+    return DEVICE_PREFIX + base64_encode(raw).decode("ascii")
+
+
+def is_device_code(token: object) -> bool:
+    return isinstance(token, str) and token.strip().startswith(DEVICE_PREFIX)
+
+
+def device_code_identity(token: str) -> bytes | None:
+    """Return what names one code whatever its signatures' spelling, or None if malformed.
+
+    ECDSA signatures are malleable (``s`` and ``n - s`` both verify), so a replay is
+    recognised by the certificate's body and the signing time, never by the signatures.
+    """
+    if not is_device_code(token) or not _DEVICE_RE.fullmatch(token.strip()):
+        return None
+    raw = base64_decode(token.strip().removeprefix(DEVICE_PREFIX))
+    if len(raw) != CODE_LENGTH:
+        return None
+    return raw[:CERT_BODY_LENGTH] + raw[CERT_LENGTH : CERT_LENGTH + 4]
+
+
+def parse_device_code(
+    token: str,
+    issuers: dict[str, ec.EllipticCurvePublicKey],
+    *,
+    max_age: int,
+    now: datetime,
+) -> DeviceCode:
+    """Verify a code the phone signed and return it, else raise TokenError.
+
+    ``invalid_token``: malformed, an unknown issuer, a bad signature or a lapsed
+    certificate; ``token_expired``: made more than max_age seconds before now (or more
+    than CLOCK_SKEW seconds after it).
+    """
+    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
+        raise TokenError(INVALID_TOKEN)
+    token = token.strip()
+    if not _DEVICE_RE.fullmatch(token):
+        raise TokenError(INVALID_TOKEN)
+    text = token.removeprefix(DEVICE_PREFIX)
+    raw = base64_decode(text)
+    if len(raw) != CODE_LENGTH or base64_encode(raw).decode("ascii") != text:
+        raise TokenError(INVALID_TOKEN)
+    body, cert = raw[:CERT_BODY_LENGTH], raw[:CERT_LENGTH]
+    version, kid, serial, generation, expires = _CERT_HEAD.unpack_from(raw)
+    number = body[_CERT_HEAD.size : _CERT_HEAD.size + cardnumbers.LENGTH].decode("latin-1")
+    issuer = issuers.get(kid.hex())
+    if version != CERT_VERSION or issuer is None or not cardnumbers.is_valid(number):
+        raise TokenError(INVALID_TOKEN)
+    if not 1 <= generation <= MAX_GENERATION:
+        raise TokenError(INVALID_TOKEN)
+    device_key = body[-_POINT:]
+    (signed_at,) = struct.unpack_from(">I", raw, CERT_LENGTH)
+    try:
+        _verify(issuer, raw[CERT_BODY_LENGTH:CERT_LENGTH], CERT_DOMAIN + body)
+        device = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), device_key)
+        _verify(device, raw[-_SIG:], device_code_message(cert, signed_at))
+    except (InvalidSignature, ValueError):
+        raise TokenError(INVALID_TOKEN) from None
+    moment = now.timestamp()
+    if moment > expires:
+        raise TokenError(INVALID_TOKEN)
+    if not -CLOCK_SKEW <= moment - signed_at <= max_age:
+        raise TokenError(TOKEN_EXPIRED)
+    return DeviceCode(
+        certificate=Certificate(
+            issuer=kid.hex(),
+            serial=serial,
+            number=number,
+            generation=generation,
+            expires_at=datetime.fromtimestamp(expires, UTC),
+            device_key=device_key,
+        ),
+        signed_at=datetime.fromtimestamp(signed_at, UTC),
+    )
+
+
+def _raw_signature(der: bytes) -> bytes:
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+def _verify(key: ec.EllipticCurvePublicKey, raw: bytes, message: bytes) -> None:
+    r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+    key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))

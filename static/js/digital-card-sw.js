@@ -1,10 +1,11 @@
 // Service worker of the cardholder's digital card, served from /k/sw.js (scope /k/).
 // It keeps only what a card page asks it to keep: the page itself and its static files.
 // Everything is fetched from the network first; the kept copy answers only when offline.
-// The time-limited codes (/k/<key>/code) and all POSTs always go to the network.
+// The phone's key and certificate (/k/<key>/device) and all POSTs always go to the network;
+// the page holds no code at all (the phone signs its codes itself).
 "use strict";
 
-const CACHE = "kaikukortti-card-v1";
+const CACHE = "kaikukortti-card-v2"; // v1 kept pages that held the printed code
 const OFFLINE_CARD_HEADER = "X-Offline-Card";
 
 self.addEventListener("install", () => self.skipWaiting());
@@ -66,6 +67,6 @@ self.addEventListener("fetch", (event) => {
   const request = event.request;
   if (request.method !== "GET" || !sameOrigin(request.url)) return;
   const path = new URL(request.url).pathname;
-  if (path.endsWith("/code")) return; // never keep a time-limited code
+  if (path.endsWith("/device")) return; // never keep the key's state
   event.respondWith(networkFirst(request));
 });

@@ -1,5 +1,8 @@
-// The cardholder's digital card (/k/<key>): a live, time-limited QR code while online,
-// the printed card's code offline, and a service worker that keeps the page for offline use.
+// The cardholder's digital card (/k/<key>): the phone makes its own non-extractable
+// ECDSA P-256 key (WebCrypto, kept in IndexedDB), has it certified by the server once,
+// then signs a fresh code every few seconds by itself, online or offline (format in
+// webapp/tokens.py). No code on the page stays valid longer than DIGITAL_TOKEN_MAX_AGE.
+// A service worker keeps the page for offline use.
 (() => {
   "use strict";
 
@@ -16,81 +19,197 @@
   if (!card) return;
 
   const live = document.getElementById("qr-live");
-  const still = document.getElementById("qr-static");
   const mode = document.getElementById("qr-mode");
-  const refreshMs = Number(card.dataset.refreshSeconds || 30) * 1000;
-  const MARGIN_MS = 15000; // stop showing a live code this long before it expires
-  let liveUntil = 0;
-  let lastFetch = 0;
+  const maxAgeMs = Number(card.dataset.maxAge || 120) * 1000;
+  const refreshMs = Number(card.dataset.refreshSeconds || 20) * 1000;
+  const CODE_DOMAIN = new TextEncoder().encode("kaikukortti.code.v1\0");
+  const ECDSA = { name: "ECDSA", hash: "SHA-256" };
+  const RENEW_MS = 30 * 24 * 3600 * 1000; // certify a new key this long before expiry
+  let device = null; // {privateKey, certificate, serial, generation, offset}
+  let shownAt = 0;
 
   function say(text) {
     if (mode && text && mode.textContent !== text) mode.textContent = text;
   }
 
-  function showStatic() {
-    liveUntil = 0;
-    if (!live || !still) return;
-    live.hidden = true;
-    still.hidden = false;
-    if (!navigator.onLine) say(mode.dataset.offlineText);
+  // --- the phone's key, kept in IndexedDB (the private key never leaves WebCrypto) ---
+
+  function keyStore(mode, action) {
+    return new Promise((resolve, reject) => {
+      const open = indexedDB.open("kaikukortti-card", 1);
+      open.onupgradeneeded = () => open.result.createObjectStore("keys");
+      open.onerror = () => reject(open.error);
+      open.onsuccess = () => {
+        const tx = open.result.transaction("keys", mode);
+        const request = action(tx.objectStore("keys"));
+        tx.oncomplete = () => resolve(request.result);
+        tx.onerror = () => reject(tx.error);
+      };
+    });
+  }
+  const storeKey = location.pathname;
+  const loadDevice = () => keyStore("readonly", (s) => s.get(storeKey));
+  const saveDevice = (value) => keyStore("readwrite", (s) => s.put(value, storeKey));
+  const forgetDevice = () => keyStore("readwrite", (s) => s.delete(storeKey));
+
+  const b64 = (bytes) =>
+    btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  const unb64 = (text) =>
+    Uint8Array.from(atob(text.replaceAll("-", "+").replaceAll("_", "/")), (c) => c.charCodeAt(0));
+
+  function expiresAt(certificate) {
+    return new DataView(certificate.buffer, certificate.byteOffset).getUint32(13) * 1000;
   }
 
-  function showLive(svg, expiresInSeconds) {
-    live.innerHTML = svg;
-    live.hidden = false;
-    still.hidden = true;
-    liveUntil = Date.now() + expiresInSeconds * 1000 - MARGIN_MS;
-    say(mode.dataset.liveText);
-  }
-
-  async function refresh() {
-    if (!live || card.dataset.status === "revoked") return;
-    lastFetch = Date.now();
-    if (!navigator.onLine) {
-      showStatic();
-      return;
-    }
-    let response;
-    try {
-      response = await fetch(card.dataset.codeUrl, {
-        cache: "no-store",
-        credentials: "same-origin",
-        headers: { Accept: "application/json" },
-      });
-    } catch {
-      showStatic();
-      return;
-    }
-    if (response.status === 403 || response.status === 404) {
-      // The card was moved to another phone: load the page again to show why.
+  async function call(method, body) {
+    const csrf = document.querySelector('meta[name="csrf-token"]');
+    const response = await fetch(card.dataset.deviceUrl, {
+      method,
+      cache: "no-store",
+      credentials: "same-origin",
+      headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrf?.content || "" },
+      body: body && JSON.stringify(body),
+    });
+    if (response.status === 403 || response.status === 404 || response.status === 410) {
+      // The card moved to another phone or is no longer in use: drop the key, show why.
+      await forgetDevice();
+      device = null;
       if (!sessionStorage.getItem("kk-card-reloaded")) {
         sessionStorage.setItem("kk-card-reloaded", "1");
         location.reload();
       }
-      showStatic();
-      return;
+      throw new Error(`device: HTTP ${response.status}`);
     }
-    if (!response.ok) {
-      showStatic();
-      return;
-    }
+    if (!response.ok) throw new Error(`device: HTTP ${response.status}`);
     sessionStorage.removeItem("kk-card-reloaded");
     const data = await response.json();
-    showLive(data.svg, data.expires_in);
+    data.offset = data.server_time * 1000 - Date.now();
+    return data;
+  }
+
+  async function register() {
+    const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, false, ["sign"]);
+    const publicKey = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+    const data = await call("POST", { public_key: b64(publicKey) });
+    const kept = {
+      privateKey: pair.privateKey,
+      certificate: unb64(data.certificate),
+      serial: data.serial,
+      generation: data.generation,
+      offset: data.offset,
+    };
+    await saveDevice(kept);
+    return kept;
+  }
+
+  /** The key this phone signs with: kept, or made and certified now when online. */
+  async function ensureDevice() {
+    let kept = (await loadDevice().catch(() => null)) || null;
+    if (navigator.onLine) {
+      try {
+        const state = await call("GET");
+        const current =
+          kept &&
+          kept.serial === state.serial &&
+          kept.generation === state.generation &&
+          expiresAt(kept.certificate) - Date.now() > RENEW_MS;
+        if (current) {
+          kept.offset = state.offset;
+          await saveDevice(kept);
+        } else {
+          kept = await register();
+        }
+      } catch {
+        // No network now: sign with the key kept, if any; the door decides.
+      }
+    }
+    return kept;
+  }
+
+  // --- the code ---------------------------------------------------------------------
+
+  function svgOf(text) {
+    const qr = qrcode(0, "M");
+    qr.addData(text, "Byte");
+    qr.make();
+    const size = qr.getModuleCount();
+    let path = "";
+    for (let row = 0; row < size; row += 1) {
+      for (let col = 0; col < size; col += 1) {
+        if (qr.isDark(row, col)) path += `M${col + 4} ${row + 4}h1v1h-1z`;
+      }
+    }
+    const box = size + 8;
+    return (
+      `<svg xmlns="http://www.w3.org/2000/svg" class="qr" viewBox="0 0 ${box} ${box}" ` +
+      `shape-rendering="crispEdges" aria-hidden="true"><rect width="${box}" height="${box}" fill="#fff"/>` +
+      `<path d="${path}" fill="#000"/></svg>`
+    );
+  }
+
+  async function signCode() {
+    const seconds = Math.floor((Date.now() + (device.offset || 0)) / 1000);
+    const time = new Uint8Array(4);
+    new DataView(time.buffer).setUint32(0, seconds);
+    const message = new Uint8Array(CODE_DOMAIN.length + device.certificate.length + 4);
+    message.set(CODE_DOMAIN);
+    message.set(device.certificate, CODE_DOMAIN.length);
+    message.set(time, CODE_DOMAIN.length + device.certificate.length);
+    const signature = new Uint8Array(await crypto.subtle.sign(ECDSA, device.privateKey, message));
+    const code = new Uint8Array(device.certificate.length + 4 + signature.length);
+    code.set(device.certificate);
+    code.set(time, device.certificate.length);
+    code.set(signature, device.certificate.length + 4);
+    return `C.${b64(code)}`;
+  }
+
+  function hideCode() {
+    live.hidden = true;
+    live.replaceChildren();
+    delete live.dataset.code;
+    shownAt = 0;
+  }
+
+  async function show() {
+    if (!live || card.dataset.status === "revoked") return;
+    if (!device) {
+      hideCode();
+      say(mode.dataset.noKeyText);
+      return;
+    }
+    try {
+      const code = await signCode();
+      live.innerHTML = svgOf(code);
+      live.dataset.code = code;
+      live.hidden = false;
+      shownAt = Date.now();
+      say(navigator.onLine ? mode.dataset.liveText : mode.dataset.offlineText);
+    } catch {
+      hideCode();
+    }
   }
 
   function tick() {
-    if (liveUntil && Date.now() > liveUntil) showStatic();
-    if (Date.now() - lastFetch >= refreshMs && !document.hidden) refresh();
+    // Never leave a code on the screen past its window (a sleeping phone stops timers).
+    if (shownAt && Date.now() - shownAt > maxAgeMs - 1000) hideCode();
+    if (!document.hidden && (!shownAt || Date.now() - shownAt >= refreshMs)) show();
   }
 
-  window.addEventListener("online", refresh);
-  window.addEventListener("offline", showStatic);
-  document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) refresh();
+  async function start() {
+    device = await ensureDevice();
+    await show();
+    setInterval(tick, 1000);
+  }
+
+  window.addEventListener("online", async () => {
+    device = (await ensureDevice()) || device;
+    show();
   });
-  refresh();
-  setInterval(tick, 5000);
+  window.addEventListener("offline", () => show());
+  document.addEventListener("visibilitychange", () => {
+    if (!document.hidden) show();
+  });
+  start();
 
   // Keep this page and what it needs for offline use.
   async function keepOffline() {

@@ -204,6 +204,8 @@
       generated_at: update.generated_at,
       valid_on: update.valid_on,
       synced_at: new Date().toISOString(),
+      issuers: update.issuers,
+      max_age: update.max_age,
       cards,
     };
     await inStore(LISTS, "readwrite", (store) => store.put(list));

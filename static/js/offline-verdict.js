@@ -3,9 +3,12 @@
 // It looks the scanned code up in the venue's validity list (see
 // webapp/services/offline.py): a printed code by the SHA-256 of the whole signed token,
 // a typed number by a short SHA-256 of the number. A forged or altered printed code
-// hashes to a digest that is not in the list. A digital card's code is time-limited and
-// signed with a key the phone does not hold, so it is never accepted offline: the staff
-// types the number shown on the holder's phone instead.
+// hashes to a digest that is not in the list. A digital card's own code ("C.", signed on
+// the holder's phone; format in webapp/tokens.py) is verified with WebCrypto: the issuer's
+// signature over its certificate with a public key of the list's `issuers`, the phone's
+// signature over the code, its age, then the card by the certificate's device serial and
+// generation. The door holds only public keys: nothing here can sign a code. The older
+// server-signed digital code ("D.") is refused: the staff types the number instead.
 
 import { normalizeNumber } from "./cardnumber.js";
 
@@ -13,6 +16,18 @@ const TOKEN_DIGEST_LENGTH = 16;
 const NUMBER_DIGEST_LENGTH = 8;
 const NUMBER_PREFIX = "kaikukortti.number.";
 const DIGITAL_PREFIX = "D.";
+const DEVICE_PREFIX = "C.";
+const MAX_AGE_SECONDS = 120; // DIGITAL_TOKEN_MAX_AGE, unless the list says otherwise
+const CLOCK_SKEW_SECONDS = 30;
+const CERT_DOMAIN = "kaikukortti.certificate.v1\0";
+const CODE_DOMAIN = "kaikukortti.code.v1\0";
+const HEAD = 17; // version 1, issuer 4, serial 4, generation 4, expires 4
+const NUMBER_LENGTH = 9;
+const CERT_BODY = HEAD + NUMBER_LENGTH + 33;
+const CERT = CERT_BODY + 64;
+const CODE = CERT + 4 + 64;
+const ECDSA = { name: "ECDSA", hash: "SHA-256" };
+const P256 = { name: "ECDSA", namedCurve: "P-256" };
 const encoder = new TextEncoder();
 
 async function sha256Hex(text) {
@@ -26,10 +41,14 @@ export class OfflineList {
     this.stored = stored;
     this.byToken = new Map();
     this.byNumber = new Map();
+    this.byDevice = new Map();
     for (const card of Object.values(stored.cards)) {
       this.byToken.set(card.token, card);
       if (!this.byNumber.has(card.number)) this.byNumber.set(card.number, card);
+      if (card.device != null) this.byDevice.set(card.device, card);
     }
+    this.issuers = stored.issuers || {};
+    this.maxAge = stored.max_age || MAX_AGE_SECONDS;
   }
 
   get size() {
@@ -60,6 +79,7 @@ export async function offlineVerdict(scan, list, { visitedToday = () => false } 
   if (scan.token) {
     const token = scan.token.trim();
     if (token.startsWith(DIGITAL_PREFIX)) return { state: "refuse", key: "offline_digital" };
+    if (token.startsWith(DEVICE_PREFIX)) return deviceVerdict(token, list, visitedToday);
     const digest = (await sha256Hex(token)).slice(0, TOKEN_DIGEST_LENGTH);
     card = list.byToken.get(digest);
     number = token.split(".")[0];
@@ -69,9 +89,99 @@ export async function offlineVerdict(scan, list, { visitedToday = () => false } 
     card = list.byNumber.get(digest);
   }
   if (!card) return { state: "refuse", key: "offline_unknown" };
+  return dated(card, number, visitedToday);
+}
+
+function dated(card, number, visitedToday) {
   const today = finnishToday();
   if (today > card.valid_until) return { state: "refuse", key: "expired", card, number };
   if (today < card.valid_from) return { state: "refuse", key: "not_yet_valid", card, number };
   if (visitedToday(card.id)) return { state: "warn", key: "offline_visited_today", card, number };
   return { state: "ok", key: "ok", card, number };
+}
+
+function fromBase64Url(text) {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}
+
+function concat(...parts) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+const P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+
+function modPow(base, exponent, modulus) {
+  let result = 1n;
+  base %= modulus;
+  while (exponent > 0n) {
+    if (exponent & 1n) result = (result * base) % modulus;
+    base = (base * base) % modulus;
+    exponent >>= 1n;
+  }
+  return result;
+}
+
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+const toBigInt = (bytes) => BigInt(`0x${toHex(bytes)}`);
+const fromBigInt = (n) => Uint8Array.from(n.toString(16).padStart(64, "0").match(/../g), (h) => parseInt(h, 16));
+
+/** The uncompressed form of a compressed P-256 point (not every WebCrypto imports one). */
+function uncompress(point) {
+  if (point.length !== 33 || (point[0] !== 2 && point[0] !== 3)) return null;
+  const x = toBigInt(point.subarray(1));
+  const rhs = (((x * x * x - 3n * x + B) % P) + P) % P;
+  let y = modPow(rhs, (P + 1n) / 4n, P);
+  if ((y * y) % P !== rhs) return null;
+  if (Number(y & 1n) !== (point[0] & 1)) y = P - y;
+  return concat(Uint8Array.of(4), fromBigInt(x), fromBigInt(y));
+}
+
+async function verifies(rawKey, signature, message) {
+  try {
+    const key = await crypto.subtle.importKey("raw", rawKey, P256, false, ["verify"]);
+    return await crypto.subtle.verify(ECDSA, key, signature, message);
+  } catch {
+    return false;
+  }
+}
+
+/** Verify a code the card's phone signed, then decide on its card like any other scan. */
+async function deviceVerdict(token, list, visitedToday, now = Date.now()) {
+  const invalid = { state: "refuse", key: "offline_unknown" };
+  const raw = fromBase64Url(token.slice(DEVICE_PREFIX.length));
+  if (!raw || raw.length !== CODE) return invalid;
+  const view = new DataView(raw.buffer);
+  const issuer = list.issuers[toHex(raw.subarray(1, 5))];
+  const device = uncompress(raw.subarray(CERT_BODY - 33, CERT_BODY));
+  if (raw[0] !== 1 || !issuer || !device) return invalid;
+  const certified = await verifies(
+    fromBase64Url(issuer),
+    raw.subarray(CERT_BODY, CERT),
+    concat(encoder.encode(CERT_DOMAIN), raw.subarray(0, CERT_BODY)),
+  );
+  const signed = await verifies(
+    device,
+    raw.subarray(CERT + 4),
+    concat(encoder.encode(CODE_DOMAIN), raw.subarray(0, CERT + 4)),
+  );
+  if (!certified || !signed) return invalid;
+  const seconds = now / 1000;
+  if (seconds > view.getUint32(13)) return invalid; // the certificate has lapsed
+  const age = seconds - view.getUint32(CERT);
+  if (age > list.maxAge || age < -CLOCK_SKEW_SECONDS) return { state: "refuse", key: "token_expired" };
+  const number = new TextDecoder().decode(raw.subarray(HEAD, HEAD + NUMBER_LENGTH));
+  const card = list.byDevice.get(view.getUint32(5));
+  // A serial in no entry: the card moved to another phone, or is not accepted here.
+  if (!card) return { state: "refuse", key: "offline_unknown", number };
+  if (card.generation !== view.getUint32(9)) return { state: "refuse", key: "replaced", number };
+  return dated(card, number, visitedToday);
 }

@@ -1,11 +1,13 @@
 """The digital card in headless Chromium: its QR code passes the door, online and offline.
 
 The QR code on the screen is read back with zxing-cpp from a screenshot, as a phone
-camera at the door would, and checked with the door service itself.
+camera at the door would, and checked with the door service or POST /api/v1/verify.
+The phone signs its codes itself, so none outlives DIGITAL_TOKEN_MAX_AGE.
 """
 
 import io
 import re
+import time
 
 import pypdfium2 as pdfium
 import pytest
@@ -17,9 +19,11 @@ from sqlalchemy import select
 from webapp.cardnumbers import format_number
 from webapp.demo import PASSWORD
 from webapp.extensions import db
-from webapp.models import Card, Organisation
+from webapp.models import Card, Organisation, User, Visit, VisitSource
 from webapp.rules import Reason
-from webapp.services import cards, door
+from webapp.services import accounts, cards, door
+
+from .test_scanner import VERDICT, go_offline, open_scanner
 
 
 @pytest.fixture
@@ -58,19 +62,49 @@ def screen_code(page, selector: str = "#card-qr") -> str:
     return read_qr(Image.open(io.BytesIO(page.locator(selector).screenshot())))
 
 
-def test_live_code_verifies_and_the_card_still_shows_a_code_offline(
-    new_context, live_server, card, venue, axe_check
+def api_verify(app, code: str) -> dict:
+    """Check a code as a box office would: POST /api/v1/verify as the theatre's staff."""
+    staff = db.session.scalar(select(User).where(User.email == "ovi@example.fi"))
+    token = accounts.create_api_token(staff)
+    db.session.commit()
+    response = app.test_client().post(
+        "/api/v1/verify", json={"token": code}, headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 200
+    return response.get_json()
+
+
+def codes_in(html: str) -> set[str]:
+    """Every string in the page that could be a card's code: a phone-signed or printed one."""
+    device = set(re.findall(r"C\.[A-Za-z0-9_-]{200,}", html))
+    printed = set(re.findall(r"[0-9A-Z]{9}\.[0-9]{1,9}\.[A-Za-z0-9_-]{43}", html))
+    digital = set(re.findall(r"D\.[0-9A-Z]{9}\.[0-9]{1,9}\.[A-Za-z0-9_-]+", html))
+    return device | printed | digital
+
+
+@pytest.fixture
+def short_window(app):
+    """A 4-second DIGITAL_TOKEN_MAX_AGE on the live server, so a test can wait past it."""
+    before = app.config["DIGITAL_TOKEN_MAX_AGE"]
+    app.config["DIGITAL_TOKEN_MAX_AGE"] = 4
+    yield 4
+    app.config["DIGITAL_TOKEN_MAX_AGE"] = before
+
+
+def test_no_code_on_the_card_outlives_its_window_online_or_offline(
+    app, new_context, live_server, card, short_window, axe_check
 ):
     context = new_context()
     page = context.new_page()
     page.goto(f"{live_server.url}/k/{card.digital_key}")
 
     page.locator("#qr-live svg").wait_for(state="visible")
-    live = screen_code(page)
-    assert live.startswith("D.")  # a time-limited digital code
-    assert door.verify(door.Shown.scanned(live), venue).reason is Reason.OK
+    online = screen_code(page)
+    assert online.startswith("C.") and len(online) < 300  # signed by the phone itself
+    assert api_verify(app, online)["reason"] == "ok"
     assert page.locator(".card-number").inner_text() == format_number(card.number)
     assert axe_check(page) == []
+    seen = [page.content()]
 
     page.wait_for_function("document.documentElement.dataset.offlineReady === 'true'")
     cdp = context.new_cdp_session(page)
@@ -84,12 +118,30 @@ def test_live_code_verifies_and_the_card_still_shows_a_code_offline(
 
     context.set_offline(True)
     page.reload()
-    page.locator("#qr-static svg").wait_for(state="visible")
-    assert page.locator("#qr-live").is_hidden()
+    page.locator("#qr-live svg").wait_for(state="visible")
     offline = screen_code(page)
-    assert offline == cards.printed_token(card)
-    assert door.verify(door.Shown.scanned(offline), venue).reason is Reason.OK
+    assert offline.startswith("C.") and offline != online  # signed offline, by the phone
+    assert api_verify(app, offline)["reason"] == "ok"
     assert page.locator(".card-number").inner_text() == format_number(card.number)
+    seen.append(page.content())
+    kept = page.evaluate(
+        """async () => {
+            const cache = await caches.open("kaikukortti-card-v2");
+            const texts = [];
+            for (const request of await cache.keys()) {
+                texts.push(await (await cache.match(request)).text());
+            }
+            return texts.join("\\n");
+        }"""
+    )
+    seen.append(kept)
+    assert cards.printed_token(card) not in "".join(seen)
+
+    time.sleep(short_window + 1.5)
+    for code in {online, offline} | set().union(*map(codes_in, seen)):
+        assert api_verify(app, code)["reason"] == "token_expired", code
+    # The page goes on signing fresh codes offline.
+    assert api_verify(app, screen_code(page))["reason"] == "ok"
 
 
 def test_second_browser_is_refused(new_context, live_server, card):
@@ -147,3 +199,58 @@ def test_a_new_card_passes_the_door_on_paper_and_on_the_phone(
     expect(desk.locator("#handover-status")).to_have_class(
         re.compile("status-done"), timeout=10_000
     )
+
+
+def phone_code(context, base: str, card: Card) -> str:
+    """Open the card on a phone and read the code it signs."""
+    page = context.new_page()
+    page.goto(f"{base}/k/{card.digital_key}")
+    page.locator("#qr-live svg").wait_for(state="visible")
+    return screen_code(page)
+
+
+def test_an_offline_scanner_accepts_the_phones_code_once_and_refuses_a_moved_cards_old_phone(
+    app, browser, new_context, live_server, card, camera_page, show_qr
+):
+    old_phone_code = phone_code(new_context(), live_server.url, card)
+    db.session.rollback()  # see what the server thread committed
+    cards.move_digital_card(db.session.get(Card, card.id), actor=None)
+    db.session.commit()
+    moved = db.session.get(Card, card.id)
+    code = phone_code(new_context(), live_server.url, moved)
+    assert api_verify(app, old_phone_code)["reason"] == "replaced"
+
+    scanners = browser.new_context(permissions=["camera"], service_workers="block")
+    try:
+        page = open_scanner(camera_page(scanners, None), live_server.url)
+        page.wait_for_load_state("networkidle")  # the offline list has fully arrived
+        go_offline(page)
+        verdict = page.locator(VERDICT)
+
+        show_qr(page, old_phone_code)  # the phone the card moved away from
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        expect(verdict).to_have_attribute("data-offline", "true")
+
+        show_qr(page, code)
+        expect(verdict).to_have_attribute("data-state", "ok")
+        expect(verdict).to_have_attribute("data-offline", "true")
+        expect(verdict).to_contain_text(format_number(card.number))
+        verdict.get_by_role("button", name="Record visit").click()
+        expect(verdict).to_have_attribute("data-state", "queued")
+
+        show_qr(page, cards.printed_token(moved).replace(".", ":"))  # something else between
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        show_qr(page, code)  # the same code again: a second use, not a new visit
+        expect(verdict).to_have_attribute("data-state", "warn")
+        expect(verdict).to_have_attribute("data-reason", "offline_visited_today")
+
+        page.context.set_offline(False)
+        expect(page.locator("[data-slot=queue]")).to_have_attribute(
+            "data-pending", "0", timeout=20_000
+        )
+        db.session.rollback()
+        stored = db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()
+        assert [(v.source, v.children) for v in stored] == [(VisitSource.OFFLINE, 0)]
+        assert page.errors == []
+    finally:
+        scanners.close()

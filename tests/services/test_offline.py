@@ -45,6 +45,8 @@ def test_valid_card_is_listed_by_the_digest_of_its_printed_token(place):
         "region": "pohjois-savo",
         "children": 2,
         "max_children": 2,
+        "device": None,  # no phone holds the digital card yet
+        "generation": 1,
     }
 
 

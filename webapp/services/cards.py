@@ -21,7 +21,7 @@ from ..models import (
     utcnow,
 )
 from ..rules import Reason, today_in_finland
-from . import audit
+from . import audit, digital
 
 MIN_AGE = 16
 MAX_CHILDREN = 20
@@ -151,6 +151,7 @@ def move_digital_card(card: Card, *, actor: User | None) -> Card:
     _check_not_revoked(card)
     card.digital_key = secrets.token_urlsafe(32)
     card.digital_device = None
+    digital.retire_devices(card)
     audit.record("card.digital_moved", card, actor=actor)
     return card
 

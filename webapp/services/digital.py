@@ -1,22 +1,46 @@
-"""The digital card on the holder's phone: its unguessable link and the one device it is bound to.
+"""The digital card on the holder's phone: its unguessable link, the one device it is bound to
+and the key with which that device signs its own codes.
 
 The first device that opens the link gets a random device secret (kept in a cookie by
 the view); the card stores only the secret's SHA-256. Any other device is refused until
 the distributor moves the card (:func:`webapp.services.cards.move_digital_card`), which
-gives it a new link and forgets the device.
+gives it a new link, forgets the device and retires its signing key at once.
+
+The bound device then makes a non-extractable ECDSA P-256 key with WebCrypto and sends
+its public key (:func:`register_device`); the server keeps it as a :class:`DeviceKey`
+and answers a certificate signed with the newest issuer key (``DIGITAL_ISSUER_KEYS``)
+that binds card number, generation, device serial (the key's id) and an expiry. The
+phone signs a fresh code every few seconds by itself (format in :mod:`webapp.tokens`);
+nothing it shows stays valid longer than ``DIGITAL_TOKEN_MAX_AGE``.
+
+A moved card's old phone is refused by serial, not by key: the server accepts only the
+card's one unretired serial, and the offline list carries that serial in the card's
+entry (:mod:`webapp.services.offline`). A list of retired keys would only grow; the
+current serial is one small number per card and a delta updates it like any change.
 """
 
+import base64
+import binascii
 import hashlib
 import hmac
 import re
 import secrets
+from datetime import datetime, timedelta
+from functools import lru_cache
 
 import segno
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from flask import current_app
 from sqlalchemy import select, update
 
+from .. import tokens
 from ..extensions import db
-from ..models import Card
+from ..models import Card, DeviceKey, utcnow
 from . import audit
+
+CERTIFICATE_LIFETIME = timedelta(days=400)
+REPLAY_KEY_PREFIX = "code:"
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{20,64}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
@@ -78,3 +102,151 @@ def qr_svg(text: str, *, label: str) -> str:
         light="#fff",
     )
     return svg.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)
+
+
+# --- the device's signing key ----------------------------------------------------------
+
+
+class DeviceKeyError(ValueError):
+    """A public key that cannot be certified; ``code`` is ``invalid_public_key``."""
+
+    code = "invalid_public_key"
+
+
+@lru_cache(maxsize=8)
+def _load_issuers(pems: tuple[str, ...]) -> tuple[ec.EllipticCurvePrivateKey, ...]:
+    return tuple(tokens.load_issuer_key(pem.encode()) for pem in pems)
+
+
+@lru_cache(maxsize=8)
+def _public_keys(pems: tuple[str, ...]) -> dict[str, ec.EllipticCurvePublicKey]:
+    public = (key.public_key() for key in _load_issuers(pems))
+    return {tokens.issuer_key_id(key): key for key in public}
+
+
+def _pems() -> tuple[str, ...]:
+    return tuple(current_app.config["DIGITAL_ISSUER_KEYS"])
+
+
+def _issuers() -> tuple[ec.EllipticCurvePrivateKey, ...]:
+    return _load_issuers(_pems())
+
+
+def issuer_public_keys() -> dict[str, ec.EllipticCurvePublicKey]:
+    """Return every configured issuer's public key by key id (the newest signs)."""
+    return dict(_public_keys(_pems()))
+
+
+def offline_issuers() -> dict[str, str]:
+    """Return the issuers' public keys for the offline list: key id -> base64url raw point."""
+    return {
+        kid: b64(key.public_bytes(Encoding.X962, PublicFormat.UncompressedPoint))
+        for kid, key in issuer_public_keys().items()
+    }
+
+
+def current_device(card: Card) -> DeviceKey | None:
+    """Return the card's unretired device key, or None."""
+    return db.session.scalar(
+        select(DeviceKey).where(DeviceKey.card_id == card.id, DeviceKey.retired_at.is_(None))
+    )
+
+
+def current_serials(card_ids: list[int]) -> dict[int, int]:
+    """Return the unretired device serial of each of the cards that has one."""
+    if not card_ids:
+        return {}
+    query = select(DeviceKey.card_id, DeviceKey.id).where(DeviceKey.retired_at.is_(None))
+    if len(card_ids) <= 1000:  # a delta; a whole list reads every current key at once
+        query = query.where(DeviceKey.card_id.in_(card_ids))
+    wanted = set(card_ids)
+    return {card_id: serial for card_id, serial in db.session.execute(query) if card_id in wanted}
+
+
+def register_device(card: Card, public_key: str) -> tuple[DeviceKey, bytes]:
+    """Keep the phone's public key (base64url) as the card's only key; return it, certified.
+
+    Retires the card's earlier keys at once. Raises DeviceKeyError for anything that is
+    not a P-256 public key.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(public_key + "=" * (-len(public_key) % 4))
+        point = tokens.compress_point(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise DeviceKeyError() from None
+    now = utcnow()
+    retire_devices(card, now)
+    device = DeviceKey(card_id=card.id, public_key=point, created_at=now)
+    db.session.add(device)
+    db.session.flush()
+    audit.record("card.device_key", card, actor=None, serial=device.id)
+    return device, certificate(card, device, now)
+
+
+def certificate(card: Card, device: DeviceKey, now: datetime | None = None) -> bytes:
+    """Return the certificate of the device key for the card's current generation."""
+    return tokens.sign_certificate(
+        _issuers()[-1],
+        serial=device.id,
+        number=card.number,
+        generation=card.generation,
+        expires_at=(now or utcnow()) + CERTIFICATE_LIFETIME,
+        device_key=device.public_key,
+    )
+
+
+def retire_devices(card: Card, moment: datetime | None = None) -> None:
+    """Retire every key of the card's phones: their codes are refused from now on."""
+    moment = moment or utcnow()
+    retired = db.session.execute(
+        update(DeviceKey)
+        .where(DeviceKey.card_id == card.id, DeviceKey.retired_at.is_(None))
+        .values(retired_at=moment)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if retired:
+        card.updated_at = moment  # the offline lists' next delta carries the change
+
+
+# --- at the door -----------------------------------------------------------------------
+
+
+def parse_token(token: str, moment: datetime) -> tokens.CardToken | tokens.DeviceCode:
+    """Verify a scanned code: a printed token or a code signed by the card's current phone.
+
+    Raises TokenError: ``invalid_token``, ``token_expired``, or ``replaced`` for a code
+    of a phone the card has moved away from.
+    """
+    config = current_app.config
+    if not tokens.is_device_code(token):
+        return tokens.parse(
+            token, config["CARD_SIGNING_KEYS"], max_age=config["DIGITAL_TOKEN_MAX_AGE"]
+        )
+    code = tokens.parse_device_code(
+        token, issuer_public_keys(), max_age=config["DIGITAL_TOKEN_MAX_AGE"], now=moment
+    )
+    current = db.session.scalar(
+        select(DeviceKey.id)
+        .join(Card, Card.id == DeviceKey.card_id)
+        .where(
+            DeviceKey.id == code.certificate.serial,
+            Card.number == code.number,
+            DeviceKey.retired_at.is_(None),
+        )
+    )
+    if current is None:
+        raise tokens.TokenError("replaced")
+    return code
+
+
+def replay_key(token: str | None) -> str | None:
+    """Return the idempotency key that makes a phone's code count once per venue, or None."""
+    identity = tokens.device_code_identity(token) if token is not None else None
+    if identity is None:
+        return None
+    return REPLAY_KEY_PREFIX + hashlib.sha256(identity).hexdigest()[:32]
+
+
+def b64(raw: bytes) -> str:
+    """Return the bytes as unpadded base64url."""
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")

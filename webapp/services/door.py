@@ -23,7 +23,6 @@ from functools import wraps
 from itertools import groupby
 from typing import TypeVar
 
-from flask import current_app
 from sqlalchemy import CursorResult, Row, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -54,7 +53,7 @@ from ..rules import (
     today_in_finland,
     verdict,
 )
-from . import audit, rollup
+from . import audit, digital, rollup
 
 UNDO_WINDOW = timedelta(minutes=10)
 
@@ -328,6 +327,7 @@ def record_visit(
     ``too_many_children``, ``invalid_children`` or ``conflict``.
     """
     moment = moment or utcnow()
+    idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
     decision, row = _check(shown, venue, moment, event, idempotency_key)
     # The visit already stored under the key, read with the card when there was a card.
     existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
@@ -440,11 +440,7 @@ def _check(
     generation = None
     if shown.token is not None:
         try:
-            parsed = tokens.parse(
-                shown.token,
-                current_app.config["CARD_SIGNING_KEYS"],
-                max_age=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
-            )
+            parsed = digital.parse_token(shown.token, moment)
         except tokens.TokenError as error:
             return Verdict(Reason(error.code), None, venue), None
         number, generation = parsed.number, parsed.generation

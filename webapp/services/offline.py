@@ -16,11 +16,17 @@ its last download. The list holds no secret and nothing personal:
 * the card's validity, region code, registered children and the children allowed at
   this venue, and an opaque ``id`` (the card's row id) that deltas use to remove it.
 
-Digital cards show a code signed with a timestamp (``D.NUMBER.GENERATION.TIME.SIG``).
-No list without the signing key can tell a genuine digital code from one forged
-with a known card number, and the phone must not hold the key, so the scanner
-never accepts a digital code offline: it asks the staff to type the card number
-shown on the holder's phone, which is checked like any number typed by hand.
+* ``device`` and ``generation``: the serial of the card's current phone key (None
+  without a digital card) and the card's generation, for the digital card's own codes.
+
+A digital card's phone signs its codes itself (:mod:`webapp.services.digital`): each
+code carries a certificate that an issuer key signed. The list's ``issuers`` are those
+issuers' *public* keys, so the scanner verifies the certificate and the phone's
+signature with WebCrypto, checks the code's age, then finds the card by the
+certificate's device serial; an old phone's serial (the card moved) or an older
+generation (the card was reissued) is in no entry and is refused. Nothing on the door
+can sign a code. The older server-signed digital codes (``D.…``) are still refused
+offline: the staff types the number shown on the phone.
 
 A delta is the cards changed (``Card.updated_at``) since the previous list, with a
 short overlap against rows committed late: each changed card is either upserted
@@ -33,6 +39,7 @@ by the whole list being sent again when the previous one is from an earlier day.
 import hashlib
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -41,6 +48,7 @@ from ..extensions import db
 from ..models import Card, Organisation, Region, utcnow
 from ..rules import helsinki_date, verdict
 from .cards import printed_token
+from .digital import current_serials, offline_issuers
 
 SYNC_OVERLAP = timedelta(minutes=2)
 NUMBER_DIGEST_LENGTH = 8
@@ -71,24 +79,28 @@ def validity_list(
     else:
         query = query.where(Card.updated_at > since - SYNC_OVERLAP)
 
-    entries, removed = [], []
+    accepted, removed = [], []
     for card in db.session.scalars(query.order_by(Card.id)):
         decision = verdict(card, card.generation, venue, moment)
         if decision.valid:
-            entries.append(_entry(card, decision.max_children))
+            accepted.append((card, decision.max_children))
         else:
             removed.append(card.id)
+    devices = current_serials([card.id for card, _max in accepted])
+    entries = [_entry(card, max_children, devices.get(card.id)) for card, max_children in accepted]
     return {
         "venue": venue.id,
         "generated_at": moment.isoformat(),
         "valid_on": today.isoformat(),
         "full": full,
+        "issuers": offline_issuers(),
+        "max_age": current_app.config["DIGITAL_TOKEN_MAX_AGE"],
         "cards": entries,
         "removed": [] if full else removed,
     }
 
 
-def _entry(card: Card, max_children: int) -> dict:
+def _entry(card: Card, max_children: int, device: int | None) -> dict:
     return {
         "id": card.id,
         "token": tokens.token_digest(printed_token(card)),
@@ -98,4 +110,6 @@ def _entry(card: Card, max_children: int) -> dict:
         "region": card.region.code,
         "children": card.children,
         "max_children": max_children,
+        "device": device,
+        "generation": card.generation,
     }

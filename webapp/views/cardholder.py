@@ -2,9 +2,11 @@
 
 ``/k/<key>`` is the card's unguessable link (``digital_card_url``). The first device
 that opens it activates it (a POST that the page sends by itself, so link previews and
-prefetching never take the card); other devices are refused politely. The page shows a
-time-limited code from ``/k/<key>/code`` while online and the printed card's code
-offline; ``/k/sw.js`` keeps the page for offline use. ``/k/<key>/uses`` shows the bound
+prefetching never take the card); other devices are refused politely. The page then
+makes its own signing key and has it certified at ``/k/<key>/device``; from then on it
+signs a fresh code every few seconds by itself, online or offline, and never shows one
+that stays valid longer than ``DIGITAL_TOKEN_MAX_AGE`` (nor the printed card's code).
+``/k/sw.js`` keeps the page for offline use. ``/k/<key>/uses`` shows the bound
 phone, and only it, the card's last uses.
 """
 
@@ -26,16 +28,16 @@ from flask_babel import gettext as _
 
 from ..cardnumbers import format_number
 from ..extensions import db
-from ..models import Card
+from ..models import Card, utcnow
 from ..rules import today_in_finland
-from ..services import cards, digital, offers
+from ..services import digital, offers
 
 bp = Blueprint("cardholder", __name__, url_prefix="/k")
 bp.add_app_template_filter(format_number, "card_number")
 
 DEVICE_COOKIE = "kk_device"
 DEVICE_COOKIE_MAX_AGE = 10 * 365 * 24 * 3600
-REFRESH_SECONDS = 30
+REFRESH_SECONDS = 20
 OFFLINE_CARD_HEADER = "X-Offline-Card"  # tells the service worker which pages to keep
 PNG = {"type": "image/png"}
 
@@ -56,13 +58,14 @@ def card(key: str):
         return _private(make_response(render_template("cardholder/activate.html", card=card)))
     if not digital.is_bound_device(card, secret):
         return _refused()
+    device = digital.current_device(card)
     response = make_response(
         render_template(
             "cardholder/card.html",
             card=card,
             status=card.status_on(today_in_finland()).value,
-            static_qr=digital.qr_svg(cards.printed_token(card), label=_("QR code of your card")),
-            refresh_seconds=REFRESH_SECONDS,
+            serial=device.id if device is not None else "",
+            refresh_seconds=_refresh_seconds(),
         )
     )
     response.headers[OFFLINE_CARD_HEADER] = "1"
@@ -89,21 +92,58 @@ def activate(key: str):
     return _private(response)
 
 
-@bp.get("/<key>/code")
-def code(key: str):
+@bp.get("/<key>/device")
+def device(key: str):
+    card = _bound_card(key)
+    current = digital.current_device(card)
+    return _device_answer(card, current.id if current is not None else None)
+
+
+@bp.post("/<key>/device")
+def register_device(key: str):
+    card = _bound_card(key)
+    data = request.get_json(silent=True)
+    public_key = data.get("public_key") if isinstance(data, dict) else None
+    if not isinstance(public_key, str) or len(public_key) > 100:
+        public_key = ""
+    try:
+        device, certificate = digital.register_device(card, public_key)
+    except digital.DeviceKeyError as error:
+        message = _("This phone could not make a key for the card. Please try again.")
+        return _private(jsonify(error=error.code, message=message), 422)
+    db.session.commit()
+    return _device_answer(card, device.id, certificate)
+
+
+def _bound_card(key: str) -> Card:
+    """Return the card of the link for its bound phone; answer 403 or 410 otherwise."""
     card = _card_or_404(key)
     if not digital.is_bound_device(card, request.cookies.get(DEVICE_COOKIE)):
-        return _private(jsonify(error="other_device"), 403)
+        message = _("This card is already in use on another phone")
+        abort(_private(jsonify(error="other_device", message=message), 403))
     if card.revoked:
-        return _private(jsonify(error="revoked"), 410)
-    token = cards.digital_token(card)
+        message = _("This card is no longer in use. Please ask the place that gave you the card.")
+        abort(_private(jsonify(error="revoked", message=message), 410))
+    return card
+
+
+def _device_answer(card: Card, serial: int | None, certificate: bytes | None = None):
+    """What the page needs to sign codes: its serial and certificate and the server's clock."""
     response = jsonify(
-        svg=digital.qr_svg(token, label=_("QR code of your card")),
-        expires_in=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
-        refresh_in=REFRESH_SECONDS,
+        serial=serial,
+        generation=card.generation,
+        certificate=None if certificate is None else digital.b64(certificate),
+        max_age=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
+        refresh_in=_refresh_seconds(),
+        server_time=utcnow().timestamp(),
     )
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return _private(response)
+
+
+def _refresh_seconds() -> int:
+    """Sign a new code this often: well within the window, so a shown code is always fresh."""
+    return max(1, min(REFRESH_SECONDS, current_app.config["DIGITAL_TOKEN_MAX_AGE"] // 4))
 
 
 @bp.get("/<key>/uses")

@@ -37,7 +37,7 @@ pin() { node -p "require('$here/package.json')[process.argv[1]][process.argv[2]]
 installed() { node -p "require(process.argv[1] + '/package.json').version" "$1"; }
 die() { echo "update.sh: $*" >&2; exit 1; }
 
-for pkg in htmx.org barcode-detector; do
+for pkg in htmx.org barcode-detector qrcode-generator; do
     [[ "$(installed "$nm/$pkg")" == "$(pin dependencies "$pkg")" ]] || die "$pkg version mismatch"
 done
 [[ "$(installed "$nm/axe-core")" == "$(pin devDependencies axe-core)" ]] || die "axe-core version mismatch"
@@ -56,6 +56,8 @@ zx="$bd/node_modules/zxing-wasm"
 
 # htmx
 cp "$nm/htmx.org/dist/htmx.min.js" "$here/htmx.min.js"
+# The digital card draws its own QR codes (it signs them itself, offline too).
+cp "$nm/qrcode-generator/dist/qrcode.js" "$here/qrcode-generator.js"
 
 # barcode-detector: the "pure" ES module (no global side effects, wasm not
 # inlined) plus every chunk it imports through relative paths.
