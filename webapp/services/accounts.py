@@ -21,9 +21,15 @@ def normalize_email(email: str) -> str:
 
 
 def set_password(user: User, password: str) -> None:
-    """Store a hash of the password (scrypt unless configured otherwise)."""
+    """Store a hash of the password (scrypt unless configured otherwise); end old sessions."""
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
     user.password_hash = generate_password_hash(password, method=method)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the person, on every device (sign-out, deactivation, new password)."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -39,6 +39,8 @@ NETWORK_ERRORS = {
     "cannot_change_own_role": _l("You cannot change your own role."),
     "cannot_deactivate_self": _l("You cannot deactivate yourself."),
     "inactive": _l("The person is deactivated."),
+    "password_set": _l("The person has set a password: make a password reset link instead."),
+    "no_password": _l("The person has not set a password yet: make a new invitation link."),
 }
 
 
