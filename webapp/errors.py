@@ -17,6 +17,8 @@ def _message(error: HTTPException) -> str:
         403: _("You do not have access to this page."),
         404: _("The page was not found."),
         405: _("The request could not be understood."),
+        413: _("The request is too large."),
+        415: _("The request could not be understood."),
         429: _("Too many attempts. Wait a moment and try again."),
     }.get(error.code, _("Something went wrong. Please try again in a moment."))
 
@@ -28,6 +30,8 @@ def _code(error: HTTPException) -> str:
         403: "forbidden",
         404: "not_found",
         405: "method_not_allowed",
+        413: "request_too_large",
+        415: "unsupported_media_type",
         429: "rate_limited",
     }.get(error.code, "server_error")
 

@@ -4,9 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -18,6 +16,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import Role, VenueCategory
 from ..services.network import MIN_PASSWORD_LENGTH
+from .fields import DateField, IntegerField
 
 ROLE_LABELS = {
     Role.VENUE: _l("Venue staff"),

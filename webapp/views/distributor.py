@@ -34,6 +34,7 @@ from ..models import Card, Organisation, OrganisationKind, Region, RevokeReason,
 from ..services import cards, digital, printing
 from ..services.cards import CardError, today_in_finland
 from .distributor_forms import ConfirmForm, FindForm, RegisterForm, RenewForm, RevokeForm
+from .fields import page_number
 
 bp = Blueprint("distributor", __name__, url_prefix="/distributor")
 bp.add_app_template_filter(cardnumbers.format_number, "card_number")
@@ -132,9 +133,7 @@ def home():
         .options(joinedload(Card.region))
         .order_by(Card.created_at.desc(), Card.id.desc())
     )
-    listing = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
-    )
+    listing = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     return render_template(
         "distributor/home.html",
         listing=listing,

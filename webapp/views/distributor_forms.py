@@ -3,12 +3,13 @@
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.widgets import TextInput
 
 from ..models import RevokeReason
 from ..services.cards import MAX_CHILDREN, MIN_AGE, one_year_after, today_in_finland
+from .fields import DateField, IntegerField
 
 
 def _strip(value):

@@ -231,10 +231,10 @@ def _key(value) -> str | None:
 
 def _moment(value) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(str(value))
-    except ValueError:
+        moment = datetime.fromisoformat(str(value)[:64])
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # not a moment, or one beyond year 1 or 9999 in UTC
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def _offline_visit(data: dict, venue: Organisation) -> dict | None:

@@ -17,6 +17,7 @@ from ...models import AuditEvent, OrganisationKind, Region, User
 from ...rules import HELSINKI
 from ...services import network, stats
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
+from ..fields import page_number
 from .base import _page, _regions, bp
 
 AUDIT_PER_PAGE = 50
@@ -162,7 +163,7 @@ def audit_log():
     if form.validate():
         listing = db.paginate(
             _audit_query(form),
-            page=request.args.get("page", 1, type=int),
+            page=page_number(request.args),
             per_page=AUDIT_PER_PAGE,
             error_out=False,
         )
