@@ -237,9 +237,11 @@ def handover(number: str):
     card = _card_or_404(number)
     url = url_for("cardholder.card", key=card.digital_key, _external=True)
     qr = digital.qr_svg(url, label=_("QR code that opens the digital card on a phone"))
-    return _render(
+    response = _render(
         "distributor/handover.html", "distributor/_handover_status.html", card=card, url=url, qr=qr
     )
+    response.headers["Cache-Control"] = "no-store"  # the link is the card's bearer secret
+    return response
 
 
 @bp.get("/cards/<number>/card.pdf")
