@@ -155,3 +155,13 @@ def test_sheet_without_backs_has_fronts_only(card):
     document = pdfium.PdfDocument(printing.sheet_pdf([card], backs=False))
     assert len(document) == 1
     assert len(decode(document[0], SHEET_DPI)) == 1
+
+
+def test_a_card_of_a_region_with_sami_letters_prints_and_reads_back(card, venue):
+    card.region.name = "Čohkkiras – Anár ŋ Ž"
+    db.session.flush()
+    pdf = printing.card_pdf(card)
+    document = pdfium.PdfDocument(pdf)
+    assert "Čohkkiras – Anár ŋ Ž" in page_text(document[0])
+    (result,) = decode(document[0], CARD_DPI)
+    assert result.text == cards.printed_token(card)

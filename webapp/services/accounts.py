@@ -34,7 +34,9 @@ def end_sessions(user: User) -> None:
 
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user with that email and password, or None."""
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    email = normalize_email(email)
+    storable = "\x00" not in email and len(email) <= 254  # PostgreSQL refuses a NUL in text
+    user = db.session.scalar(select(User).where(User.email == email)) if storable else None
     if user is None or user.password_hash is None:
         check_password_hash(_DUMMY_HASH, password)
         return None
