@@ -56,7 +56,8 @@ def _sqlite_path(url: URL) -> str:
 
 def _libpq(url: URL) -> str:
     """Return the connection URL without its password (others can read a command line)."""
-    return url._replace(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    plain = url._replace(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False)
 
 
 def _run(command: list[str], url: URL) -> None:
