@@ -144,13 +144,14 @@ def cards_visible_to(user: User) -> Select:
     if user.role is Role.COORDINATOR:
         return query.where(Card.region_id == user.region_id)
     if user.role is Role.DISTRIBUTOR:
-        return query.where(Card.issuer_id.in_([org.id for org in user.organisations]))
+        return issued_by(user)
     return query.where(false())
 
 
 def issued_by(user: User) -> Select:
-    """Return a query of the cards issued by the user's organisations."""
-    return select(Card).where(Card.issuer_id.in_([org.id for org in user.organisations]))
+    """Return a query of the cards issued by the user's organisations that are in use."""
+    active = [org.id for org in user.organisations if org.active]
+    return select(Card).where(Card.issuer_id.in_(active))
 
 
 def find_card(number: str, user: User, *, query: Select | None = None) -> Card | None:
