@@ -57,6 +57,8 @@ def from_environment(instance: Path, environ=os.environ) -> dict:
         "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", str(256 * 1024))),
         "TIMEZONE": "Europe/Helsinki",
         "DIGITAL_TOKEN_MAX_AGE": int(environ.get("DIGITAL_TOKEN_MAX_AGE", "120")),
+        # How far ahead a coordinator may extend a card's validity (PATCH /api/v1/cards).
+        "CARD_EXTENSION_YEARS": int(environ.get("CARD_EXTENSION_YEARS", "2")),
         "CHILD_AGE_LIMIT": int(environ.get("CHILD_AGE_LIMIT", "18")),
         "BABEL_DEFAULT_LOCALE": "fi",
         "BABEL_DEFAULT_TIMEZONE": "Europe/Helsinki",

@@ -46,3 +46,42 @@ def test_staff_of_a_deactivated_distributor_lose_its_cards(client, signed_in, de
     revoke = client.post(f"/api/v1/cards/{number}/revoke", json={"reason": "lost"}, headers=headers)
     assert revoke.status_code == 404
     assert db.session.scalar(select(Card).filter_by(number=number)).revoked_at is None
+
+
+def test_valid_until_beyond_the_rules_is_refused_everywhere(client, signed_in, demo_cards):
+    from datetime import date
+
+    number = demo_cards["active"]
+    distributor = _bearer("jakaja@example.fi")
+    new_card = {"birth_year": 1980, "postcode": "70100", "children": 0}
+    api = client.post(
+        "/api/v1/cards", json={**new_card, "valid_until": "9999-12-31"}, headers=distributor
+    )
+    assert api.status_code == 422
+    assert api.get_json()["error"] == "valid_until_too_late"
+
+    patch = client.patch(
+        f"/api/v1/cards/{number}",
+        json={"valid_until": "9999-12-31"},
+        headers=_bearer("koordinaattori@example.fi"),
+    )
+    assert patch.status_code == 422
+    assert patch.get_json()["error"] == "valid_until_too_late"
+    year_ahead = date.today().replace(year=date.today().year + 1, day=1)
+    extended = client.patch(
+        f"/api/v1/cards/{number}",
+        json={"valid_until": year_ahead.replace(year=year_ahead.year + 1).isoformat()},
+        headers=_bearer("koordinaattori@example.fi"),
+    )
+    assert extended.status_code == 200  # a coordinator may extend up to two years
+
+    staff = signed_in("jakaja@example.fi")
+    renewal = staff.post(
+        f"/distributor/cards/{number}/renew",
+        data={"valid_until": "2999-12-31"},
+        follow_redirects=True,
+    )
+    assert "liian kaukana" in renewal.text
+    card = db.session.scalar(select(Card).filter_by(number=number))
+    db.session.refresh(card)
+    assert card.valid_until.year < 2999

@@ -85,6 +85,12 @@ def change_validity(card: Card, *, actor: User | None, valid_until: date) -> Car
     """Set the card's last day of validity (a coordinator extending a pilot's cards)."""
     if valid_until < card.valid_from:
         raise CardError("invalid_valid_until", "valid_until")
+    years = current_app.config.get("CARD_EXTENSION_YEARS", 2)
+    latest = today_in_finland()
+    for _ in range(years):
+        latest = one_year_after(latest)
+    if valid_until > latest:
+        raise CardError("valid_until_too_late", "valid_until")
     card.valid_until = valid_until
     audit.record("card.validity_changed", card, actor=actor, valid_until=valid_until)
     return card
@@ -180,6 +186,12 @@ def _check_holder(birth_year: int, postcode: str, children: int, today: date) ->
 
 
 def _validity_end(region: Region, today: date, valid_until: date | None) -> date:
+    """Return the last day of a new or renewed card: at most a year, or the pilot's end.
+
+    Raises CardError(invalid_valid_until: in the past; valid_until_too_late: beyond a year).
+    """
+    if valid_until is not None and valid_until > one_year_after(today):
+        raise CardError("valid_until_too_late", "valid_until")
     end = valid_until or one_year_after(today)
     if region.pilot_ends_on is not None:
         end = min(end, region.pilot_ends_on)

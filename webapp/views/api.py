@@ -64,6 +64,7 @@ CARD_INPUT_CODES = (
     "invalid_postcode",
     "invalid_children",
     "invalid_valid_until",
+    "valid_until_too_late",
     "invalid_region",
 )
 
@@ -126,7 +127,7 @@ def get_card(number: str, *, user: User):
 @bp.arguments(CardUpdateSchema)
 @bp.response(200, CardSchema)
 @bp.fails(404, "not_found", description="No card with this number in the user's region.")
-@bp.fails(422, "invalid_valid_until", "validation_error")
+@bp.fails(422, "invalid_valid_until", "valid_until_too_late", "validation_error")
 def update_card(data: dict, number: str, *, user: User):
     """Change a card's last day of validity
 

@@ -24,6 +24,7 @@ MESSAGES = {
     "invalid_valid_until": _l(
         "The last day of validity cannot be before the first day of validity."
     ),
+    "valid_until_too_late": _l("The last day of validity is too far in the future."),
     "invalid_region": _l("No region has this code."),
     "card_not_found": _l("No card with this number."),
     "visit_not_found": _l("No visit with this id at your venues."),

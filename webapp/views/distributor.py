@@ -54,6 +54,7 @@ CARD_ERRORS = {
         "Enter a number from %(min)s to %(max)s.", min=0, max=cards.MAX_CHILDREN
     ),
     "invalid_valid_until": _l("The last day of validity cannot be in the past."),
+    "valid_until_too_late": _l("The last day of validity is too far in the future."),
     "revoked": _l("The card has been revoked; it can no longer be changed."),
 }
 
