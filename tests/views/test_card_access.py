@@ -85,3 +85,30 @@ def test_valid_until_beyond_the_rules_is_refused_everywhere(client, signed_in, d
     card = db.session.scalar(select(Card).filter_by(number=number))
     db.session.refresh(card)
     assert card.valid_until.year < 2999
+
+
+def _actions() -> list[str]:
+    from webapp.models import AuditEvent
+
+    db.session.rollback()
+    return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_every_hand_out_of_a_token_is_audited_and_viewing_is_not(client, signed_in, demo_cards):
+    number = demo_cards["active"]
+    coordinator = _bearer("koordinaattori@example.fi")
+    distributor = _bearer("jakaja@example.fi")
+    before = len(_actions())
+    client.get(f"/api/v1/cards/{number}", headers=coordinator)
+    assert len(_actions()) == before  # viewing without a secret
+
+    client.get(f"/api/v1/cards/{number}", headers=distributor)
+    client.get(f"/api/v1/cards/{number}/card.pdf", headers=distributor)
+    assert _actions()[before:] == ["card.token_handed_out", "card.printed"]
+
+    staff = signed_in("jakaja@example.fi")
+    staff.get(f"/distributor/cards/{number}")
+    assert len(_actions()) == before + 2
+    handover = staff.get(f"/distributor/cards/{number}/handover")
+    assert handover.headers["Cache-Control"] == "no-store"
+    assert _actions()[-1] == "card.token_handed_out"

@@ -24,7 +24,7 @@ from ..schemas import (
     VisitCreateSchema,
     VisitSchema,
 )
-from ..services import cards, door, printing, stats
+from ..services import audit, cards, door, printing, stats
 from .api_helpers import (
     acting_issuer,
     acting_venue,
@@ -119,7 +119,12 @@ def get_card(number: str, *, user: User):
     For the issuing distributor's staff (with the QR `token`) and the coordinators of the
     card's region (without it).
     """
-    return card_body(visible_card(number, user), user)
+    card = visible_card(number, user)
+    body = card_body(card, user)
+    if "token" in body:  # a hand-out of the card's bearer secrets
+        audit.record("card.token_handed_out", card, actor=user)
+        commit()
+    return body
 
 
 @bp.route("/cards/<number>", methods=["PATCH"], parameters=NUMBER)
@@ -203,6 +208,7 @@ def card_pdf(number: str, *, user: User):
     if card.revoked:
         raise ApiError(422, "revoked", message(Reason.REVOKED))
     pdf = printing.card_pdf(card)
+    printing.record_printed([card], actor=user)
     commit()
     return Response(
         pdf,

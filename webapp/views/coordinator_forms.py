@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "card.reissued": _l("Card reissued"),
     "card.revoked": _l("Card revoked"),
     "card.printed": _l("Card printed"),
+    "card.token_handed_out": _l("Card's code or digital-card link handed out"),
     "card.digital_moved": _l("Digital card moved to a new phone"),
     "card.digital_activated": _l("Digital card opened"),
     "visit.undone": _l("Visit undone"),

@@ -31,7 +31,7 @@ from .. import cardnumbers, ratelimits
 from ..access import roles_required
 from ..extensions import db
 from ..models import Card, Organisation, OrganisationKind, Region, RevokeReason, Role
-from ..services import cards, digital, printing
+from ..services import audit, cards, digital, printing
 from ..services.cards import CardError, today_in_finland
 from .distributor_forms import ConfirmForm, FindForm, RegisterForm, RenewForm, RevokeForm
 from .fields import page_number
@@ -242,6 +242,9 @@ def handover(number: str):
         "distributor/handover.html", "distributor/_handover_status.html", card=card, url=url, qr=qr
     )
     response.headers["Cache-Control"] = "no-store"  # the link is the card's bearer secret
+    if not _is_htmx():  # the page's status polling hands out nothing new
+        audit.record("card.token_handed_out", card, actor=current_user)
+        db.session.commit()
     return response
 
 
