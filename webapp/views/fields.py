@@ -12,13 +12,14 @@ from wtforms import fields
 
 FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
 MAX_DIGITS = 18  # every such number fits a PostgreSQL bigint
+NOT_AN_INTEGER = "Not a valid integer value."  # WTForms' own message, in its own catalogue
 
 
 class IntegerField(fields.IntegerField):
     def process_formdata(self, valuelist):
         if valuelist and len(str(valuelist[0]).strip().lstrip("+-")) > MAX_DIGITS:
             self.data = None
-            raise ValueError(self.gettext("Not a valid integer value."))
+            raise ValueError(self.gettext(NOT_AN_INTEGER))
         super().process_formdata(valuelist)
 
 
