@@ -72,7 +72,7 @@ def test_the_access_log_of_a_walk_through_the_pages_holds_no_secret(app, demo_ca
     import re
 
     from webapp.extensions import db
-    from webapp.models import Card, User
+    from webapp.models import Card, Region, User
 
     from .conftest import Client
 
@@ -81,9 +81,10 @@ def test_the_access_log_of_a_walk_through_the_pages_holds_no_secret(app, demo_ca
     try:
         coordinator, staff, phone = Client(app), Client(app), Client(app)
         coordinator.sign_in("koordinaattori@example.fi")
+        region = db.session.scalar(db.select(Region).filter_by(code="pohjois-savo"))
         invited = coordinator.post(
             "/coordinator/people/new",
-            data={"email": "uusi@example.fi", "role": "coordinator", "region": "1"},
+            data={"email": "uusi@example.fi", "role": "coordinator", "region": region.id},
         )
         invite = re.search(r"/invite/([^\"]+)\"", invited.text).group(1)
         ovi = db.session.scalar(db.select(User).filter_by(email="ovi@example.fi"))
