@@ -44,3 +44,27 @@ def test_restore_from_a_missing_file_fails_clearly(runner, tmp_path):
     result = runner.invoke(args=["restore", str(tmp_path / "missing"), "--yes"])
     assert result.exit_code != 0
     assert "No backup file" in result.output
+
+
+def test_pg_dump_gets_the_password_through_the_environment(monkeypatch, tmp_path):
+    import subprocess
+
+    from webapp import backup
+
+    calls = []
+
+    def run(command, **kwargs):
+        calls.append((command, kwargs.get("env") or {}))
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(backup.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(backup.subprocess, "run", run)
+    url = "postgresql+psycopg://kaiku:s3cret-pw@127.0.0.1:5432/kaikukortti"
+    backup.backup(url, tmp_path / "b.dump")
+    (tmp_path / "b.dump").write_bytes(b"x")
+    backup.restore(url, tmp_path / "b.dump")
+    assert len(calls) == 2
+    for command, env in calls:
+        assert not any("s3cret-pw" in part for part in command)
+        assert env["PGPASSWORD"] == "s3cret-pw"
+        assert any("kaiku@127.0.0.1:5432/kaikukortti" in part for part in command)

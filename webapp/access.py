@@ -18,12 +18,15 @@ HOME_ENDPOINTS = {
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Load the signed-in user; a deactivated user is signed out at once."""
-    if not user_id.isdigit():
+def load_user(session_id: str) -> User | None:
+    """Load the signed-in user; a deactivated user or an ended session is signed out at once."""
+    user_id, _, version = session_id.partition(".")
+    if not (user_id.isdigit() and version.isdigit()) or len(session_id) > 40:
         return None
     user = db.session.get(User, int(user_id))
-    return user if user is not None and user.active else None
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
 
 
 login_manager.login_view = "auth.sign_in"

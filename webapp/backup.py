@@ -1,5 +1,6 @@
 """Backup and restore of the whole database: SQLite's online backup API, or pg_dump/pg_restore."""
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -20,7 +21,7 @@ def backup(database_url: str, target: Path) -> None:
             source.backup(copy)
         copy.close()
         return
-    _run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}", _libpq(url)])
+    _run(["pg_dump", "--format=custom", "--no-owner", f"--file={target}", _libpq(url)], url)
 
 
 def restore(database_url: str, source: Path) -> None:
@@ -42,7 +43,8 @@ def restore(database_url: str, source: Path) -> None:
             "--single-transaction",
             f"--dbname={_libpq(url)}",
             str(source),
-        ]
+        ],
+        url,
     )
 
 
@@ -53,12 +55,18 @@ def _sqlite_path(url: URL) -> str:
 
 
 def _libpq(url: URL) -> str:
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    """Return the connection URL without its password (others can read a command line)."""
+    plain = url._replace(drivername="postgresql", password=None)
+    return plain.render_as_string(hide_password=False)
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str], url: URL) -> None:
+    """Run a PostgreSQL client; the password reaches it through PGPASSWORD only."""
     if shutil.which(command[0]) is None:
         raise BackupError(f"{command[0]} is not installed (Debian package postgresql-client)")
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    environment = dict(os.environ)
+    if url.password is not None:
+        environment["PGPASSWORD"] = str(url.password)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=environment)
     if result.returncode != 0:
         raise BackupError(result.stderr.strip() or f"{command[0]} failed")

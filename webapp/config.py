@@ -83,8 +83,12 @@ def from_environment(instance: Path, environ=os.environ) -> dict:
         "TRUSTED_PROXIES": int(environ.get("TRUSTED_PROXIES", "0")),
         "RATE_LIMITS": environ.get("RATE_LIMITS", "1") != "0",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # The largest request body (413 beyond it): a card, a visit or a form is a few kB.
+        "MAX_CONTENT_LENGTH": int(environ.get("MAX_REQUEST_BYTES", str(256 * 1024))),
         "TIMEZONE": "Europe/Helsinki",
         "DIGITAL_TOKEN_MAX_AGE": int(environ.get("DIGITAL_TOKEN_MAX_AGE", "120")),
+        # How far ahead a coordinator may extend a card's validity (PATCH /api/v1/cards).
+        "CARD_EXTENSION_YEARS": int(environ.get("CARD_EXTENSION_YEARS", "2")),
         "CHILD_AGE_LIMIT": int(environ.get("CHILD_AGE_LIMIT", "18")),
         "CATALOGUE_URL": environ.get("CATALOGUE_URL"),  # printed on the back of the cards
         "BABEL_DEFAULT_LOCALE": "fi",

@@ -35,6 +35,8 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     CONFLICT = "conflict"
+    REQUEST_TOO_LARGE = "request_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
     RATE_LIMITED = "rate_limited"
     CSRF_EXPIRED = "csrf_expired"
     UNAVAILABLE = "unavailable"
@@ -45,6 +47,7 @@ class ErrorCode(enum.StrEnum):
     INVALID_POSTCODE = "invalid_postcode"
     INVALID_CHILDREN = "invalid_children"
     INVALID_VALID_UNTIL = "invalid_valid_until"
+    VALID_UNTIL_TOO_LATE = "valid_until_too_late"
     INVALID_REGION = "invalid_region"
     CARD_NOT_FOUND = "card_not_found"
     # the door
@@ -76,6 +79,7 @@ class ErrorCode(enum.StrEnum):
     NAME_TAKEN = "name_taken"
     NOT_A_VENUE = "not_a_venue"
     INVALID_QUOTA = "invalid_quota"
+    INVALID_TIMES = "invalid_times"
     INVALID_EMAIL = "invalid_email"
     EMAIL_TAKEN = "email_taken"
     ORGANISATION_REQUIRED = "organisation_required"
@@ -85,6 +89,10 @@ class ErrorCode(enum.StrEnum):
     CANNOT_DEACTIVATE_SELF = "cannot_deactivate_self"
     INACTIVE = "inactive"
     INVALID_INVITE = "invalid_invite"
+    # the digital card
+    INVALID_PUBLIC_KEY = "invalid_public_key"
+    PASSWORD_SET = "password_set"
+    NO_PASSWORD = "no_password"
     PASSWORD_TOO_SHORT = "password_too_short"
     PASSWORD_TOO_LONG = "password_too_long"
 
@@ -138,6 +146,8 @@ MESSAGES = {
     ErrorCode.NOT_FOUND: _l("The page was not found."),
     ErrorCode.METHOD_NOT_ALLOWED: _l("This method is not allowed here."),
     ErrorCode.CONFLICT: _l("Someone changed the same data at the same time. Try again."),
+    ErrorCode.REQUEST_TOO_LARGE: _l("The request is too large."),
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: _l("The request could not be understood."),
     ErrorCode.RATE_LIMITED: _l("Too many attempts. Wait a moment and try again."),
     ErrorCode.CSRF_EXPIRED: _l("The page had expired. Go back, reload the page and try again."),
     ErrorCode.UNAVAILABLE: _l("The service is briefly unavailable. Try again in a moment."),
@@ -149,6 +159,7 @@ MESSAGES = {
     ErrorCode.INVALID_VALID_UNTIL: _l(
         "The last day of validity cannot be in the past or before the first day of validity."
     ),
+    ErrorCode.VALID_UNTIL_TOO_LATE: _l("The last day of validity is too far in the future."),
     ErrorCode.INVALID_REGION: _l("No region has this code."),
     ErrorCode.CARD_NOT_FOUND: _l("No card with this number."),
     ErrorCode.INVALID_NUMBER: _l(
@@ -186,6 +197,7 @@ MESSAGES = {
     ErrorCode.NAME_TAKEN: _l("The region already has an organisation with this name."),
     ErrorCode.NOT_A_VENUE: _l("Choose a venue."),
     ErrorCode.INVALID_QUOTA: _l("Enter a number of 0 or more."),
+    ErrorCode.INVALID_TIMES: _l("The end must be after the start."),
     ErrorCode.INVALID_EMAIL: _l("Enter an email address, for example name@example.fi."),
     ErrorCode.EMAIL_TAKEN: _l("Someone already uses this email address."),
     ErrorCode.ORGANISATION_REQUIRED: _l("Choose at least one organisation for this role."),
@@ -199,6 +211,13 @@ MESSAGES = {
     ErrorCode.CANNOT_DEACTIVATE_SELF: _l("You cannot deactivate yourself."),
     ErrorCode.INACTIVE: _l("The person is deactivated."),
     ErrorCode.INVALID_INVITE: _l("This invitation link is not valid or has already been used."),
+    ErrorCode.INVALID_PUBLIC_KEY: _l(
+        "This phone could not make a key for the card. Please try again."
+    ),
+    ErrorCode.PASSWORD_SET: _l(
+        "The person has set a password: make a password reset link instead."
+    ),
+    ErrorCode.NO_PASSWORD: _l("The person has not set a password yet: make a new invitation link."),
     ErrorCode.PASSWORD_TOO_SHORT: _l("The password must be at least %(min)d characters long."),
     ErrorCode.PASSWORD_TOO_LONG: _l("The password is too long."),
 }
@@ -303,6 +322,8 @@ _BY_STATUS = {
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.METHOD_NOT_ALLOWED,
     409: ErrorCode.CONFLICT,
+    413: ErrorCode.REQUEST_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     422: ErrorCode.VALIDATION_ERROR,
     429: ErrorCode.RATE_LIMITED,
 }

@@ -1,12 +1,15 @@
 """Gunicorn settings for production (see docs/operations.md).
 
 Run: ``gunicorn -c python:webapp.gunicorn_conf 'webapp:create_app()'``.
-The access log never holds a secret: digital-card links (``/k/<key>``), tokens in query
-strings, and the Authorization and Cookie headers are redacted.
+The access log never holds a secret: digital-card keys (``/k/<key>``), invitation and
+password-reset tokens (``/invite/<token>``), card numbers (``/cards/<number>``, ``number=``),
+tokens in query strings, in path, query or Referer, also percent-encoded inside another
+parameter (``/language/en?next=/invite/<token>``); the Authorization and Cookie headers too.
 """
 
 import os
 import re
+from urllib.parse import unquote
 
 from gunicorn.glogging import Logger
 
@@ -17,14 +20,21 @@ errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 
 REDACTED = "[redacted]"
-_SECRET_PATH = re.compile(r"/k/[^/?\s]+")
-_SECRET_QUERY = re.compile(r"((?:token|key|invite|password)[^=&\s]*=)[^&\s]*", re.IGNORECASE)
+_SECRET_PATH = re.compile(r"/(k|invite|cards)/[^/?&#\s\"]+")
+_SECRET_QUERY = re.compile(
+    r"((?:token|key|invite|password|number)[^=&\s]*=)[^&\s\"]*", re.IGNORECASE
+)
 _SECRET_HEADERS = ("{authorization}i", "{cookie}i", "{x-csrftoken}i", "{set-cookie}o")
 
 
 def redact(text: str) -> str:
     """Remove secrets from a request line, path, query string or referrer."""
-    text = _SECRET_PATH.sub("/k/" + REDACTED, text)
+    for _ in range(3):  # a link inside a parameter may be encoded more than once
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    text = _SECRET_PATH.sub(r"/\1/" + REDACTED, text)
     return _SECRET_QUERY.sub(r"\1" + REDACTED, text)
 
 

@@ -222,6 +222,8 @@ class User(UserMixin, db.Model):
     region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
     invite_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Part of every session's id: raising it ends all of the person's sessions at once.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region | None] = relationship()
@@ -245,6 +247,10 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
         return self.active
+
+    def get_id(self) -> str:
+        """Return the session's user id: the user's id and session version."""
+        return f"{self.id}.{self.session_version}"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

@@ -283,10 +283,10 @@ class CardSchema(Schema):
     postcode = fields.String(required=True)
     children = fields.Integer(required=True)
     digital_card_url = fields.String(
-        required=True,
         metadata={
             "format": "uri",
-            "description": "The holder's digital card; works without an account.",
+            "description": "The holder's digital card; works without an account. Like "
+            "`token`, only for the issuing organisation's staff (absent for coordinators).",
         },
     )
 

@@ -189,3 +189,13 @@ def test_sheet_backs_carry_one_catalogue_qr_per_card(app, demo_cards):
     backs = pdfium.PdfDocument(sheet)[1]
     texts = sorted(result.text for result in decode(backs, SHEET_DPI * 2))
     assert texts == ["/offers", "/offers"]
+
+
+def test_a_card_of_a_region_with_sami_letters_prints_and_reads_back(card, venue):
+    card.region.name = "Čohkkiras – Anár ŋ Ž"
+    db.session.flush()
+    pdf = printing.card_pdf(card)
+    document = pdfium.PdfDocument(pdf)
+    assert "Čohkkiras – Anár ŋ Ž" in page_text(document[0])
+    (result,) = decode(document[0], CARD_DPI)
+    assert result.text == cards.printed_token(card)

@@ -263,10 +263,10 @@ class TestGetCard:
         assert set(body) == CARD_FIELDS
         assert body["token"] == token_of(number)
 
-    def test_coordinator_of_the_region_sees_it_without_token(self, api, demo_cards):
+    def test_coordinator_of_the_region_sees_it_without_token_or_link(self, api, demo_cards):
         response = api(COORDINATOR).get(f"/api/v1/cards/{demo_cards['active']}")
         assert response.status_code == 200
-        assert set(response.get_json()) == CARD_FIELDS - {"token"}
+        assert set(response.get_json()) == CARD_FIELDS - {"token", "digital_card_url"}
 
     def test_number_is_read_like_people_type_it(self, api, demo_cards):
         number = demo_cards["active"]

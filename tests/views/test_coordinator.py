@@ -114,7 +114,7 @@ CASES = [
         404,
         303,
     ),
-    ("POST", "/coordinator/people/{ovi}/invite", {}, 200, 404, 200),
+    ("POST", "/coordinator/people/{ovi}/reset", {}, 200, 404, 200),
     ("POST", "/coordinator/people/{ovi}/deactivate", {}, 303, 404, 303),
     ("POST", "/coordinator/people/{ovi}/reactivate", {}, 303, 404, 303),
     ("GET", "/coordinator/stats", None, 200, 200, 200),
@@ -230,7 +230,7 @@ def test_invite_link_with_a_wrong_token_is_not_found(client):
 
 def test_passwords_must_match(client, ids):
     client.sign_in(OWN)
-    page = client.post(f"/coordinator/people/{ids['ovi']}/invite").text
+    page = client.post(f"/coordinator/people/{ids['ovi']}/reset").text
     path = re.search(r'value="http://localhost(/invite/[^"]+)"', page).group(1)
     client.post("/sign-out")
     response = client.post(path, data={"password": "salasana-123", "confirm": "salasana-124"})

@@ -274,7 +274,7 @@ class TestActions:
         assert card.digital_key != old_key and card.digital_device is None
         handover = client.get(response.headers["Location"]).get_data(as_text=True)
         assert f"/k/{card.digital_key}" in handover and "<svg" in handover
-        assert audit_actions(number) == ["card.digital_moved"]
+        assert audit_actions(number) == ["card.digital_moved", "card.token_handed_out"]
 
     def test_a_revoked_card_cannot_be_renewed(self, signed_in, demo_cards):
         number = demo_cards["revoked"]

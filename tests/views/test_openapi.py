@@ -176,7 +176,7 @@ def test_answers_are_the_contracts(spec):
     paths = spec["paths"]
     card = answer_schema(spec, "get", "/api/v1/cards/{number}", "200")
     assert set(card["properties"]) == CARD_FIELDS
-    assert set(card["required"]) == CARD_FIELDS - {"token"}
+    assert set(card["required"]) == CARD_FIELDS - {"token", "digital_card_url"}
     assert card["properties"]["status"]["enum"] == ["active", "revoked", "expired"]
     assert answer_schema(spec, "post", "/api/v1/cards", "201") == card
     assert answer_schema(spec, "post", "/api/v1/cards/{number}/reissue", "201") == card

@@ -23,14 +23,22 @@ def normalize_email(email: str) -> str:
 
 
 def set_password(user: User, password: str) -> None:
-    """Store a hash of the password (scrypt unless configured otherwise)."""
+    """Store a hash of the password (scrypt unless configured otherwise); end old sessions."""
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
     user.password_hash = generate_password_hash(password, method=method)
+    end_sessions(user)
+
+
+def end_sessions(user: User) -> None:
+    """End every session of the person, on every device (sign-out, deactivation, new password)."""
+    user.session_version = (user.session_version or 0) + 1
 
 
 def authenticate(email: str, password: str) -> User | None:
     """Return the active user with that email and password, or None."""
-    user = db.session.scalar(select(User).where(User.email == normalize_email(email)))
+    email = normalize_email(email)
+    storable = "\x00" not in email and len(email) <= 254  # PostgreSQL refuses a NUL in text
+    user = db.session.scalar(select(User).where(User.email == email)) if storable else None
     if user is None or user.password_hash is None:
         check_password_hash(_DUMMY_HASH, password)
         return None

@@ -120,6 +120,12 @@ def change_validity(card: Card, *, actor: User | None, valid_until: date) -> Car
     """Set the card's last day of validity (a coordinator extending a pilot's cards)."""
     if valid_until < card.valid_from:
         raise CardError(ErrorCode.INVALID_VALID_UNTIL, "valid_until")
+    years = current_app.config.get("CARD_EXTENSION_YEARS", 2)
+    latest = today_in_finland()
+    for _ in range(years):
+        latest = one_year_after(latest)
+    if valid_until > latest:
+        raise CardError(ErrorCode.VALID_UNTIL_TOO_LATE, "valid_until")
     card.valid_until = valid_until
     audit.record("card.validity_changed", card, actor=actor, valid_until=valid_until)
     return card
@@ -180,13 +186,14 @@ def cards_visible_to(user: User) -> Select:
     if user.role is Role.COORDINATOR:
         return query.where(Card.region_id == user.region_id)
     if user.role is Role.DISTRIBUTOR:
-        return query.where(Card.issuer_id.in_([org.id for org in user.organisations]))
+        return issued_by(user)
     return query.where(false())
 
 
 def issued_by(user: User) -> Select:
-    """Return a query of the cards issued by the user's organisations."""
-    return select(Card).where(Card.issuer_id.in_([org.id for org in user.organisations]))
+    """Return a query of the cards issued by the user's organisations that are in use."""
+    active = [org.id for org in user.organisations if org.active]
+    return select(Card).where(Card.issuer_id.in_(active))
 
 
 def find_card(number: str, user: User, *, query: Select | None = None) -> Card | None:
@@ -254,6 +261,12 @@ def check_valid_until(valid_until: date, today: date | None = None) -> None:
 
 
 def _validity_end(region: Region, today: date, valid_until: date | None) -> date:
+    """Return the last day of a new or renewed card: at most a year, or the pilot's end.
+
+    Raises CardError(invalid_valid_until: in the past; valid_until_too_late: beyond a year).
+    """
+    if valid_until is not None and valid_until > one_year_after(today):
+        raise CardError(ErrorCode.VALID_UNTIL_TOO_LATE, "valid_until")
     end = valid_until or one_year_after(today)
     if region.pilot_ends_on is not None:
         end = min(end, region.pilot_ends_on)

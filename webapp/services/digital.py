@@ -35,8 +35,10 @@ from flask import current_app
 from sqlalchemy import select, update
 
 from .. import tokens
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import Card, DeviceKey, utcnow
+from ..rules import Reason
 from . import audit
 
 CERTIFICATE_LIFETIME = timedelta(days=400)
@@ -107,10 +109,8 @@ def qr_svg(text: str, *, label: str) -> str:
 # --- the device's signing key ----------------------------------------------------------
 
 
-class DeviceKeyError(ValueError):
-    """A public key that cannot be certified; ``code`` is ``invalid_public_key``."""
-
-    code = "invalid_public_key"
+class DeviceKeyError(DomainError):
+    """A public key that cannot be certified (``invalid_public_key``)."""
 
 
 @lru_cache(maxsize=8)
@@ -173,7 +173,7 @@ def register_device(card: Card, public_key: str) -> tuple[DeviceKey, bytes]:
         raw = base64.urlsafe_b64decode(public_key + "=" * (-len(public_key) % 4))
         point = tokens.compress_point(raw)
     except (binascii.Error, ValueError, TypeError):
-        raise DeviceKeyError() from None
+        raise DeviceKeyError(ErrorCode.INVALID_PUBLIC_KEY) from None
     now = utcnow()
     retire_devices(card, now)
     device = DeviceKey(card_id=card.id, public_key=point, created_at=now)
@@ -235,7 +235,7 @@ def parse_token(token: str, moment: datetime) -> tokens.CardToken | tokens.Devic
         )
     )
     if current is None:
-        raise tokens.TokenError("replaced")
+        raise tokens.TokenError(Reason.REPLACED)
     return code
 
 

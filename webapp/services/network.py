@@ -422,13 +422,35 @@ def update_person(
 
 
 def renew_invite(user: User, *, actor: User, now: datetime | None = None) -> str:
-    """Give the person a new one-time link (the old one stops working); return the token."""
+    """Give a person who never set a password a new one-time link; return the token.
+
+    Raises NetworkError(inactive, password_set: an active person gets a reset link instead).
+    """
     _require_manager(actor, user)
     if not user.active:
         raise NetworkError(ErrorCode.INACTIVE)
+    if user.password_hash is not None:
+        raise NetworkError(ErrorCode.PASSWORD_SET)
     token = _new_invite(user, now or utcnow())
     db.session.flush()
     audit.record("user.invite_renewed", user, actor=actor)
+    return token
+
+
+def reset_password(user: User, *, actor: User, now: datetime | None = None) -> str:
+    """Give a person who forgot their password a one-time link; their sessions end now.
+
+    Raises NetworkError(inactive, no_password: a person never signed in gets an invitation).
+    """
+    _require_manager(actor, user)
+    if not user.active:
+        raise NetworkError(ErrorCode.INACTIVE)
+    if user.password_hash is None:
+        raise NetworkError(ErrorCode.NO_PASSWORD)
+    token = _new_invite(user, now or utcnow())
+    accounts.end_sessions(user)
+    db.session.flush()
+    audit.record("user.password_reset", user, actor=actor)
     return token
 
 
@@ -440,6 +462,7 @@ def deactivate_person(user: User, *, actor: User, now: datetime | None = None) -
     user.active = False
     user.invite_hash = None
     user.invite_expires_at = None
+    accounts.end_sessions(user)
     accounts.revoke_api_tokens(user, now)
     db.session.flush()
     audit.record("user.deactivated", user, actor=actor)

@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import Select, false, or_, select
 from sqlalchemy.orm import contains_eager
 
+from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
     Card,
@@ -37,13 +38,8 @@ MAX_USES = 10
 TEXT_LENGTH = 500
 
 
-class OfferError(Exception):
+class OfferError(DomainError):
     """An offer that cannot be saved; ``code`` says why, ``field`` where."""
-
-    def __init__(self, code: str, field: str | None = None) -> None:
-        super().__init__(code)
-        self.code = code
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -212,9 +208,9 @@ def save_offer(event: Event | None, data: OfferInput, *, actor: User) -> Event:
     """
     allowed = venues_of(actor).with_only_columns(Organisation.id)
     if data.venue.id not in db.session.scalars(allowed).all():
-        raise OfferError("not_your_venue", "venue")
+        raise OfferError(ErrorCode.NOT_YOUR_VENUE, "venue")
     if data.quota is not None and data.quota < 0:
-        raise OfferError("invalid_quota", "quota")
+        raise OfferError(ErrorCode.INVALID_QUOTA, "quota")
     created = event is None
     if created:
         event = Event()
@@ -232,15 +228,15 @@ def save_offer(event: Event | None, data: OfferInput, *, actor: User) -> Event:
     event.text_en = _text(data.text_en, "text_en", TEXT_LENGTH)
     if data.kind is OfferKind.EVENT:
         if data.starts_at is None:
-            raise OfferError("required", "starts_at")
+            raise OfferError(ErrorCode.REQUIRED, "starts_at")
         event.starts_at = _moment(data.starts_on, data.starts_at)
         event.ends_at = None if data.ends_at is None else _moment(data.starts_on, data.ends_at)
         if event.ends_at is not None and event.ends_at <= event.starts_at:
-            raise OfferError("invalid_times", "ends_at")
+            raise OfferError(ErrorCode.INVALID_TIMES, "ends_at")
         event.ends_on = event.hours = None
     else:
         if data.ends_on is not None and data.ends_on < data.starts_on:
-            raise OfferError("invalid_period", "ends_on")
+            raise OfferError(ErrorCode.INVALID_PERIOD, "ends_on")
         event.starts_at = event.ends_at = None
         event.ends_on = data.ends_on
         event.hours = _text(data.hours, "hours", 200)
@@ -269,10 +265,10 @@ def _text(value: str | None, field: str, max_length: int, *, required: bool = Fa
     value = (value or "").strip()
     if not value:
         if required:
-            raise OfferError("required", field)
+            raise OfferError(ErrorCode.REQUIRED, field)
         return None
     if len(value) > max_length:
-        raise OfferError("too_long", field)
+        raise OfferError(ErrorCode.TOO_LONG, field)
     return value
 
 

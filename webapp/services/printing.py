@@ -5,14 +5,17 @@ correction M or higher, with a quiet zone of four modules kept free of anything
 else. The back carries the rules and a QR code of the public offers catalogue with its
 short address, the same on every card. The card is bilingual (Finnish and Swedish)
 whatever the user's language, and looks like any membership card: nothing on it names
-the issuer or says why it was given. Fonts are the PDF core fonts (Helvetica,
-Windows-1252 covers ä, ö and å), so nothing has to be installed on the server.
+the issuer or says why it was given. The font is DejaVu Sans, shipped in ``webapp/fonts``
+(licence beside it) and embedded as a subset: it covers every letter of Finland's
+languages and names, the Sámi ones too (Čohkkiras, Anár, Ŋ, Ž), so nothing has to be
+installed on the server.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
+from pathlib import Path
 
 import segno
 from flask import current_app, has_request_context, url_for
@@ -112,9 +115,17 @@ def record_printed(cards: Iterable[Card], *, actor: User | None) -> None:
         audit.record("card.printed", card, actor=actor, generation=card.generation)
 
 
+FONT = "DejaVu"
+FONT_FILES = {
+    "": Path(__file__).resolve().parent.parent / "fonts" / "DejaVuSans.ttf",
+    "B": Path(__file__).resolve().parent.parent / "fonts" / "DejaVuSans-Bold.ttf",
+}
+
+
 def _new_pdf(page_format, title: str) -> FPDF:
     pdf = FPDF(unit="mm", format=page_format)
-    pdf.core_fonts_encoding = "windows-1252"
+    for style, path in FONT_FILES.items():
+        pdf.add_font(FONT, style, str(path))
     pdf.set_auto_page_break(False)
     pdf.set_margins(0, 0, 0)
     pdf.set_title(title)
@@ -141,19 +152,19 @@ def _sheet_slot(index: int, *, mirrored: bool = False) -> tuple[float, float]:
 def _draw_front(pdf: FPDF, x: float, y: float, face: CardFace) -> None:
     qr_left = _draw_qr(pdf, x + CARD_WIDTH - 1.5, y + 4.5, face.token)
     pdf.set_text_color(*BRAND)
-    pdf.set_font("Helvetica", "B", 15)
+    pdf.set_font(FONT, "B", 15)
     pdf.text(x + MARGIN, y + 9.5, "Kaikukortti")
 
     _label(pdf, x + MARGIN, y + 16, "Numero / Nummer")
-    pdf.set_font("Helvetica", "B", _fitting_size(pdf, format_number(face.number), qr_left - x))
+    pdf.set_font(FONT, "B", _fitting_size(pdf, format_number(face.number), qr_left - x))
     pdf.text(x + MARGIN, y + 22.5, format_number(face.number))
 
     _label(pdf, x + MARGIN, y + 28, "Voimassa / Giltigt till")
-    pdf.set_font("Helvetica", "B", 11)
+    pdf.set_font(FONT, "B", 11)
     pdf.text(x + MARGIN, y + 32.5, _finnish_date(face.valid_until))
 
     _label(pdf, x + MARGIN, y + 37.5, "Alue / Region")
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FONT, "", 9)
     pdf.text(x + MARGIN, y + 41.5, _fit(pdf, face.region, qr_left - x - MARGIN - 1))
 
     pdf.set_draw_color(0)
@@ -229,7 +240,7 @@ def _draw_back(pdf: FPDF, x: float, y: float) -> None:
     pdf.set_font("Helvetica", "", 7)
     pdf.text(x + MARGIN, y + 49.5, url.split("://", 1)[-1])
     pdf.set_text_color(*BRAND)
-    pdf.set_font("Helvetica", "B", 10)
+    pdf.set_font(FONT, "B", 10)
     pdf.text(x + MARGIN, y + 8, "Kaikukortti")
     column_width = (CARD_WIDTH - 2 * MARGIN - 3) / 2
     for offset, heading, rules in (
@@ -238,9 +249,9 @@ def _draw_back(pdf: FPDF, x: float, y: float) -> None:
     ):
         left = x + MARGIN + offset
         pdf.set_text_color(0)
-        pdf.set_font("Helvetica", "B", 6.5)
+        pdf.set_font(FONT, "B", 6.5)
         pdf.text(left, y + 14, heading)
-        pdf.set_font("Helvetica", "", 6)
+        pdf.set_font(FONT, "", 6)
         baseline = y + 17.5
         for first, line in _wrapped(rules, column_width - BULLET_INDENT):
             if first:
@@ -255,7 +266,7 @@ def _wrapped(rules: tuple[str, ...], width: float) -> tuple[tuple[bool, str], ..
     measure = _new_pdf("A4", "")
     measure.add_page()
     measure.c_margin = 0
-    measure.set_font("Helvetica", "", 6)
+    measure.set_font(FONT, "", 6)
     lines = []
     for rule in rules:
         wrapped = measure.multi_cell(width, text=rule, dry_run=True, output="LINES")
@@ -270,7 +281,7 @@ def _rules(rules: tuple[str, ...]) -> tuple[str, ...]:
 
 def _label(pdf: FPDF, x: float, y: float, text: str) -> None:
     pdf.set_text_color(*MUTED)
-    pdf.set_font("Helvetica", "", 6)
+    pdf.set_font(FONT, "", 6)
     pdf.text(x, y, text)
     pdf.set_text_color(0)
 
@@ -278,10 +289,10 @@ def _label(pdf: FPDF, x: float, y: float, text: str) -> None:
 def _fitting_size(pdf: FPDF, text: str, room: float, largest: float = 17) -> float:
     """Return the largest bold font size up to ``largest`` at which the text fits."""
     size = largest
-    pdf.set_font("Helvetica", "B", size)
+    pdf.set_font(FONT, "B", size)
     while size > 8 and pdf.get_string_width(text) > room - MARGIN - 1:
         size -= 0.5
-        pdf.set_font("Helvetica", "B", size)
+        pdf.set_font(FONT, "B", size)
     return size
 
 
@@ -316,7 +327,7 @@ def _draw_crop_marks(pdf: FPDF) -> None:
 
 def _draw_sheet_notice(pdf: FPDF) -> None:
     pdf.set_text_color(*MUTED)
-    pdf.set_font("Helvetica", "", 6.5)
+    pdf.set_font(FONT, "", 6.5)
     pdf.text(
         _sheet_origin()[0] + 10,
         A4_HEIGHT - 3,

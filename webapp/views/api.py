@@ -27,7 +27,7 @@ from ..schemas import (
     VisitCreateSchema,
     VisitSchema,
 )
-from ..services import accounts, cards, door, offers, printing, stats
+from ..services import accounts, audit, cards, door, offers, printing, stats
 from .api_helpers import (
     acting_issuer,
     acting_venue,
@@ -66,6 +66,7 @@ CARD_INPUT_CODES = (
     "invalid_postcode",
     "invalid_children",
     "invalid_valid_until",
+    "valid_until_too_late",
     "invalid_region",
 )
 
@@ -117,7 +118,12 @@ def get_card(number: str, *, user: User):
     For the issuing distributor's staff (with the QR `token`) and the coordinators of the
     card's region (without it).
     """
-    return card_body(visible_card(number, user), user)
+    card = visible_card(number, user)
+    body = card_body(card, user)
+    if "token" in body:  # a hand-out of the card's bearer secrets
+        audit.record("card.token_handed_out", card, actor=user)
+        commit()
+    return body
 
 
 @bp.route("/cards/<number>", methods=["PATCH"], parameters=NUMBER)
@@ -125,7 +131,7 @@ def get_card(number: str, *, user: User):
 @bp.arguments(CardUpdateSchema)
 @bp.response(200, CardSchema)
 @bp.fails(404, "not_found", description="No card with this number in the user's region.")
-@bp.fails(422, "invalid_valid_until", "validation_error")
+@bp.fails(422, "invalid_valid_until", "valid_until_too_late", "validation_error")
 def update_card(data: dict, number: str, *, user: User):
     """Change a card's last day of validity
 
@@ -195,6 +201,7 @@ def card_pdf(number: str, *, user: User):
     if card.revoked:
         raise ApiError(422, Reason.REVOKED)
     pdf = printing.card_pdf(card)
+    printing.record_printed([card], actor=user)
     commit()
     return Response(
         pdf,

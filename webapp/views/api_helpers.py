@@ -19,7 +19,7 @@ Place = TypeVar("Place", Organisation, door.DoorVenue)
 
 
 def card_body(card: Card, user: User) -> dict:
-    """Return the card object; the QR token only for the issuing distributor's staff."""
+    """Return the card object; the token and digital-card link only for the issuer's staff."""
     body = {
         "number": card.number,
         "status": str(card.status_on(today_in_finland())),
@@ -29,10 +29,12 @@ def card_body(card: Card, user: User) -> dict:
         "birth_year": card.birth_year,
         "postcode": card.postcode,
         "children": card.children,
-        "digital_card_url": url_for("cardholder.card", key=card.digital_key, _external=True),
     }
-    if user.role is Role.DISTRIBUTOR and card.issuer in user.organisations:
+    # The token and the link are bearer secrets: only the issuing organisation's staff get
+    # them, while it is in use (a coordinator could otherwise claim a card nobody opened).
+    if user.role is Role.DISTRIBUTOR and card.issuer in user.organisations and card.issuer.active:
         body["token"] = cards.printed_token(card)
+        body["digital_card_url"] = url_for("cardholder.card", key=card.digital_key, _external=True)
     return body
 
 

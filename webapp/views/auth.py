@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required, login_user, logout_user
@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length
 
 from .. import ratelimits
 from ..access import home_url
-from ..extensions import limiter
+from ..extensions import db, limiter
 from ..i18n import COOKIE, LANGUAGES
 from ..services import accounts
 
@@ -33,8 +33,8 @@ class SignInForm(FlaskForm):
     deduct_when=ratelimits.sign_in_failed,
 )
 @limiter.limit(
-    ratelimits.SIGN_IN_PER_ACCOUNT,
-    key_func=ratelimits.sign_in_account,
+    ratelimits.SIGN_IN_PER_ACCOUNT_AND_ADDRESS,
+    key_func=ratelimits.sign_in_account_and_address,
     methods=["POST"],
     exempt_when=ratelimits.limits_off,
     deduct_when=ratelimits.sign_in_failed,
@@ -46,6 +46,7 @@ def sign_in():
     if form.validate_on_submit():
         user = accounts.authenticate(form.email.data, form.password.data)
         if user is not None:
+            _start_session()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")) or home_url(user))
         flash(_("The email address or password is wrong, or the account is not in use."), "error")
@@ -56,7 +57,10 @@ def sign_in():
 @bp.post("/sign-out")
 @login_required
 def sign_out():
+    accounts.end_sessions(current_user)
+    db.session.commit()
     logout_user()
+    session.clear()
     flash(_("You have signed out."), "info")
     return redirect(url_for("auth.sign_in"))
 
@@ -68,6 +72,12 @@ def set_language(code: str):
     if code in LANGUAGES:
         response.set_cookie(COOKIE, code, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response
+
+
+def _start_session() -> None:
+    """Begin the signed-in session afresh: nothing of before, a new CSRF secret."""
+    session.clear()
+    g.pop("csrf_token", None)
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -109,8 +109,7 @@ def register_device(key: str):
     try:
         device, certificate = digital.register_device(card, public_key)
     except digital.DeviceKeyError as error:
-        message = _("This phone could not make a key for the card. Please try again.")
-        return _private(jsonify(error=error.code, message=message), 422)
+        return _private(jsonify(error=error.code, message=error.message), 422)
     db.session.commit()
     return _device_answer(card, device.id, certificate)
 

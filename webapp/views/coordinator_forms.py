@@ -4,9 +4,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    DateField,
     EmailField,
-    IntegerField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -18,6 +16,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import Role, VenueCategory
 from ..services.network import MIN_PASSWORD_LENGTH
+from .fields import DateField, IntegerField
 
 ROLE_LABELS = {
     Role.VENUE: _l("Venue staff"),
@@ -40,6 +39,7 @@ ACTION_LABELS = {
     "card.reissued": _l("Card reissued"),
     "card.revoked": _l("Card revoked"),
     "card.printed": _l("Card printed"),
+    "card.token_handed_out": _l("Card's code or digital-card link handed out"),
     "card.digital_moved": _l("Digital card moved to a new phone"),
     "card.digital_activated": _l("Digital card opened"),
     "visit.undone": _l("Visit undone"),

@@ -32,7 +32,7 @@ from ..access import roles_required
 from ..extensions import db
 from ..models import Card, Organisation, Region, RevokeReason, Role
 from ..rules import today_in_finland
-from ..services import cards, digital, printing
+from ..services import audit, cards, digital, printing
 from ..services.cards import CardError
 from .distributor_forms import (
     ConfirmForm,
@@ -42,6 +42,7 @@ from .distributor_forms import (
     RenewForm,
     RevokeForm,
 )
+from .fields import page_number
 
 bp = Blueprint("distributor", __name__, url_prefix="/distributor")
 bp.add_app_template_filter(cardnumbers.format_number, "card_number")
@@ -147,9 +148,7 @@ def home():
         .options(joinedload(Card.region))
         .order_by(Card.created_at.desc(), Card.id.desc())
     )
-    listing = db.paginate(
-        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
-    )
+    listing = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
     today = today_in_finland()
     return render_template(
         "distributor/home.html",
@@ -264,9 +263,14 @@ def handover(number: str):
     card = _card_or_404(number)
     url = url_for("cardholder.card", key=card.digital_key, _external=True)
     qr = digital.qr_svg(url, label=_("QR code that opens the digital card on a phone"))
-    return _render(
+    response = _render(
         "distributor/handover.html", "distributor/_handover_status.html", card=card, url=url, qr=qr
     )
+    response.headers["Cache-Control"] = "no-store"  # the link is the card's bearer secret
+    if not _is_htmx():  # the page's status polling hands out nothing new
+        audit.record("card.token_handed_out", card, actor=current_user)
+        db.session.commit()
+    return response
 
 
 @bp.get("/cards/<number>/card.pdf")

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, IntegerField, SelectChoice, SelectField, StringField
+from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
@@ -16,6 +16,7 @@ from ..models import RevokeReason
 from ..rules import today_in_finland
 from ..services import cards
 from ..services.cards import one_year_after
+from .fields import DateField, IntegerField
 
 
 def _strip(value):

@@ -20,11 +20,11 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from wtforms import SelectChoice
 
 from ..access import roles_required
+from ..errors import ErrorCode
 from ..extensions import db
 from ..i18n import LANGUAGES, choose_for_page
 from ..models import Event, OfferKind, Role, VenueCategory, utcnow
@@ -37,14 +37,6 @@ from .offer_forms import CatalogueForm, OfferForm
 bp = Blueprint("offers", __name__, url_prefix="/offers")
 PUBLISHERS = (Role.VENUE, Role.COORDINATOR, Role.ADMIN)
 WEEK = timedelta(days=6)
-OFFER_ERRORS = {
-    "not_your_venue": _l("Choose one of your venues."),
-    "required": _l("Fill in this field."),
-    "too_long": _l("The text is too long."),
-    "invalid_quota": _l("Enter a number of 0 or more."),
-    "invalid_times": _l("The end must be after the start."),
-    "invalid_period": _l("The last day must not be before the first."),
-}
 
 
 # --- the public catalogue -----------------------------------------------------------------
@@ -189,11 +181,11 @@ def _perform(form: OfferForm, event: Event | None) -> bool:
     venue = network.find_visible(offers.venues_of(current_user), form.venue.data)
     try:
         if venue is None:
-            raise offers.OfferError("not_your_venue", "venue")
+            raise offers.OfferError(ErrorCode.NOT_YOUR_VENUE, "venue")
         offers.save_offer(event, _input(form, venue), actor=current_user)
     except offers.OfferError as error:
         db.session.rollback()
-        message = str(OFFER_ERRORS.get(error.code, error.code))
+        message = error.message
         target = getattr(form, error.field or "", None)
         if target is not None and hasattr(target, "errors"):
             target.errors = [*target.errors, message]

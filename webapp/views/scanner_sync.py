@@ -80,7 +80,7 @@ def sync():
 
 def _moment(value) -> datetime | None:
     try:
-        moment = datetime.fromisoformat(str(value))
+        moment = datetime.fromisoformat(str(value)[:64])
     except (ValueError, OverflowError):
         return None
     if moment.tzinfo is None:

@@ -41,8 +41,11 @@ def _chosen_organisations(ids: list[int]) -> list[Organisation]:
     return list(db.session.scalars(query))
 
 
-def _invite_link(token: str) -> str:
-    return url_for("invite.accept", token=token, _external=True)
+def _link_page(person: User, token: str):
+    """Show the one-time password link once; it is a bearer secret, so nothing may keep it."""
+    link = url_for("invite.accept", token=token, _external=True)
+    page = render_template("coordinator/invite_link.html", person=person, link=link)
+    return page, 200, {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
 @bp.get("/people")
@@ -76,11 +79,7 @@ def new_person():
         )
 
     if _perform(form, invite):
-        return render_template(
-            "coordinator/invite_link.html",
-            person=created["user"],
-            link=_invite_link(created["token"]),
-        )
+        return _link_page(created["user"], created["token"])
     return render_template("coordinator/person_form.html", form=form, person=None), _status()
 
 
@@ -107,12 +106,14 @@ def person(user_id: int):
     return render_template("coordinator/person_form.html", form=form, person=person), _status()
 
 
-@bp.post("/people/<int:user_id>/<any(deactivate, reactivate, invite):action>")
+@bp.post("/people/<int:user_id>/<any(deactivate, reactivate, invite, reset):action>")
 def person_action(user_id: int, action: str):
     person = _visible_or_404(network.people_visible_to(current_user), user_id)
     try:
         if action == "invite":
             token = network.renew_invite(person, actor=current_user)
+        elif action == "reset":
+            token = network.reset_password(person, actor=current_user)
         elif action == "deactivate":
             network.deactivate_person(person, actor=current_user)
         else:
@@ -122,10 +123,8 @@ def person_action(user_id: int, action: str):
         flash(error.message, "error")
         return redirect(url_for(".person", user_id=person.id), 303)
     db.session.commit()
-    if action == "invite":
-        return render_template(
-            "coordinator/invite_link.html", person=person, link=_invite_link(token)
-        )
+    if action in ("invite", "reset"):
+        return _link_page(person, token)
     if action == "deactivate":
         flash(
             _(

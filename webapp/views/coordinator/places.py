@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from ...errors import ErrorCode
 from ...extensions import db
 from ...models import (
     Event,
@@ -142,7 +143,7 @@ def _organisation_form(organisation: Organisation | None, kind: OrganisationKind
 def _save_organisation(form, organisation, kind):
     region = network.find_visible(network.regions_visible_to(current_user), form.region.data)
     if region is None:
-        raise NetworkError("not_your_region", "region")
+        raise NetworkError(ErrorCode.NOT_YOUR_REGION, "region")
     venue = kind is OrganisationKind.VENUE
     return network.save_organisation(
         organisation,
@@ -219,7 +220,7 @@ def _save_event(form, event):
     venues = network.organisations_visible_to(current_user, OrganisationKind.VENUE)
     venue = network.find_visible(venues, form.venue.data)
     if venue is None:
-        raise NetworkError("not_a_venue", "venue")
+        raise NetworkError(ErrorCode.NOT_A_VENUE, "venue")
     return network.save_event(
         event,
         actor=current_user,

@@ -15,6 +15,7 @@ from ...models import Region
 from ...rules import today_in_finland
 from ...services import audit, network, stats
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
+from ..fields import page_number
 from .audit_display import audit_lines
 from .base import _page, _regions, bp
 
@@ -137,7 +138,7 @@ def audit_log():
         )
         listing = db.paginate(
             audit.events_visible_to(current_user, where),
-            page=request.args.get("page", 1, type=int),
+            page=page_number(request.args),
             per_page=AUDIT_PER_PAGE,
             error_out=False,
         )
