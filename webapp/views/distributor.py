@@ -172,6 +172,22 @@ def home():
     )
 
 
+@bp.get("/renewals")
+def renewals():
+    today = today_in_finland()
+    query = cards.due_for_renewal(current_user, today).options(joinedload(Card.region))
+    listing = db.paginate(
+        query, page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False
+    )
+    return render_template(
+        "distributor/renewals.html",
+        listing=listing,
+        statuses={card.id: cards.desk_status(card, today) for card in listing.items},
+        ahead=cards.RENEWAL_AHEAD.days,
+        behind=cards.RENEWAL_BEHIND.days,
+    )
+
+
 @bp.get("/find")
 @ratelimits.card_lookups
 def find():
