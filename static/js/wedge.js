@@ -9,6 +9,7 @@ const MAX_MEAN_GAP_MS = 30;
 // the time it takes to pick up the reader after typing.
 const PAUSE_MS = 500;
 const MIN_LENGTH = 6;
+const US_MINUS_KEY = { "+": "-", "?": "_" };
 
 /** Call onCode(text) for every code a reader types, in place of the Enter that ends it. */
 export function listenForReader(onCode) {
@@ -33,11 +34,14 @@ export function listenForReader(onCode) {
         return;
       }
       if (event.key.length !== 1) return; // Shift and other keys that type nothing
+      // A reader left at its factory US layout, on a Finnish or Swedish keyboard, types the
+      // "+" and "?" of the key beside 0 where the code has "-" and "_" (no code has + or ?).
+      const key = (event.code === "Minus" && US_MINUS_KEY[event.key]) || event.key;
       if (!run.length) {
         const element = event.target;
         field = "value" in element ? { element, value: element.value } : null;
       }
-      run.push({ key: event.key, at });
+      run.push({ key, at });
     },
     { capture: true },
   );

@@ -519,3 +519,26 @@ def test_slow_typing_in_the_number_field_stays_a_typed_number(scanner, demo_card
     expect(verdict).to_have_attribute("data-state", "recorded")
     [visit] = visits()
     assert visit.source is VisitSource.MANUAL
+
+
+def test_usb_reader_on_its_us_layout_behind_a_finnish_keyboard(scanner, demo_cards):
+    page = scanner()
+    card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+    while not {"-", "_"} & set(token := token_of(card.number)):
+        cards.reissue_card(card, actor=None)  # a new signature, until one has - or _
+        db.session.commit()
+    sent = verify_requests(page)
+    cdp = page.context.new_cdp_session(page)
+    # The key beside 0 types "+" (with Shift "?") in the Finnish layout.
+    finnish = {"-": ("+", 0), "_": ("?", 8)}
+    for char in token:
+        key, modifiers = finnish.get(char, (char, 0))
+        code = "Minus" if char in finnish else ""
+        for kind in ("keyDown", "keyUp"):
+            event = {"type": kind, "key": key, "code": code, "modifiers": modifiers}
+            cdp.send(
+                "Input.dispatchKeyEvent", {**event, "text": key} if kind == "keyDown" else event
+            )
+    page.keyboard.press("Enter")
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+    assert [request["token"] for request in sent] == [[token]]
