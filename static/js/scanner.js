@@ -4,13 +4,15 @@
 // fragment. When the server cannot be reached, the page decides from the venue's
 // validity list in IndexedDB (offline-verdict.js) and keeps visits in a queue that is
 // sent by itself when the network returns (offline-queue.js, also from the service
-// worker). The same code seen again within a few seconds is ignored.
+// worker). The same code seen again by the camera within a few seconds is ignored; a USB
+// barcode reader's code (wedge.js) is a scan each time, taken in turn.
 
 import { isValidNumber, normalizeNumber } from "./cardnumber.js";
 import { createDetector } from "./decoder.js";
 import { OfflineList, finnishToday, offlineVerdict } from "./offline-verdict.js";
 import { registerServiceWorker } from "./pwa.js";
 import { ScannerUI } from "./scanner-ui.js";
+import { listenForReader } from "./wedge.js";
 
 const REPEAT_MS = 4000;
 const VERIFY_TIMEOUT_MS = 3500;
@@ -41,6 +43,7 @@ const state = {
   retries: 0,
   retryTimer: null,
   started: false,
+  turn: Promise.resolve(),
 };
 const detectorReady = createDetector();
 detectorReady.catch(() => null); // reported when the camera starts
@@ -133,7 +136,21 @@ function onCode(text) {
   if (!repeat) handleScan({ token: text });
 }
 
-async function handleScan(scan) {
+/** A reader's code: one press is one scan, so it waits its turn rather than being dropped.
+ * A card number (typed too fast for a person, or read from a barcode of it) is one. */
+function onReaderCode(text) {
+  state.last = { text, seen: performance.now() };
+  handleScan(isValidNumber(text) ? { number: normalizeNumber(text) } : { token: text });
+}
+
+/** Judge the scan once the one before it is done. */
+function handleScan(scan) {
+  const judged = state.turn.then(() => judge(scan));
+  state.turn = judged.catch(() => null);
+  return judged;
+}
+
+async function judge(scan) {
   state.busy = true;
   const scannedAt = new Date().toISOString();
   try {
@@ -420,6 +437,7 @@ function begin() {
   startCamera();
 }
 
+listenForReader(onReaderCode);
 beginButton.addEventListener("click", begin);
 beginButton.hidden = false; // without this script there is no camera to start
 startButton.addEventListener("click", startCamera);

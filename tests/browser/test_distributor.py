@@ -42,3 +42,21 @@ def test_card_list_reads_without_sideways_scroll(browser, live_server, demo_card
     tick = row.get_by_role("checkbox").bounding_box()
     assert tick["width"] >= 20  # still easy to tick on a phone
     context.close()
+
+
+@pytest.mark.parametrize("width", [390, 1280])
+def test_renewal_worklist_reads_without_sideways_scroll(browser, live_server, demo_cards, width):
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    sign_in(page, live_server.url)
+    page.get_by_role("link", name="Cards to renew").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Cards to renew")
+    widths = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert widths[0] <= widths[1]
+    number = format_number(demo_cards["expired"])  # expired 35 days ago
+    renew = page.get_by_role("link", name=f"Renew {number}")
+    box = renew.bounding_box()
+    assert box["height"] >= 44 and box["x"] + box["width"] <= width
+    renew.click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Renew the card")
+    context.close()

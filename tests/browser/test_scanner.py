@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import Page, Route, expect
@@ -451,3 +452,93 @@ def test_focus_ring_stands_out_on_every_verdict_colour(live_server, demo_cards, 
         page.keyboard.press("Escape")
         expect(verdict).to_have_count(0)
     assert seen.keys() == {"ok", "warn", "refuse"}
+
+
+def verify_requests(page: Page) -> list[dict[str, list[str]]]:
+    """Collect the form fields of every verify request the page sends from now on."""
+    sent: list[dict[str, list[str]]] = []
+    page.on(
+        "request",
+        lambda r: sent.append(parse_qs(r.post_data)) if r.url.endswith("/scan/verify") else None,
+    )
+    return sent
+
+
+def reader_types(page: Page, code: str) -> None:
+    """Type the code as a USB barcode reader does: keystrokes 5 ms apart, then Enter."""
+    page.keyboard.type(code, delay=5)
+    page.keyboard.press("Enter")
+
+
+def test_usb_reader_code_is_a_scan_wherever_focus_is(scanner, demo_cards):
+    page = scanner()
+    sent = verify_requests(page)
+    page.evaluate("() => document.activeElement?.blur()")
+    token = token_of(demo_cards["active"])
+    reader_types(page, token)
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    assert [request["token"] for request in sent] == [[token]]
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    [visit] = visits()
+    assert visit.source is VisitSource.CAMERA
+    # A card number read from a barcode of it goes as a number: it is no token.
+    reader_types(page, demo_cards["revoked"])
+    expect(verdict).to_have_attribute("data-reason", "revoked")
+    assert sent[-1]["number"] == [demo_cards["revoked"]] and "token" not in sent[-1]
+    assert page.errors == []
+
+
+def test_usb_reader_code_in_the_number_field_is_a_scan_not_a_typed_number(scanner, demo_cards):
+    page = scanner()
+    sent = verify_requests(page)
+    field = page.locator("#manual-number")
+    field.focus()
+    token = token_of(demo_cards["revoked"])
+    reader_types(page, token)
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-reason", "revoked")  # the card's own verdict
+    assert [request["token"] for request in sent] == [[token]]
+    expect(field).to_have_value("")  # the reader's characters are taken back
+    expect(page.locator("#manual-number-error")).to_be_hidden()
+    assert page.errors == []
+
+
+def test_slow_typing_in_the_number_field_stays_a_typed_number(scanner, demo_cards):
+    page = scanner()
+    sent = verify_requests(page)
+    page.locator("#manual-number").focus()
+    number = demo_cards["active"]
+    page.keyboard.type(number, delay=80)  # a person, typing fast
+    page.keyboard.press("Enter")
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    assert [(request.get("token"), request["number"]) for request in sent] == [(None, [number])]
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    [visit] = visits()
+    assert visit.source is VisitSource.MANUAL
+
+
+def test_usb_reader_on_its_us_layout_behind_a_finnish_keyboard(scanner, demo_cards):
+    page = scanner()
+    card = db.session.scalar(select(Card).where(Card.number == demo_cards["active"]))
+    while not {"-", "_"} & set(token := token_of(card.number)):
+        cards.reissue_card(card, actor=None)  # a new signature, until one has - or _
+        db.session.commit()
+    sent = verify_requests(page)
+    cdp = page.context.new_cdp_session(page)
+    # The key beside 0 types "+" (with Shift "?") in the Finnish layout.
+    finnish = {"-": ("+", 0), "_": ("?", 8)}
+    for char in token:
+        key, modifiers = finnish.get(char, (char, 0))
+        code = "Minus" if char in finnish else ""
+        for kind in ("keyDown", "keyUp"):
+            event = {"type": kind, "key": key, "code": code, "modifiers": modifiers}
+            cdp.send(
+                "Input.dispatchKeyEvent", {**event, "text": key} if kind == "keyDown" else event
+            )
+    page.keyboard.press("Enter")
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+    assert [request["token"] for request in sent] == [[token]]

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -194,3 +194,43 @@ def test_find_card_with_a_typo_finds_nothing(issuer):
     staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
     typo = card.number[:4] + ("2" if card.number[4] != "2" else "3") + card.number[5:]
     assert cards.find_card(typo, staff) is None
+
+
+def issue_ending(issuer, days: int):
+    """Issue a card whose last day of validity is ``days`` after TODAY (negative: before)."""
+    card = issue(issuer, today=TODAY - timedelta(days=400))
+    card.valid_until = TODAY + timedelta(days=days)  # as renewals over the years left it
+    return card
+
+
+def due(staff) -> list:
+    return db.session.scalars(cards.due_for_renewal(staff, TODAY)).all()
+
+
+def test_renewal_worklist_holds_cards_ending_within_30_days_or_ended_within_60(issuer):
+    ending = {days: issue_ending(issuer, days) for days in (31, 30, 0, -1, -60, -61, 200)}
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    assert due(staff) == [ending[-60], ending[-1], ending[0], ending[30]]  # earliest first
+
+
+def test_renewal_worklist_leaves_out_revoked_and_other_organisations_cards(issuer):
+    own = issue_ending(issuer, 5)
+    revoked = issue_ending(issuer, 5)
+    cards.revoke_card(revoked, actor=None, reason=RevokeReason.LOST)
+    issue_ending(create_distributor(issuer.region, "Toinen"), 5)
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    assert due(staff) == [own]
+
+
+def test_renewal_worklist_covers_every_organisation_of_the_staff_member(issuer):
+    second = create_distributor(issuer.region, "Toinen")
+    both = [issue_ending(issuer, -10), issue_ending(second, 10)]
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer, second])
+    assert due(staff) == both
+
+
+def test_a_renewed_card_leaves_the_renewal_worklist(issuer):
+    card = issue_ending(issuer, -20)
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    cards.renew_card(card, actor=staff, today=TODAY)
+    assert due(staff) == []

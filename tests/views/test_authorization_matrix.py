@@ -85,6 +85,7 @@ RULES: dict[str, frozenset[str]] = {
     "distributor.handover": DISTRIBUTOR,
     "distributor.card_pdf": DISTRIBUTOR,
     "distributor.print_batch": DISTRIBUTOR,
+    "distributor.renewals": DISTRIBUTOR,
     "coordinator.home": NETWORK,
     "coordinator.regions": NETWORK,
     "coordinator.region": NETWORK,

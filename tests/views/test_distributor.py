@@ -566,3 +566,60 @@ def test_coordinator_reads_the_correction_in_the_audit_log(signed_in, demo_cards
     db.session.commit()
     page = signed_in("koordinaattori@example.fi").get("/coordinator/audit").text
     assert "Kortin lasten määrä tai postinumero korjattu" in page
+
+
+class TestRenewals:
+    """The worklist of cards to offer a renewal: ending within 30 days or ended within 60."""
+
+    def rows(self, page: str) -> list[str]:
+        return re.findall(r'class="card-link">([^<]+)</a>', page)
+
+    def test_home_links_to_the_worklist(self, signed_in):
+        page = signed_in(JAKAJA).get("/distributor/").get_data(as_text=True)
+        assert 'href="/distributor/renewals">Voimassaoloa jatkettavat kortit</a>' in page
+
+    def test_lists_cards_due_earliest_first_each_with_its_renew_action(self, signed_in, demo_cards):
+        revoked = card_by_number(demo_cards["revoked"])
+        revoked.valid_until = cards.today_in_finland() + timedelta(days=5)  # due, but revoked
+        soon = card_by_number(demo_cards["active"])
+        soon.valid_until = cards.today_in_finland() + timedelta(days=10)
+        db.session.commit()
+        response = signed_in(JAKAJA).get("/distributor/renewals")
+        assert response.status_code == 200
+        page = response.get_data(as_text=True)
+        assert "<h1>Voimassaoloa jatkettavat kortit</h1>" in page
+        # The demo's expired card ended 35 days ago; the replaced one runs for months yet.
+        assert self.rows(page) == [format_number(demo_cards[s]) for s in ("expired", "active")]
+        for state in ("expired", "active"):
+            assert (
+                f'href="/distributor/cards/{demo_cards[state]}/renew">Jatka voimassaoloa<' in page
+            )
+        assert "Vanhentunut" in page
+
+    def test_speaks_swedish(self, signed_in, demo_cards):
+        client = signed_in(JAKAJA)
+        client.get("/language/sv")
+        flask_babel.refresh()
+        page = client.get("/distributor/renewals").get_data(as_text=True)
+        assert "<h1>Kort att förlänga</h1>" in page
+        assert "inom 30 dagar" in page and "senaste 60 dagarna" in page
+        assert ">Förläng<" in page
+
+    def test_other_organisations_cards_never_appear(self, app, signed_in, demo_cards):
+        lappi = card_by_number(demo_cards["lappi"])
+        lappi.valid_until = cards.today_in_finland() + timedelta(days=3)
+        db.session.commit()
+        kuopio = signed_in(JAKAJA).get("/distributor/renewals").get_data(as_text=True)
+        assert format_number(demo_cards["lappi"]) not in kuopio
+        rovaniemi = app.test_client()
+        assert rovaniemi.sign_in(LAPPI).status_code == 302
+        page = rovaniemi.get("/distributor/renewals").get_data(as_text=True)
+        assert self.rows(page) == [format_number(demo_cards["lappi"])]
+        assert format_number(demo_cards["expired"]) not in page
+
+    def test_says_so_when_nothing_is_due(self, signed_in, demo_cards):
+        client = signed_in(LAPPI)
+        in_english(client)
+        page = client.get("/distributor/renewals").get_data(as_text=True)
+        assert "No card of your organisation is due for renewal now." in page
+        assert "<table" not in page

@@ -407,6 +407,20 @@ class TestServiceWorker:
             assert response.status_code == 200, url
             response.close()
 
+    def test_every_module_of_the_scanner_is_precached(self, client):
+        """A module missing from the precache would stop the whole scanner offline."""
+        text = client.get("/sw.js").text
+        precache = set(json.loads(re.match(r"self\.KAIKU_SW = (.*);\n", text).group(1))["precache"])
+        js = ROOT / "static" / "js"
+        todo, seen = ["scanner.js"], set()
+        while todo:
+            name = todo.pop()
+            seen.add(name)
+            imports = re.findall(r'from "\./([\w.-]+\.js)"', (js / name).read_text())
+            todo += [i for i in imports if i not in seen]
+        assert "wedge.js" in seen
+        assert {f"/static/js/{name}" for name in seen} <= precache
+
     def test_health_check_is_unchanged(self, client):
         assert client.get("/healthz").json == {"status": "ok"}
 

@@ -1,7 +1,7 @@
 """The card life cycle: issue, renew, change validity, reissue, revoke, move the digital card."""
 
 import secrets
-from datetime import date
+from datetime import date, timedelta
 
 from flask import current_app
 from sqlalchemy import Select, false, func, select
@@ -26,6 +26,9 @@ from . import audit, digital
 MIN_AGE = 16
 MAX_CHILDREN = 20
 MIN_BIRTH_YEAR = 1900
+# The renewal worklist: cards that expire within 30 days or expired in the last 60.
+RENEWAL_AHEAD = timedelta(days=30)
+RENEWAL_BEHIND = timedelta(days=60)
 
 
 class CardError(DomainError):
@@ -194,6 +197,19 @@ def issued_by(user: User) -> Select:
     """Return a query of the cards issued by the user's organisations that are in use."""
     active = [org.id for org in user.organisations if org.active]
     return select(Card).where(Card.issuer_id.in_(active))
+
+
+def due_for_renewal(user: User, today: date) -> Select:
+    """Return a query of the user's organisations' unrevoked cards whose last day of validity
+    is at most 30 days ahead or at most 60 days past, the earliest first."""
+    return (
+        issued_by(user)
+        .where(
+            Card.valid_until.between(today - RENEWAL_BEHIND, today + RENEWAL_AHEAD),
+            Card.revoked.is_(False),
+        )
+        .order_by(Card.valid_until, Card.number)
+    )
 
 
 def find_card(number: str, user: User, *, query: Select | None = None) -> Card | None:

@@ -159,6 +159,20 @@ def home():
     )
 
 
+@bp.get("/renewals")
+def renewals():
+    today = today_in_finland()
+    query = cards.due_for_renewal(current_user, today).options(joinedload(Card.region))
+    listing = db.paginate(query, page=page_number(request.args), per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "distributor/renewals.html",
+        listing=listing,
+        statuses={card.id: cards.desk_status(card, today) for card in listing.items},
+        ahead=cards.RENEWAL_AHEAD.days,
+        behind=cards.RENEWAL_BEHIND.days,
+    )
+
+
 @bp.get("/find")
 @ratelimits.card_lookups
 def find():

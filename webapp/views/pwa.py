@@ -32,6 +32,7 @@ PRECACHE = (
     "js/offline-queue.js",
     "js/scanner.js",
     "js/scanner-ui.js",
+    "js/wedge.js",
     "js/offline-verdict.js",
     "js/cardnumber.js",
     "js/pwa.js",
