@@ -1,6 +1,6 @@
 """The contract's demo data: regions, organisations, people, one card in each state, offers."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 
@@ -19,7 +19,7 @@ from .models import (
     User,
     VenueCategory,
 )
-from .rules import HELSINKI
+from .rules import finnish_moment
 from .services import accounts, cards
 
 PASSWORD = "kaikukortti-demo"
@@ -211,7 +211,7 @@ def _offer(title: str, offer: tuple, loaded_on: date, organisations) -> Event:
             published=True,
         )
         if clock is not None:
-            event.starts_at = datetime.combine(day, clock, HELSINKI).astimezone(UTC)
+            event.starts_at = finnish_moment(day, clock)
             event.ends_at = event.starts_at + timedelta(hours=2, minutes=30)
         else:
             event.ends_on = day + timedelta(days=120)

@@ -24,7 +24,7 @@ Children are checked when a visit is recorded: ``children_not_allowed`` at a cou
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -103,6 +103,14 @@ class Verdict:
 def helsinki_date(moment: datetime) -> date:
     """Return the calendar date in Finland at that moment."""
     return moment.astimezone(HELSINKI).date()
+
+
+MIDNIGHT = time()
+
+
+def finnish_moment(day: date, clock: time = MIDNIGHT) -> datetime:
+    """Return the UTC instant of a Finnish date and wall-clock time (midnight by default)."""
+    return datetime.combine(day, clock, HELSINKI).astimezone(UTC)
 
 
 def today_in_finland() -> date:

@@ -7,7 +7,7 @@ import pytest
 
 from webapp.extensions import db
 from webapp.models import Event, OfferKind, Role, VenueCategory
-from webapp.rules import WarningCode
+from webapp.rules import HELSINKI, WarningCode
 from webapp.services import cards, door, offers
 from webapp.services.cards import today_in_finland
 
@@ -175,7 +175,7 @@ def test_an_offer_without_places_has_no_limit(network):
 def test_own_uses_are_the_cards_latest_first_with_finnish_dates(network):
     theatre, staff, card = network["theatre"], network["staff"], network["card"]
     token = cards.printed_token(card)
-    late = datetime.combine(TODAY - timedelta(days=2), time(23, 30), offers.HELSINKI)
+    late = datetime.combine(TODAY - timedelta(days=2), time(23, 30), HELSINKI)
     door.record_visit(door.Shown.scanned(token), venue=theatre, user=staff, children=1, moment=late)
     door.record_visit(door.Shown.scanned(token), venue=theatre, user=staff, children=0)
     other = create_card(create_distributor(network["savo"], "Toinen"))
@@ -212,7 +212,7 @@ def test_the_calendar_feed_parses_with_each_timed_offer_once(network):
     [vevent] = calendar.walk("VEVENT")
     assert str(vevent["SUMMARY"]) == "Näytös; osa 1, ensi-ilta"
     starts = vevent.decoded("DTSTART")
-    assert starts == datetime.combine(TODAY + timedelta(days=1), time(19), offers.HELSINKI)
+    assert starts == datetime.combine(TODAY + timedelta(days=1), time(19), HELSINKI)
     assert vevent.decoded("DTEND") - starts == timedelta(hours=2, minutes=30)
     assert "Kaikukortti: 5" in str(vevent["DESCRIPTION"])
     assert str(calendar["X-WR-CALNAME"]) == "Kaikukortti Pohjois-Savo"

@@ -1,15 +1,16 @@
 """The audit log: who did what, when, to which object."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
+from .. import cardnumbers
 from ..extensions import db
 from ..models import AuditEvent, Event, NetworkMembership, Organisation, Region, Role, User
-from ..rules import HELSINKI
+from ..rules import finnish_moment
 
 # object_type (the model's lower-case class name) -> the model an event's object_id names
 SUBJECT_MODELS = {
@@ -68,13 +69,12 @@ def events_visible_to(user: User, where: AuditFilter) -> Select:
         pattern = f"%{where.actor_email.lower()}%"
         query = query.join(AuditEvent.actor).where(User.email.like(pattern))
     if where.subject:
-        number = where.subject.upper().replace(" ", "").replace("-", "")
+        number = cardnumbers.normalize(where.subject)
         query = query.where(AuditEvent.object_id.in_({where.subject, number}))
     if where.start:
-        query = query.where(AuditEvent.at >= datetime.combine(where.start, time(), HELSINKI))
+        query = query.where(AuditEvent.at >= finnish_moment(where.start))
     if where.end:
-        after = datetime.combine(where.end + timedelta(days=1), time(), HELSINKI)
-        query = query.where(AuditEvent.at < after)
+        query = query.where(AuditEvent.at < finnish_moment(where.end + timedelta(days=1)))
     return query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
 
 

@@ -30,7 +30,7 @@ from ..models import (
     VenueCategory,
     Visit,
 )
-from ..rules import HELSINKI, helsinki_date
+from ..rules import finnish_moment, helsinki_date
 from . import audit, door
 
 MAX_OFFERS = 200
@@ -229,8 +229,10 @@ def save_offer(event: Event | None, data: OfferInput, *, actor: User) -> Event:
     if data.kind is OfferKind.EVENT:
         if data.starts_at is None:
             raise OfferError(ErrorCode.REQUIRED, "starts_at")
-        event.starts_at = _moment(data.starts_on, data.starts_at)
-        event.ends_at = None if data.ends_at is None else _moment(data.starts_on, data.ends_at)
+        event.starts_at = finnish_moment(data.starts_on, data.starts_at)
+        event.ends_at = (
+            None if data.ends_at is None else finnish_moment(data.starts_on, data.ends_at)
+        )
         if event.ends_at is not None and event.ends_at <= event.starts_at:
             raise OfferError(ErrorCode.INVALID_TIMES, "ends_at")
         event.ends_on = event.hours = None
@@ -270,10 +272,6 @@ def _text(value: str | None, field: str, max_length: int, *, required: bool = Fa
     if len(value) > max_length:
         raise OfferError(ErrorCode.TOO_LONG, field)
     return value
-
-
-def _moment(day: date, clock: time) -> datetime:
-    return datetime.combine(day, clock, HELSINKI).astimezone(UTC)
 
 
 # --- the holder's own uses ----------------------------------------------------------------

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import Date, bindparam, case, func, literal, select, union_all
@@ -39,7 +39,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import Card, Organisation, OrganisationKind, Region, VenueCategory, VisitDay
-from ..rules import HELSINKI
+from ..rules import finnish_moment
 
 GROUPS = ("month", "venue", "region", "category")
 MAX_YEARS = 10
@@ -47,11 +47,6 @@ MAX_YEARS = 10
 
 class StatsError(DomainError):
     """Statistics cannot be computed for the request; ``code`` tells why."""
-
-
-def utc_start_of(day: date) -> datetime:
-    """Return the UTC instant at which the Helsinki day begins."""
-    return datetime.combine(day, time(), HELSINKI).astimezone(UTC)
 
 
 def month_starts(start: date, end: date) -> list[date]:
@@ -329,7 +324,7 @@ def card_stats(start: date, end: date, regions: list[Region] | None) -> CardTabl
     Raises StatsError("invalid_range" | "range_too_long").
     """
     _check_range(start, end)
-    lo, hi = utc_start_of(start), utc_start_of(end + timedelta(days=1))
+    lo, hi = finnish_moment(start), finnish_moment(end + timedelta(days=1))
     used_by_end = case((Card.first_used_on <= end, 1), else_=0)
     stmt = (
         select(Region, func.count(), func.sum(used_by_end))
