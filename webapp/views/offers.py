@@ -32,6 +32,7 @@ from ..rules import HELSINKI, today_in_finland
 from ..schemas import MAX_ID
 from ..services import network, offers
 from .coordinator_forms import CATEGORY_LABELS
+from .fields import perform
 from .offer_forms import CatalogueForm, OfferForm
 
 bp = Blueprint("offers", __name__, url_prefix="/offers")
@@ -125,7 +126,7 @@ def manage():
 @roles_required(*PUBLISHERS)
 def new_offer():
     form = _form(None)
-    if _perform(form, None):
+    if _save(form, None):
         flash(_("The offer was published."))
         return redirect(url_for(".manage"), 303)
     return _form_page(form, None)
@@ -136,7 +137,7 @@ def new_offer():
 def edit_offer(event_id: int):
     event = _own_or_404(event_id)
     form = _form(event)
-    if _perform(form, event):
+    if _save(form, event):
         flash(_("The offer was saved."))
         return redirect(url_for(".manage"), 303)
     return _form_page(form, event)
@@ -174,26 +175,16 @@ def _form(event: Event | None) -> OfferForm:
     return form
 
 
-def _perform(form: OfferForm, event: Event | None) -> bool:
-    """Validate the form and save the offer; commit, or show its error on the form."""
-    if not form.validate_on_submit():
-        return False
-    venue = network.find_visible(offers.venues_of(current_user), form.venue.data)
-    try:
+def _save(form: OfferForm, event: Event | None) -> bool:
+    """Validate the form and save the offer at one of the user's venues."""
+
+    def save() -> None:
+        venue = network.find_visible(offers.venues_of(current_user), form.venue.data)
         if venue is None:
             raise offers.OfferError(ErrorCode.NOT_YOUR_VENUE, "venue")
         offers.save_offer(event, _input(form, venue), actor=current_user)
-    except offers.OfferError as error:
-        db.session.rollback()
-        message = error.message
-        target = getattr(form, error.field or "", None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = [*target.errors, message]
-        else:
-            form.form_errors.append(message)
-        return False
-    db.session.commit()
-    return True
+
+    return perform(form, save)
 
 
 def _input(form: OfferForm, venue) -> offers.OfferInput:

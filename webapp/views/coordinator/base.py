@@ -10,7 +10,6 @@ from ...access import roles_required
 from ...extensions import db
 from ...models import Region, Role
 from ...services import network
-from ...services.network import NetworkError
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, ROLE_LABELS
 
 bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
@@ -45,25 +44,6 @@ def _page(template: str, fragment: str | None = None, status: int = 200, **conte
     response = make_response(render_template(name, **context), status)
     response.headers["Vary"] = "HX-Request"
     return response
-
-
-def _perform(form, action) -> bool:
-    """Validate the form and run the action; commit, or show its error on the form."""
-    if not form.validate_on_submit():
-        return False
-    try:
-        action()
-    except NetworkError as error:
-        db.session.rollback()
-        message = error.message
-        target = getattr(form, error.field or "", None)
-        if target is not None and hasattr(target, "errors"):
-            target.errors = [*target.errors, message]
-        else:
-            form.form_errors.append(message)
-        return False
-    db.session.commit()
-    return True
 
 
 def _status() -> int:

@@ -11,7 +11,8 @@ from ...models import Organisation, OrganisationKind, Role, User
 from ...services import network
 from ...services.network import NetworkError
 from ..coordinator_forms import ROLE_LABELS, PersonEditForm, PersonForm
-from .base import _perform, _regions, _status, _visible_or_404, bp
+from ..fields import perform
+from .base import _regions, _status, _visible_or_404, bp
 
 
 def _role_choices() -> list[SelectChoice]:
@@ -78,7 +79,7 @@ def new_person():
             organisations=_chosen_organisations(form.organisations.data),
         )
 
-    if _perform(form, invite):
+    if perform(form, invite):
         return _link_page(created["user"], created["token"])
     return render_template("coordinator/person_form.html", form=form, person=None), _status()
 
@@ -92,7 +93,7 @@ def person(user_id: int):
     if request.method == "GET":
         form.role.data = person.role.value
         form.organisations.data = [o.id for o in person.organisations]
-    if _perform(
+    if perform(
         form,
         lambda: network.update_person(
             person,

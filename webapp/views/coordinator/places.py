@@ -20,7 +20,8 @@ from ...rules import today_in_finland
 from ...services import door, network
 from ...services.network import NetworkError
 from ..coordinator_forms import EventForm, MembershipForm, OrganisationForm, RegionForm
-from .base import _perform, _regions, _status, _visible_or_404, bp
+from ..fields import perform
+from .base import _regions, _status, _visible_or_404, bp
 
 KINDS = {"venues": OrganisationKind.VENUE, "distributors": OrganisationKind.DISTRIBUTOR}
 
@@ -39,7 +40,7 @@ def new_region():
     if not network.is_admin(current_user):
         abort(403)
     form = RegionForm()
-    if _perform(
+    if perform(
         form,
         lambda: network.create_region(
             actor=current_user,
@@ -78,7 +79,7 @@ def region(region_id: int):
     form = _region_form(region)
     if request.method == "POST" and not admin:
         abort(403)
-    if _perform(
+    if perform(
         form,
         lambda: network.update_region(
             region,
@@ -99,7 +100,7 @@ def add_membership(region_id: int):
     if not network.is_admin(current_user):
         abort(403)
     form = MembershipForm()
-    if _perform(
+    if perform(
         form,
         lambda: network.add_membership(
             region, actor=current_user, starts_on=form.starts_on.data, ends_on=form.ends_on.data
@@ -175,7 +176,7 @@ def organisations(kinds: str):
 def new_organisation(kinds: str):
     kind = KINDS[kinds]
     form = _organisation_form(None, kind)
-    if _perform(form, lambda: _save_organisation(form, None, kind)):
+    if perform(form, lambda: _save_organisation(form, None, kind)):
         flash(_("%(name)s was added.", name=form.name.data))
         return redirect(url_for(".organisations", kinds=kinds), 303)
     return render_template(
@@ -188,7 +189,7 @@ def organisation(organisation_id: int):
     org = _visible_or_404(network.organisations_visible_to(current_user), organisation_id)
     kinds = "venues" if org.is_venue else "distributors"
     form = _organisation_form(org, org.kind)
-    if _perform(form, lambda: _save_organisation(form, org, org.kind)):
+    if perform(form, lambda: _save_organisation(form, org, org.kind)):
         flash(_("%(name)s was saved.", name=org.name))
         return redirect(url_for(".organisations", kinds=kinds), 303)
     staff = sorted(org.users, key=lambda user: user.email)
@@ -243,7 +244,7 @@ def events():
 @bp.route("/events/new", methods=["GET", "POST"])
 def new_event():
     form = _event_form(None)
-    if _perform(form, lambda: _save_event(form, None)):
+    if perform(form, lambda: _save_event(form, None)):
         flash(_("The event was added."))
         return redirect(url_for(".events"), 303)
     return render_template("coordinator/event_form.html", form=form, event=None), _status()
@@ -253,7 +254,7 @@ def new_event():
 def event(event_id: int):
     event = _visible_or_404(network.events_visible_to(current_user), event_id)
     form = _event_form(event)
-    if _perform(form, lambda: _save_event(form, event)):
+    if perform(form, lambda: _save_event(form, event)):
         flash(_("The event was saved."))
         return redirect(url_for(".events"), 303)
     return render_template(
