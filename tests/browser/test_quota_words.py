@@ -27,9 +27,8 @@ def full_event(demo_cards):
     db.session.add(event)
     venue.quota_full_refuses = True
     replaced = db.session.scalar(select(Card).where(Card.number == demo_cards["replaced"]))
-    door.record_visit(
-        venue=venue, user=None, children=0, token=cards.printed_token(replaced), event=event
-    )
+    shown = door.Shown.scanned(cards.printed_token(replaced))
+    door.record_visit(shown, venue=venue, user=None, children=0, event=event)
     db.session.commit()
     yield event
     venue.quota_full_refuses = False
