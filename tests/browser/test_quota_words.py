@@ -50,6 +50,8 @@ def test_full_event_refusal_is_red_with_its_own_words(
     page.set_viewport_size({"width": width, "height": 800})
     page.goto(f"{live_server.url}/language/{language}?next=/scan")
     page.goto(f"{live_server.url}/scan?event={full_event.id}")
+    page.locator("#scanner-start").click()  # "Aloita" / "Starta": the page was loaded anew
+    expect(page.locator("#scanner")).to_have_attribute("data-camera", "running", timeout=20_000)
     show_qr(page, token_of(demo_cards["active"]))
     verdict = page.locator(VERDICT)
     expect(verdict).to_have_attribute("data-state", "refuse")
