@@ -235,9 +235,9 @@ def _draw_back(pdf: FPDF, x: float, y: float) -> None:
         CATALOGUE_QR_SIZE,
     )
     pdf.set_text_color(*BRAND)
-    pdf.set_font("Helvetica", "B", 6.5)
+    pdf.set_font(FONT, "B", 6.5)
     pdf.text(x + MARGIN, y + 46, "Mitä on tarjolla? / Vad erbjuds?")
-    pdf.set_font("Helvetica", "", 7)
+    pdf.set_font(FONT, "", 7)
     pdf.text(x + MARGIN, y + 49.5, url.split("://", 1)[-1])
     pdf.set_text_color(*BRAND)
     pdf.set_font(FONT, "B", 10)

@@ -334,7 +334,7 @@ def _register_form() -> RegisterForm:
     issuers = _issuers()
     form.issuer.choices = [SelectChoice(org.id, org.name) for org in issuers]
     form.region.choices = [
-        SelectChoice(region.id, region.name)
+        SelectChoice(region.id, region.local_name)
         for region in db.session.scalars(select(Region).order_by(Region.name))
     ]
     if issuers and not form.is_submitted():

@@ -57,7 +57,7 @@ def catalogue():
     language = public_language()
     form = CatalogueForm(request.args)
     form.region.choices = [SelectChoice("", _("All regions"))] + [
-        SelectChoice(region.code, region.name) for region in offers.regions()
+        SelectChoice(region.code, region.local_name) for region in offers.regions()
     ]
     form.municipality.choices = [SelectChoice("", _("All municipalities"))] + [
         SelectChoice(name, name) for name in offers.municipalities()
