@@ -7,21 +7,20 @@ who recorded it (their user id, signed): whoever is signed in on the phone when 
 (the next shift), the visit is stored as recorded by that person at their venue.
 """
 
-import hashlib
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from marshmallow import ValidationError
 
+from .. import tokens
 from ..errors import message
 from ..extensions import db
 from ..models import Role, User, utcnow
 from ..schemas import OfflineVisitSchema
 from ..services import door, offline
-from .scanner import event_at, own_staff, own_venue, own_venues
+from .scanner import event_at, own_staff, own_venue, own_venues, recorder_token
 
 bp = Blueprint("scanner_sync", __name__)
 
@@ -34,7 +33,7 @@ def session_info():
     if (refusal := _json_refusal()) is not None:
         return refusal
     venues = [venue.id for venue in own_venues()]
-    recorder = _recorders().dumps(current_user.id)
+    recorder = recorder_token()
     return _no_store(jsonify(csrf_token=generate_csrf(), venues=venues, recorder=recorder))
 
 
@@ -113,25 +112,18 @@ def undo():
 # --- who recorded -------------------------------------------------------------------------
 
 
-def _recorders() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(
-        current_app.secret_key,
-        salt="kaikukortti.scanner-recorder",
-        signer_kwargs={"digest_method": hashlib.sha256},
-    )
-
-
 def _recorder(token) -> door.DoorStaff | None:
     """Return the staff who recorded the visit (their signed token), else the signed-in user."""
     if not isinstance(token, str) or not token:
         return own_staff()
     try:
-        user_id = _recorders().loads(token[:200], max_age=MAX_OFFLINE_AGE.total_seconds())
-    except BadSignature:
+        max_age = int(MAX_OFFLINE_AGE.total_seconds())
+        user_id = tokens.parse_recorder(token, [current_app.secret_key], max_age)
+    except tokens.TokenError:
         return None
     if user_id == current_user.id:
         return own_staff()
-    staff = door.staff(user_id) if isinstance(user_id, int) else None
+    staff = door.staff(user_id)
     return staff if staff is not None and staff.role is Role.VENUE else None
 
 
