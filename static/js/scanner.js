@@ -348,7 +348,9 @@ async function refreshCsrf() {
     signal: timeoutSignal(VERIFY_TIMEOUT_MS),
   });
   if (!response.ok) throw new Error(`session: HTTP ${response.status}`);
-  csrfMeta.content = (await response.json()).csrf_token;
+  const session = await response.json();
+  csrfMeta.content = session.csrf_token;
+  if (session.recorder) config.recorder = session.recorder; // a fresh signature, same person
 }
 
 async function probe() {
