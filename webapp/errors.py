@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import db
+from .models import ConflictCode
 from .rules import Reason, WarningCode
 
 
@@ -315,6 +316,16 @@ WARNING_WORDS: dict[WarningCode, Words] = {
     ),
 }
 
+# What changed between an offline scan and its sync: the venue's and coordinator's lists.
+CONFLICT_WORDS: dict[ConflictCode, str] = {
+    ConflictCode.REVOKED_AFTER_SCAN: _l("Revoked after the visit, before the phone sent it"),
+    ConflictCode.SECOND_USE: _l("The card was already used here that day"),
+    ConflictCode.LIST_OUT_OF_DATE: _l("Refused by then, but the phone's list was out of date"),
+    ConflictCode.TOO_MANY_CHILDREN: _l(
+        "More children than the card allows: stored with the allowed number"
+    ),
+}
+
 _BY_STATUS = {
     400: ErrorCode.BAD_REQUEST,
     401: ErrorCode.UNAUTHORIZED,
@@ -334,6 +345,12 @@ def message(code: str, **values) -> str:
     text = MESSAGES.get(code) or (DOOR_WORDS[code].staff if code in DOOR_WORDS else None)
     text = str(text or MESSAGES[ErrorCode.BAD_REQUEST])
     return text % values if values and "%(" in text else text
+
+
+def conflict_text(code: str, reason: str | None = None) -> str:
+    """Return what a conflict of an offline visit says, with the door's reason if it has one."""
+    text = str(CONFLICT_WORDS[code])
+    return f"{text}: {DOOR_WORDS[reason].title}" if reason in DOOR_WORDS else text
 
 
 def code_for(error: HTTPException) -> str:

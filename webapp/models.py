@@ -110,6 +110,15 @@ class VisitSource(enum.StrEnum):
     API = "api"
 
 
+class ConflictCode(enum.StrEnum):
+    """What had changed by the time a visit accepted offline reached the server."""
+
+    REVOKED_AFTER_SCAN = "revoked_after_scan"  # revoked between the scan and the sync
+    SECOND_USE = "second_use"  # the card was already used at the venue that day
+    LIST_OUT_OF_DATE = "list_out_of_date"  # refused at the scan moment: ``reason`` says why
+    TOO_MANY_CHILDREN = "too_many_children"  # more than allowed: stored with the allowed
+
+
 class OfferKind(enum.StrEnum):
     EVENT = "event"  # at a time: starts_at (and ends_at)
     STANDING = "standing"  # over days: opening hours, a swimming hall, a course term
@@ -436,6 +445,21 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class VisitConflict(db.Model):
+    """Something that no longer held when a visit accepted offline was synced."""
+
+    __tablename__ = "visit_conflict"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visit.id", ondelete="CASCADE"), index=True)
+    code: Mapped[ConflictCode] = mapped_column(_enum(ConflictCode, "conflict_code"))
+    reason: Mapped[str | None] = mapped_column(String(40))  # the door's reason, if any
+    children: Mapped[int | None] = mapped_column(Integer)  # the children asked, if capped
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    visit: Mapped[Visit] = relationship()
 
 
 class AuditEvent(db.Model):

@@ -198,6 +198,7 @@ class OfflineVisitSchema(VisitCreateSchema):
     venue = fields.Raw(allow_none=True)
     event = fields.Integer(strict=True, allow_none=True, load_default=None)
     scanned_at = Moment(required=True)
+    recorder = fields.String(allow_none=True, load_default=None)  # the view checks it
 
     @validates_schema
     def _token_or_number(self, data: dict, **kwargs) -> None:
@@ -321,6 +322,10 @@ class VisitSchema(Schema):
     children = fields.Integer(required=True)
     adults = fields.Integer(required=True, metadata={"description": "Always 1: the cardholder."})
     recorded_at = fields.DateTime(required=True, metadata={"description": "UTC, ISO 8601."})
+    offline = fields.Boolean(
+        required=True,
+        metadata={"description": "Recorded on a phone offline and sent later (at its scan time)."},
+    )
 
 
 class StatsTotalsSchema(Schema):

@@ -43,7 +43,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from itsdangerous import BadSignature, SignatureExpired, Signer, TimestampSigner
+from itsdangerous import (
+    BadSignature,
+    SignatureExpired,
+    Signer,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_decode, base64_encode
 
 from . import cardnumbers
@@ -378,3 +384,30 @@ def _raw_signature(der: bytes) -> bytes:
 def _verify(key: ec.EllipticCurvePublicKey, raw: bytes, message: bytes) -> None:
     r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
     key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+
+
+# --- who recorded a visit on a shared phone ------------------------------------------------
+
+RECORDER_SALT = "kaikukortti.scanner-recorder"
+
+
+def sign_recorder(user_id: int, keys: Sequence[str]) -> str:
+    """Sign the id of the staff member for whom a scanner phone queues visits."""
+    return _recorders(keys).dumps(user_id)
+
+
+def parse_recorder(token: str, keys: Sequence[str], max_age: int) -> int:
+    """Return the user id of a recorder token; raise TokenError ``invalid_token`` otherwise."""
+    try:
+        user_id = _recorders(keys).loads(token[:200], max_age=max_age)
+    except BadSignature as error:
+        raise TokenError(Reason.INVALID_TOKEN) from error
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        raise TokenError(Reason.INVALID_TOKEN)
+    return user_id
+
+
+def _recorders(keys: Sequence[str]) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(
+        _check_keys(keys), salt=RECORDER_SALT, signer_kwargs={"digest_method": hashlib.sha256}
+    )

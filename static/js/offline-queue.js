@@ -2,12 +2,18 @@
 //
 //   KaikuOffline.configure({urls: {session, sync, offlineList}})
 //   KaikuOffline.enqueue(visit)      keep a visit recorded offline (IndexedDB "queue")
-//   KaikuOffline.flush()             send the waiting visits, each exactly once
+//   KaikuOffline.remember(visit)     keep a visit recorded online, for its undo after a reload
+//   KaikuOffline.cancel(key)         undo a visit, wherever its record got to
+//   KaikuOffline.dismiss(key)        the staff has dealt with a visit refused at sync
+//   KaikuOffline.flush()             send the waiting visits and undos, each exactly once
 //   KaikuOffline.syncList(venue)     download the venue's validity list, or its changes
 //
-// A visit keeps its idempotency key and scan time until the server has answered for it,
-// so it survives a closed page and a restarted phone, and a retry after a lost answer
-// is recognised by the server (the key is unique per venue) instead of counted twice.
+// A visit keeps its idempotency key, scan time and recorder (the signed id of the staff
+// member who recorded it, so the next shift's session delivers it as theirs) until the
+// server has answered for it, so it survives a closed page and a restarted phone, and a
+// retry after a lost answer is recognised by the server instead of counted twice.
+// Statuses: "pending" (to send), "sent" (stored; kept for the 10 minutes of its undo),
+// "undo" (an undo to send), "refused" (kept and shown until the staff dismisses it).
 // A Web Lock keeps the page and the service worker from sending at the same time.
 (function (scope) {
   "use strict";
@@ -17,7 +23,7 @@
   const LISTS = "lists";
   const SYNC_TAG = "kaikukortti-visits";
   const LOCK = "kaikukortti-queue";
-  const KEEP_REFUSED_MS = 7 * 24 * 3600 * 1000;
+  const UNDO_MS = 10 * 60 * 1000;
   let urls = {};
   let dbPromise = null;
 
@@ -80,13 +86,41 @@
     return entry;
   }
 
-  /** Forget a visit that has not been sent (the staff's undo); false once it is gone. */
+  /** Keep a visit the server stored while online, so that its undo survives a reload. */
+  async function remember(visit) {
+    const entry = { ...visit, status: "sent", queued_at: new Date().toISOString() };
+    await inStore(QUEUE, "readwrite", (store) => store.put(entry));
+    return entry;
+  }
+
+  /**
+   * Undo a visit: "removed" when it never left the phone, "queued" when the server may
+   * hold it (sent, or its online record timed out): the undo is then sent by its key.
+   * False when there is nothing to undo.
+   */
   function cancel(key) {
     return withLock(async () => {
       const entry = await inStore(QUEUE, "readonly", (store) => store.get(key));
-      if (!entry || entry.status !== "pending") return false;
+      if (!entry || !["pending", "sent"].includes(entry.status)) return false;
+      if (entry.status === "pending" && !entry.maybe_sent) {
+        await inStore(QUEUE, "readwrite", (store) => store.delete(key));
+        notify({ type: "cancelled", key });
+        return "removed";
+      }
+      await inStore(QUEUE, "readwrite", (store) => store.put({ ...entry, status: "undo" }));
+      notify({ type: "undo-queued", key });
+      requestBackgroundSync();
+      return "queued";
+    });
+  }
+
+  /** Forget a visit refused at sync, once the staff has dealt with it. */
+  function dismiss(key) {
+    return withLock(async () => {
+      const entry = await inStore(QUEUE, "readonly", (store) => store.get(key));
+      if (!entry || entry.status !== "refused") return false;
       await inStore(QUEUE, "readwrite", (store) => store.delete(key));
-      notify({ type: "cancelled", key });
+      notify({ type: "dismissed", key });
       return true;
     });
   }
@@ -116,24 +150,32 @@
       number: visit.token ? null : visit.number,
       children: visit.children,
       scanned_at: visit.scanned_at,
+      recorder: visit.recorder || null,
     };
   }
 
-  /** Send the waiting visits in order; stop at the first network or server failure. */
+  /** Send the waiting visits and undos in order; stop at the first network or server failure. */
   function flush() {
     return withLock(async () => {
       const all = await visits();
-      await dropOldRefusals(all);
-      const waiting = all.filter((v) => v.status === "pending");
+      await dropPastUndo(all);
+      const waiting = all.filter((v) => v.status === "pending" || v.status === "undo");
       const result = { sent: 0, refused: 0, left: waiting.length };
       if (!waiting.length) return result;
       const csrf = await freshCsrfToken();
       if (!csrf) return result;
       for (const visit of waiting) {
+        if (visit.status === "undo") {
+          const done = await sendUndo(visit, csrf);
+          if (done === null) break;
+          result.left -= 1;
+          continue;
+        }
         const answer = await send(visit, csrf);
         if (answer === null) break;
         if (answer.ok) {
-          await inStore(QUEUE, "readwrite", (store) => store.delete(visit.key));
+          const sent = { ...visit, status: "sent", visit_id: answer.body.id, maybe_sent: false };
+          await inStore(QUEUE, "readwrite", (store) => store.put(sent));
           notify({ type: "sent", key: visit.key, visit: answer.body });
           result.sent += 1;
         } else {
@@ -163,18 +205,53 @@
     }
     const json = (response.headers.get("Content-Type") || "").includes("application/json");
     if (response.ok && json) return { ok: true, body: await response.json() };
-    // The server's own refusals are final; anything else (5xx, an expired session,
-    // a stale CSRF token) is retried later.
+    // The server's own refusals are final (and shown until dismissed); anything else
+    // (5xx, a transient conflict, an expired session, a stale CSRF token) is retried later.
     if (json && [400, 403, 422].includes(response.status)) {
-      return { ok: false, error: (await response.json()).error };
+      const error = (await response.json()).error;
+      return error === "conflict" ? null : { ok: false, error };
     }
     return null;
   }
 
-  async function dropOldRefusals(all) {
-    const limit = Date.now() - KEEP_REFUSED_MS;
+  /** POST an undo by the visit's key: true when done (or nothing stored), null to retry. */
+  async function sendUndo(visit, csrf) {
+    let response;
+    try {
+      response = await fetch(urls.undo, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
+        body: JSON.stringify({
+          venue: visit.venue,
+          idempotency_key: visit.key,
+          recorder: visit.recorder || null,
+        }),
+      });
+    } catch {
+      return null;
+    }
+    if (response.status === 204 || response.status === 404) {
+      await inStore(QUEUE, "readwrite", (store) => store.delete(visit.key));
+      notify({ type: "undone", key: visit.key });
+      return true;
+    }
+    const json = (response.headers.get("Content-Type") || "").includes("application/json");
+    if (json && [403, 422].includes(response.status)) {
+      const error = (await response.json()).error;
+      const kept = { ...visit, status: "refused", error, undo_refused: true };
+      await inStore(QUEUE, "readwrite", (store) => store.put(kept));
+      notify({ type: "undo-refused", key: visit.key, error });
+      return true;
+    }
+    return null;
+  }
+
+  /** Forget the visits the server stored whose 10 minutes of undo have passed. */
+  async function dropPastUndo(all) {
+    const limit = Date.now() - UNDO_MS;
     for (const visit of all) {
-      if (visit.status === "refused" && Date.parse(visit.queued_at) < limit) {
+      if (visit.status === "sent" && Date.parse(visit.scanned_at) < limit) {
         await inStore(QUEUE, "readwrite", (store) => store.delete(visit.key));
       }
     }
@@ -216,7 +293,9 @@
     SYNC_TAG,
     configure,
     enqueue,
+    remember,
     cancel,
+    dismiss,
     visits,
     flush,
     getList,

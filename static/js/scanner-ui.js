@@ -9,6 +9,7 @@ const SOUND_OF = { ok: "ok", recorded: "ok", queued: "ok", warn: "warn", refuse:
 const TONES = { ok: [[1320, 0.12]], warn: [[880, 0.09], [880, 0.09]], refuse: [[220, 0.4]] };
 const VIBRATION_OF = { ok: 60, recorded: 60, queued: 60, warn: [60, 80, 60], refuse: [250] };
 const AUTO_CLOSE_MS = 4000;
+const UNDO_MS = 10 * 60 * 1000;
 
 function fill(text, values) {
   return String(text).replace(/%\((\w+)\)s/g, (_, name) => values[name] ?? "");
@@ -250,9 +251,14 @@ export class ScannerUI {
       : l.no_list;
   }
 
-  /** Show the visits waiting on this phone (after a reload too). */
+  /** Show the visits this phone keeps (after a reload too), newest first. */
   showQueuedRows(visits) {
-    for (const visit of visits) this.queuedRow(visit);
+    const byTime = [...visits].sort((a, b) => Date.parse(a.scanned_at) - Date.parse(b.scanned_at));
+    for (const visit of byTime) {
+      if (visit.status !== "sent" || Date.parse(visit.scanned_at) + UNDO_MS > Date.now()) {
+        this.queuedRow(visit);
+      }
+    }
   }
 
   queuedRow(entry) {
@@ -262,19 +268,47 @@ export class ScannerUI {
       row.id = `queued-${entry.key}`;
       slot(row, "number").textContent = entry.display || "";
       slot(row, "summary").textContent = this.summary(entry.children);
+      const time = slot(row, "time");
+      time.dateTime = entry.scanned_at;
+      time.textContent = this.times.format(new Date(entry.scanned_at));
       row.querySelector("[data-cancel-visit]").dataset.cancelVisit = entry.key;
+      row.querySelector("[data-dismiss-visit]").dataset.dismissVisit = entry.key;
+      row.dataset.undoUntil = new Date(Date.parse(entry.scanned_at) + UNDO_MS).toISOString();
       this.recent.prepend(row);
     }
-    if (entry.status === "refused") this.rowState(entry.key, this.refusalText(entry.error));
+    if (entry.status === "sent") this.rowState(entry.key, this.labels.sent, { undo: true });
+    if (entry.status === "undo") this.rowState(entry.key, this.labels.undo_waiting);
+    if (entry.status === "refused") {
+      const text = entry.undo_refused
+        ? this.undoRefusalText(entry.error)
+        : this.refusalText(entry.error);
+      this.refusedRow(entry.key, text);
+    }
     return row;
   }
 
-  rowState(key, text) {
+  rowState(key, text, { undo = false } = {}) {
     const row = document.getElementById(`queued-${key}`);
     if (!row) return;
     slot(row, "state").textContent = text;
-    row.querySelector("[data-cancel-visit]")?.remove();
+    if (!undo) row.querySelector("[data-cancel-visit]")?.remove();
     row.classList.remove("is-queued");
+  }
+
+  /** A visit the server refused at sync: kept, with its reason, until the staff deals with it. */
+  refusedRow(key, text) {
+    const row = document.getElementById(`queued-${key}`);
+    if (!row) return;
+    this.rowState(key, text);
+    row.classList.add("is-refused");
+    row.dataset.refused = "true";
+    const dismiss = row.querySelector("[data-dismiss-visit]");
+    dismiss.hidden = false;
+    dismiss.setAttribute("aria-label", `${this.labels.handled} ${slot(row, "number").textContent}`);
+  }
+
+  removeRow(key) {
+    document.getElementById(`queued-${key}`)?.remove();
   }
 
   refusalText(code) {
@@ -282,11 +316,16 @@ export class ScannerUI {
     return `${this.labels.refused_at_sync}${words ? `: ${words.title}` : ""}`;
   }
 
+  undoRefusalText() {
+    return this.labels.undo_refused;
+  }
+
   /** Remove the undo buttons of visits older than the 10-minute undo window. */
   expireUndo(now = Date.now()) {
     for (const row of this.recent.querySelectorAll("[data-undo-until]")) {
       if (Date.parse(row.dataset.undoUntil) < now) {
         row.querySelector("form")?.remove();
+        row.querySelector("[data-cancel-visit]")?.remove();
         delete row.dataset.undoUntil;
       }
     }

@@ -257,7 +257,8 @@ function rememberVisit(cardId) {
 }
 
 async function queueVisit(visit) {
-  const entry = await store.enqueue({ venue: config.venue, event: config.event, ...visit });
+  const place = { venue: config.venue, event: config.event, recorder: config.recorder };
+  const entry = await store.enqueue({ ...place, ...visit });
   ui.showQueued(entry);
   ui.queuedRow(entry);
   await refreshStatus();
@@ -265,12 +266,15 @@ async function queueVisit(visit) {
 
 async function recordOffline(form) {
   const { scan, scannedAt, card, number } = form.kaikuScan;
+  // The phone's list says how many children the card brings: never more (nor a fraction).
+  const asked = Math.floor(Number(form.elements.children?.value || 0)) || 0;
+  const children = Math.min(Math.max(asked, 0), card.max_children || 0);
   rememberVisit(card.id);
   await queueVisit({
     key: newKey(),
     token: scan.token || null,
     number: scan.token ? null : normalizeNumber(scan.number),
-    children: Number(form.elements.children?.value || 0),
+    children,
     scanned_at: scannedAt,
     display: number ? number.replace(/(.{3})(?=.)/g, "$1 ") : "",
   });
@@ -291,6 +295,7 @@ async function recordAfterNetworkFailure(form) {
   setOnline(false);
   await queueVisit({
     key: data.get("idempotency_key"),
+    maybe_sent: true, // the server may have stored it: an undo must reach the server
     token,
     number,
     children: Number(data.get("children") || 0),
@@ -299,14 +304,48 @@ async function recordAfterNetworkFailure(form) {
   });
 }
 
+/** Undo a visit of the recent list: locally if it never left the phone, else on the server. */
 async function cancelVisit(key) {
-  if (await store.cancel(key)) {
+  const done = await store.cancel(key).catch(() => false);
+  if (done === "removed") {
     ui.rowState(key, config.labels.undone);
-    if (ui.verdict.querySelector(`[data-cancel-visit="${key}"]`)) ui.close();
+  } else if (done === "queued") {
+    ui.rowState(key, config.labels.undo_waiting);
+    sendQueue();
   } else {
     ui.showMessage(config.labels.already_sent);
   }
+  if (done && ui.verdict.querySelector(`[data-cancel-visit="${key}"]`)) ui.close();
   await refreshStatus();
+}
+
+async function dismissVisit(key) {
+  if (await store.dismiss(key).catch(() => false)) ui.removeRow(key);
+  await refreshStatus();
+}
+
+/** Keep a visit recorded online in the phone's store, so that its undo survives a reload. */
+function rememberRecorded(panel) {
+  if (!panel?.dataset.key || panel.dataset.created !== "true") return;
+  store
+    .remember({
+      key: panel.dataset.key,
+      venue: config.venue,
+      event: config.event,
+      recorder: config.recorder,
+      visit_id: Number(panel.dataset.visit),
+      children: Number(panel.dataset.children || 0),
+      scanned_at: panel.dataset.recordedAt,
+      display: panel.dataset.cardNumber || "",
+    })
+    .catch(() => null);
+}
+
+/** An undo done online: the phone's copy of the visit goes too. */
+async function forgetUndone(visitId) {
+  const visits = await store.visits().catch(() => []);
+  const entry = visits.find((v) => v.visit_id === visitId && v.status === "sent");
+  if (entry) await store.cancel(entry.key).then(() => sendQueue());
 }
 
 // --- network, lists and the queue ------------------------------------------------------
@@ -326,7 +365,9 @@ async function refreshCsrf() {
     signal: timeoutSignal(VERIFY_TIMEOUT_MS),
   });
   if (!response.ok) throw new Error(`session: HTTP ${response.status}`);
-  csrfMeta.content = (await response.json()).csrf_token;
+  const session = await response.json();
+  csrfMeta.content = session.csrf_token;
+  if (session.recorder) config.recorder = session.recorder; // a fresh signature, same person
 }
 
 async function probe() {
@@ -376,8 +417,11 @@ async function refreshStatus() {
 }
 
 function onStoreMessage(message) {
-  if (message.type === "sent") ui.rowState(message.key, config.labels.sent);
-  if (message.type === "refused") ui.rowState(message.key, ui.refusalText(message.error));
+  if (message.type === "sent") ui.rowState(message.key, config.labels.sent, { undo: true });
+  if (message.type === "refused") ui.refusedRow(message.key, ui.refusalText(message.error));
+  if (message.type === "undone") ui.rowState(message.key, config.labels.undone);
+  if (message.type === "undo-refused") ui.refusedRow(message.key, ui.undoRefusalText(message.error));
+  if (message.type === "dismissed") ui.removeRow(message.key);
   refreshStatus();
 }
 
@@ -407,10 +451,15 @@ document.addEventListener("click", (event) => {
   if (target.matches("[data-step]")) ui.step(target);
   else if (target.matches("[data-close-verdict]")) ui.close();
   else if (target.matches("[data-cancel-visit]")) cancelVisit(target.dataset.cancelVisit);
+  else if (target.matches("[data-dismiss-visit]")) dismissVisit(target.dataset.dismissVisit);
 });
 
 document.body.addEventListener("htmx:afterSwap", (event) => {
-  if (event.detail.target === ui.verdict) ui.present();
+  if (event.detail.target !== ui.verdict) return;
+  const panel = ui.verdict.querySelector(".verdict");
+  if (panel?.dataset.state === "recorded") rememberRecorded(panel);
+  if (panel?.dataset.state === "undone") forgetUndone(Number(panel.dataset.visit));
+  ui.present();
 });
 
 function onRequestFailure(event) {

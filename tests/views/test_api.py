@@ -608,6 +608,7 @@ class TestRecordVisit:
             "venue": theatre.id,
             "children": 2,
             "adults": 1,
+            "offline": False,
         }
         recorded_at = datetime.fromisoformat(body["recorded_at"].replace("Z", "+00:00"))
         assert recorded_at.utcoffset() == timedelta(0)

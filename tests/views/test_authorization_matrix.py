@@ -74,7 +74,9 @@ RULES: dict[str, frozenset[str]] = {
     "scanner_sync.session_info": VENUE,
     "scanner_sync.offline_list": VENUE,
     "scanner_sync.sync": VENUE,
+    "scanner_sync.undo": VENUE,
     "venue.statistics": VENUE,
+    "venue.offline_conflicts": VENUE,
     "venue.statistics_csv": VENUE,
     "distributor.home": DISTRIBUTOR,
     "distributor.find": DISTRIBUTOR,
@@ -106,6 +108,7 @@ RULES: dict[str, frozenset[str]] = {
     "coordinator.statistics": NETWORK,
     "coordinator.statistics_export": NETWORK,
     "coordinator.audit_log": NETWORK,
+    "coordinator.offline_conflicts": NETWORK,
 }
 
 

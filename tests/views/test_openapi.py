@@ -202,6 +202,7 @@ def test_answers_are_the_contracts(spec):
         "children",
         "adults",
         "recorded_at",
+        "offline",
     }
     assert visit["properties"]["recorded_at"]["format"] == "date-time"
     assert answer_schema(spec, "post", "/api/v1/visits", "200") == visit

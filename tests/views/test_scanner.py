@@ -7,10 +7,12 @@ from sqlalchemy import select
 
 from webapp import ROOT
 from webapp.extensions import db
-from webapp.models import Card, Event, Organisation, User, Visit, VisitSource
+from webapp.models import Card, Event, Organisation, Role, User, Visit, VisitSource
 from webapp.services import cards
 from webapp.services.offline import number_digest
 
+from ..conftest import PASSWORD
+from ..factories import create_user
 from ..statements import statements
 
 HX = {"HX-Request": "true"}
@@ -367,9 +369,51 @@ class TestSync:
     def test_not_json_is_a_400(self, door):
         assert door.post("/scan/sync", data="nope").status_code == 400
 
-    def test_refused_card_is_a_422_with_the_reason(self, door):
+    def test_a_card_refused_by_then_is_stored_with_its_conflict(self, door):
         response = door.post("/scan/sync", json=self.payload(door, token=door.token("revoked")))
-        assert response.status_code == 422 and response.json["error"] == "revoked"
+        assert response.status_code == 201 and response.json["offline"] is True
+        assert response.json["conflicts"] in (["revoked_after_scan"], ["list_out_of_date"])
+        assert len(visits()) == 1
+
+    def test_garbage_is_a_422_with_the_reason(self, door):
+        response = door.post("/scan/sync", json=self.payload(door, token="garbage"))
+        assert response.status_code == 422 and response.json["error"] == "invalid_token"
+        assert visits() == []
+
+    def test_a_shift_change_delivers_the_visit_as_the_recorders(self, door, demo_cards):
+        recorder = door.get("/scan/session").json["recorder"]
+        theatre = db.session.get(Organisation, door.venue)
+        next_shift = create_user("ovi2@example.fi", Role.VENUE, [theatre], password=PASSWORD)
+        db.session.commit()
+        door.post("/sign-out")
+        door.sign_in("ovi2@example.fi")
+        response = door.post("/scan/sync", json=self.payload(door, recorder=recorder))
+        assert response.status_code == 201
+        [visit] = visits()
+        ovi = db.session.scalar(select(User.id).where(User.email == "ovi@example.fi"))
+        assert visit.recorded_by_id == ovi != next_shift.id
+
+    def test_a_forged_recorder_is_refused(self, door):
+        response = door.post("/scan/sync", json=self.payload(door, recorder="1.forged"))
+        assert response.status_code == 403 and visits() == []
+
+    def test_the_recorders_venue_still_bounds_the_upload(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        door.post("/sign-out")
+        door.sign_in("kajaani@example.fi")
+        other = venue_id("Kajaanin kaupunginteatteri")
+        response = door.post("/scan/sync", json=self.payload(door, recorder=recorder, venue=other))
+        assert response.status_code == 403 and visits() == []
+
+    def test_undo_by_key_removes_the_stored_visit(self, door):
+        recent = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        door.post("/scan/sync", json=self.payload(door, scanned_at=recent))
+        body = {"venue": door.venue, "idempotency_key": "offline-1"}
+        assert door.post("/scan/sync/undo", json=body).status_code == 204
+        assert visits() == []
+        again = door.post("/scan/sync/undo", json=body)
+        assert again.status_code == 404 and again.json["error"] == "not_found"
+        assert door.post("/scan/sync/undo", json={"venue": door.venue}).status_code == 400
 
     def test_scan_older_than_a_month_is_refused(self, door):
         old = (datetime.now(UTC) - timedelta(days=40)).isoformat()

@@ -31,6 +31,7 @@ from ..errors import Code, DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
     Card,
+    ConflictCode,
     Event,
     NetworkMembership,
     Organisation,
@@ -39,6 +40,7 @@ from ..models import (
     Role,
     User,
     Visit,
+    VisitConflict,
     VisitSource,
     user_organisation,
     utcnow,
@@ -47,9 +49,11 @@ from ..rules import (
     Reason,
     VenueFacts,
     Verdict,
+    WarningCode,
     children_reason,
     helsinki_date,
     in_network_on,
+    max_children,
     today_in_finland,
     verdict,
 )
@@ -158,6 +162,7 @@ class RecordedVisit:
     adults: int
     children: int
     recorded_at: datetime
+    offline: bool = False
 
 
 def _region_of(rows) -> DoorRegion:
@@ -211,6 +216,7 @@ _CARD = (
         _card.c.number,
         _card.c.generation,
         _card.c.revoked,
+        _card.c.revoked_at,
         _card.c.valid_from,
         _card.c.valid_until,
         _card.c.children,
@@ -248,6 +254,7 @@ _RECORDED = (
         _visit.c.adults,
         _visit.c.children,
         _visit.c.recorded_at,
+        (_visit.c.source == VisitSource.OFFLINE).label("offline"),
     )
     .join(_card)
     .where(_visit.c.id == bindparam("visit_id"))
@@ -341,6 +348,76 @@ def record_visit(
     if refusal is not None:
         raise DoorError(refusal, decision)
 
+    return _store(
+        decision, venue, user, children, idempotency_key, event, source or shown.source, moment
+    )
+
+
+def record_offline_visit(
+    shown: Shown,
+    *,
+    venue: VenueFacts,
+    user: User | DoorStaff | None,
+    children: int,
+    idempotency_key: str,
+    event: Event | None = None,
+    moment: datetime,
+) -> tuple[RecordedVisit, bool, list[ConflictCode]]:
+    """Store a visit the phone accepted offline, judged as at its scan moment, once per key.
+
+    Like a forced check-in it is stored even when the card is refused by then: what no longer
+    held is kept as conflicts linked to the visit (returned with it). Raises DoorError
+    ``invalid_children``, or the verdict's reason when there is no genuine card to link it to.
+    """
+    idempotency_key = digital.replay_key(shown.token) or idempotency_key
+    decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=True)
+    existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
+    if existing is not None and (stored := _recorded(existing)) is not None:
+        return stored, False, conflicts_of(stored.id)
+    if decision.card is None:
+        raise DoorError(decision.reason, decision)
+    if children < 0:
+        raise DoorError(ErrorCode.INVALID_CHILDREN, decision)
+    conflicts: list[tuple[ConflictCode, str | None, int | None]] = []
+    if row.revoked and decision.reason is not Reason.REVOKED:
+        conflicts.append((ConflictCode.REVOKED_AFTER_SCAN, None, None))
+    if not decision.valid:
+        conflicts.append((ConflictCode.LIST_OUT_OF_DATE, decision.reason.value, None))
+    if WarningCode.VISITED_TODAY in decision.warnings:
+        conflicts.append((ConflictCode.SECOND_USE, None, None))
+    allowed = max_children(decision.card, venue)
+    if children > allowed:
+        conflicts.append((ConflictCode.TOO_MANY_CHILDREN, None, children))
+        children = allowed
+    visit, created = _store(
+        decision, venue, user, children, idempotency_key, event, VisitSource.OFFLINE, moment
+    )
+    if created:
+        db.session.add_all(
+            VisitConflict(visit_id=visit.id, code=code, reason=reason, children=asked)
+            for code, reason, asked in conflicts
+        )
+        db.session.flush()
+    return visit, created, [code for code, _reason, _asked in conflicts]
+
+
+def conflicts_of(visit_id: int) -> list[ConflictCode]:
+    """Return the codes of the conflicts recorded with a visit."""
+    query = select(VisitConflict.code).where(VisitConflict.visit_id == visit_id)
+    return list(db.session.scalars(query.order_by(VisitConflict.id)))
+
+
+def _store(
+    decision: Verdict,
+    venue: VenueFacts,
+    user: User | DoorStaff | None,
+    children: int,
+    idempotency_key: str | None,
+    event: Event | None,
+    source: VisitSource,
+    moment: datetime,
+) -> tuple[RecordedVisit, bool]:
+    """Insert the visit of the decision's card unless one is stored under the key."""
     card = decision.card
     day = helsinki_date(moment)
     values = {
@@ -353,7 +430,7 @@ def record_visit(
         "recorded_at": moment,
         "day": day,
         "recorded_by_id": user.id if user is not None else None,
-        "source": source or shown.source,
+        "source": source,
         "idempotency_key": idempotency_key,
     }
     connection = db.session.connection()
@@ -363,7 +440,10 @@ def record_visit(
             rollup.count(
                 db.session, card_id=card.id, venue_id=venue.id, day=day, adults=1, children=children
             )
-            return RecordedVisit(visit_id, card.number, venue.id, 1, children, moment), True
+            offline = source is VisitSource.OFFLINE
+            return RecordedVisit(
+                visit_id, card.number, venue.id, 1, children, moment, offline
+            ), True
         # A concurrent request with the same key stored it first; unless that visit was
         # undone in the meantime, it is the answer.
         stored = _recorded(_visit_by_key(venue, idempotency_key))
@@ -398,6 +478,18 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
     db.session.expunge(visit)  # deleted by the rollup's statement, not by the ORM
     audit.record("visit.undone", visit, actor=user, region_id=region_id, **details)
     return visit
+
+
+def undo_by_key(venue_id: int, key: str, *, user: User, moment: datetime | None = None) -> Visit:
+    """Delete the visit stored under the venue's idempotency key, as :func:`undo_visit`.
+
+    Raises DoorError ``not_found`` (nothing stored under the key) or ``undo_window_passed``.
+    """
+    query = select(Visit.id).where(Visit.venue_id == venue_id, Visit.idempotency_key == key)
+    visit_id = db.session.scalar(query)
+    if visit_id is None:
+        raise DoorError(ErrorCode.NOT_FOUND)
+    return undo_visit(visit_id, user=user, moment=moment)
 
 
 def visits_per_event(event_ids: list[int]) -> dict[int, int]:
@@ -435,8 +527,13 @@ def _check(
     moment: datetime,
     event: Event | None,
     idempotency_key: str | None = None,
+    *,
+    at_scan: bool = False,
 ) -> tuple[Verdict, Row | None]:
-    """Return the verdict and the card's row (with ``existing_visit``), None for no card."""
+    """Return the verdict and the card's row (with ``existing_visit``), None for no card.
+
+    ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
+    """
     generation = None
     if shown.token is not None:
         try:
@@ -458,7 +555,7 @@ def _check(
         row.id,
         row.number,
         row.generation,
-        row.revoked,
+        row.revoked and not (at_scan and row.revoked_at is not None and row.revoked_at > moment),
         row.valid_from,
         row.valid_until,
         row.children,

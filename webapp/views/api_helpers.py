@@ -72,6 +72,7 @@ def visit_body(visit: door.RecordedVisit) -> dict:
         "children": visit.children,
         "adults": visit.adults,
         "recorded_at": visit.recorded_at,
+        "offline": visit.offline,
     }
 
 

@@ -66,6 +66,7 @@ def service_worker():
             "scan": url_for("scanner.scan"),
             "session": url_for("scanner_sync.session_info"),
             "sync": url_for("scanner_sync.sync"),
+            "undo": url_for("scanner_sync.undo"),
             "signOut": url_for("auth.sign_out"),
         },
         "offlineQueue": url_for("static", filename="js/offline-queue.js"),

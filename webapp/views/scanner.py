@@ -8,10 +8,20 @@ own read (:func:`webapp.services.door.staff`), as the API does.
 
 from uuid import uuid4
 
-from flask import Blueprint, abort, g, make_response, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    g,
+    make_response,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
-from .. import cardnumbers, ratelimits
+from .. import cardnumbers, ratelimits, tokens
 from ..access import roles_required
 from ..extensions import db
 from ..models import Event, Role
@@ -71,6 +81,7 @@ def record():
         "created": created,
         "card_number": cardnumbers.format_number(visit.card_number),
         "undo_until": (visit.recorded_at + door.UNDO_WINDOW).isoformat(),
+        "idempotency_key": idempotency_key(request.form.get("idempotency_key")),
     }
     return _respond("scanner/_recorded.html", venue, event, 201 if created else 200, **context)
 
@@ -91,6 +102,11 @@ def undo(visit_id: int):
 
 
 # --- choosing the venue and event ---------------------------------------------------------
+
+
+def recorder_token() -> str:
+    """Return the signed-in staff member's recorder token, for the visits their phone queues."""
+    return tokens.sign_recorder(current_user.id, [current_app.secret_key])
 
 
 def own_staff() -> door.DoorStaff:
@@ -200,12 +216,14 @@ def _page(venue: door.DoorVenue | None, event: Event | None, **context):
     config = {
         "venue": venue.id,
         "event": event.id if event else None,
+        "recorder": recorder_token(),
         "urls": {
             "verify": url_for("scanner.verify"),
             "visits": url_for("scanner.record"),
             "session": url_for("scanner_sync.session_info"),
             "offlineList": url_for("scanner_sync.offline_list"),
             "sync": url_for("scanner_sync.sync"),
+            "undo": url_for("scanner_sync.undo"),
             "serviceWorker": url_for("pwa.service_worker"),
         },
         **texts.words_as_json(),

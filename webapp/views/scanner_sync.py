@@ -1,21 +1,26 @@
 """The scanner page's offline machinery, as JSON under /scan/: a fresh CSRF token, the
-venue's validity list and the upload of visits recorded offline (idempotent by the visit's
-key). The page itself is :mod:`webapp.views.scanner`.
+venue's validity list, the upload of visits recorded offline (idempotent by the visit's
+key) and their undo. The page itself is :mod:`webapp.views.scanner`.
+
+A visit queued on a phone carries the recorder token that /scan/session gave the person
+who recorded it (their user id, signed): whoever is signed in on the phone when it is sent
+(the next shift), the visit is stored as recorded by that person at their venue.
 """
 
 from datetime import UTC, datetime, timedelta
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError
 
+from .. import tokens
 from ..errors import message
 from ..extensions import db
-from ..models import Role, VisitSource, utcnow
+from ..models import Role, User, utcnow
 from ..schemas import OfflineVisitSchema
 from ..services import door, offline
-from .scanner import event_at, own_staff, own_venue, own_venues
+from .scanner import event_at, own_staff, own_venue, own_venues, recorder_token
 
 bp = Blueprint("scanner_sync", __name__)
 
@@ -28,7 +33,8 @@ def session_info():
     if (refusal := _json_refusal()) is not None:
         return refusal
     venues = [venue.id for venue in own_venues()]
-    return _no_store(jsonify(csrf_token=generate_csrf(), venues=venues))
+    recorder = recorder_token()
+    return _no_store(jsonify(csrf_token=generate_csrf(), venues=venues, recorder=recorder))
 
 
 @bp.get("/scan/offline-list")
@@ -50,7 +56,8 @@ def sync():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return _json_error("invalid_request", 400)
-    venue = own_venue(data.get("venue"))
+    recorder = _recorder(data.get("recorder"))
+    venue = _venue_of(recorder, data.get("venue"))
     if venue is None:
         return _json_error("not_your_venue", 403)
     visit_input = _offline_visit(data, venue)
@@ -59,8 +66,8 @@ def sync():
     if visit_input["moment"] < utcnow() - MAX_OFFLINE_AGE:
         return _json_error("scan_too_old", 422)
     try:
-        visit, created = door.record_visit(
-            venue=venue, user=own_staff(), source=VisitSource.OFFLINE, **visit_input
+        visit, created, conflicts = door.record_offline_visit(
+            venue=venue, user=recorder, **visit_input
         )
     except door.DoorError as error:
         db.session.rollback()
@@ -68,11 +75,62 @@ def sync():
     db.session.commit()
     body = {
         "id": visit.id,
-        "created": created,
+        "card_number": visit.card_number,
+        "venue": visit.venue_id,
         "children": visit.children,
+        "adults": visit.adults,
         "recorded_at": visit.recorded_at.isoformat(),
+        "offline": visit.offline,
+        "created": created,
+        "conflicts": [str(code) for code in conflicts],
     }
     return jsonify(body), 201 if created else 200
+
+
+@bp.post("/scan/sync/undo")
+def undo():
+    """Undo a visit by its idempotency key, wherever its record got to (sent or not)."""
+    if (refusal := _json_refusal()) is not None:
+        return refusal
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("idempotency_key"), str):
+        return _json_error("invalid_request", 400)
+    recorder = _recorder(data.get("recorder"))
+    venue = _venue_of(recorder, data.get("venue"))
+    if venue is None:
+        return _json_error("not_your_venue", 403)
+    user = db.session.get(User, recorder.id)
+    try:
+        door.undo_by_key(venue.id, data["idempotency_key"][:64], user=user)
+    except door.DoorError as error:
+        db.session.rollback()
+        return _json_error(error.code, 404 if error.code == "not_found" else 422)
+    db.session.commit()
+    return _no_store(current_app.response_class(status=204))
+
+
+# --- who recorded -------------------------------------------------------------------------
+
+
+def _recorder(token) -> door.DoorStaff | None:
+    """Return the staff who recorded the visit (their signed token), else the signed-in user."""
+    if not isinstance(token, str) or not token:
+        return own_staff()
+    try:
+        max_age = int(MAX_OFFLINE_AGE.total_seconds())
+        user_id = tokens.parse_recorder(token, [current_app.secret_key], max_age)
+    except tokens.TokenError:
+        return None
+    if user_id == current_user.id:
+        return own_staff()
+    staff = door.staff(user_id)
+    return staff if staff is not None and staff.role is Role.VENUE else None
+
+
+def _venue_of(staff: door.DoorStaff | None, venue_id) -> door.DoorVenue | None:
+    if staff is None:
+        return None
+    return next((v for v in staff.venues if str(v.id) == str(venue_id)), None)
 
 
 # --- input --------------------------------------------------------------------------------

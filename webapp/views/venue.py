@@ -1,4 +1,5 @@
-"""Venue staff: their own venue's monthly counts of Kaikukortti uses."""
+"""Venue staff: their own venue's monthly counts of Kaikukortti uses, and the conflicts of
+the visits their phones accepted offline."""
 
 from datetime import date
 
@@ -9,10 +10,11 @@ from wtforms import SelectChoice
 
 from ..access import roles_required
 from ..charts import month_chart
+from ..errors import conflict_text
 from ..exports import csv_bytes, month_label, visit_table
 from ..models import Role
 from ..rules import today_in_finland
-from ..services import stats
+from ..services import conflicts, stats
 from .coordinator_forms import VenueStatsForm
 
 bp = Blueprint("venue", __name__, url_prefix="/venue")
@@ -71,3 +73,9 @@ def statistics_csv():
     filename = f"kaikukortti-{venue.id}-{form.year.data}.csv"
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@bp.get("/conflicts")
+def offline_conflicts():
+    lines = conflicts.conflicts_at([venue.id for venue in _venues()])
+    return render_template("venue/conflicts.html", lines=lines, conflict_text=conflict_text)

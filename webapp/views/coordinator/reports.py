@@ -9,11 +9,12 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from ...charts import month_chart
+from ...errors import conflict_text
 from ...exports import csv_bytes, report_tables, xlsx_bytes
 from ...extensions import db
-from ...models import Region
+from ...models import Organisation, OrganisationKind, Region
 from ...rules import today_in_finland
-from ...services import audit, network, stats
+from ...services import audit, conflicts, network, stats
 from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
 from ..fields import page_number
 from .audit_display import audit_lines
@@ -153,3 +154,14 @@ def audit_log():
         lines=lines,
         filters=filters,
     )
+
+
+# --- conflicts of offline visits ----------------------------------------------------------
+
+
+@bp.get("/conflicts")
+def offline_conflicts():
+    venues = network.organisations_visible_to(current_user, OrganisationKind.VENUE)
+    venue_ids = venues.with_only_columns(Organisation.id).order_by(None)
+    lines = conflicts.conflicts_at(venue_ids)
+    return render_template("coordinator/conflicts.html", lines=lines, conflict_text=conflict_text)
