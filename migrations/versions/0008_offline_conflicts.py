@@ -1,6 +1,6 @@
 """offsync: visit_conflict (what changed between an offline scan and its sync)
 
-Revision ID: 0011_offline_conflicts
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-01 08:20:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0011_offline_conflicts'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
