@@ -1,9 +1,9 @@
 // A USB barcode reader types the code it reads as keystrokes a few milliseconds apart,
-// ending in Enter; people type more than 30 ms apart. Told apart by that rhythm, a
+// ending in Enter; even a fast typist is more than 60 ms apart. Told apart by that rhythm, a
 // reader's code is a scan wherever focus is, even in the number field (whose typed
 // characters are then taken back), while a person's typing stays typing.
 
-const MAX_MEAN_GAP_MS = 30;
+const MAX_MEAN_GAP_MS = 50; // a reader on a busy phone can deliver keys late
 // A pause this long starts a new run of keys. Longer than any hiccup inside a reader's
 // code (a busy phone or computer can deliver a few of its keys late), shorter than
 // the time it takes to pick up the reader after typing.
