@@ -196,3 +196,25 @@ def test_community_cards_are_not_counted_among_the_holders(year_2024):
     # 2024's personal cards: the young one and these five; not the community card
     assert table.totals.registered == 6
     assert {r.key: r.registered for r in table.rows}["18-29"] == 5
+
+
+def test_the_networks_table_hides_what_a_region_hides():
+    """Network less Kainuu would give Pohjois-Savo's 2 holders of 65+ back: hidden too."""
+    savo = create_region("pohjois-savo", "Pohjois-Savo")
+    kainuu = create_region("kainuu", "Kainuu")
+    hand_out(savo, 2, birth_year=1950)  # 65+: small in Pohjois-Savo
+    hand_out(savo, 9, birth_year=1980)
+    hand_out(savo, 7, birth_year=1970)
+    hand_out(kainuu, 6, birth_year=1950, postcode="87100")
+    hand_out(kainuu, 8, birth_year=1980, postcode="87100")
+    hand_out(kainuu, 9, birth_year=2000, postcode="87100")
+    db.session.commit()
+    own = {r.key: r.users for r in stats.holder_stats(2024, "age", kainuu).rows}
+    assert own["65+"] == 6  # shown in Kainuu's own table
+    network = stats.holder_stats(2024, "age", None)
+    cells = {r.key: r.users for r in network.rows}
+    assert cells["65+"] == ".."  # 8, but Pohjois-Savo's part of it is hidden
+    assert cells["30-44"] == 17 and network.totals.users == 41
+    # 18-29 and 45-64 are each hidden in one region's table (0 there: shown, it would give
+    # that region's other small cell back through its total), 16-17 is small everywhere
+    assert cells == {"16-17": "< 5", "18-29": "..", "30-44": 17, "45-64": "..", "65+": ".."}

@@ -28,6 +28,7 @@ and ``Card.first_used_on`` (the Helsinki date of the first use) on a covering in
 
 from __future__ import annotations
 
+import copy
 import csv
 import functools
 from collections import defaultdict
@@ -528,62 +529,90 @@ def holder_stats(year: int, group: str, region: Region | None) -> HolderTable:
 
     A card belongs to the card's region. ``registered``: cards registered in the year;
     ``users``: cards used at least once in the year (at any venue), ``uses`` their uses.
-    Small cells are hidden as the notes above say. Raises StatsError("invalid_group").
+    Small cells are hidden as the notes above say; in the whole network's table, also each
+    cell that is hidden in any region's table, so that the network's figure less the other
+    regions' cannot give a region's hidden one back. Raises StatsError("invalid_group").
     """
     if group not in HOLDER_GROUPS:
         raise StatsError(ErrorCode.INVALID_GROUP)
+    by_region = _holder_counts(year, group, region)
+    if region is not None:
+        return _holder_table(year, group, region, by_region.get(region.id, {}), {})
+    network: dict[str, HolderRow] = {}
+    hidden_somewhere: dict[str, set[str]] = {"registered": set(), "users": set()}
+    for rows in by_region.values():
+        for key, row in rows.items():
+            total = network.setdefault(key, HolderRow(key=key))
+            for name in ("registered", "users", "uses"):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+        regional = _holder_table(year, group, None, copy.deepcopy(rows), {})
+        for row in regional.rows:
+            for name in hidden_somewhere:
+                if not isinstance(getattr(row, name), int):
+                    hidden_somewhere[name].add(row.key)
+    return _holder_table(year, group, None, network, hidden_somewhere)
+
+
+def _holder_counts(year: int, group: str, region: Region | None) -> dict[int, dict]:
+    """Return the (unhidden) rows of each card region: {region id: {key: HolderRow}}."""
     start, end = year_range(year)
     lo, hi = utc_start_of(start), utc_start_of(end + timedelta(days=1))
     personal = [Card.kind == CardKind.PERSONAL, Card.birth_year.is_not(None)]
     if region is not None:
         personal.append(Card.region_id == region.id)
+    columns = (Card.region_id, Card.birth_year, Card.postcode)
     registered = (
-        select(Card.birth_year, Card.postcode, func.count(), literal(0), literal(0))
+        select(*columns, func.count(), literal(0), literal(0))
         .where(Card.created_at >= lo, Card.created_at < hi, *personal)
-        .group_by(Card.birth_year, Card.postcode)
+        .group_by(*columns)
     )
     used = (
-        select(
-            Card.birth_year,
-            Card.postcode,
-            literal(0),
-            func.count(func.distinct(Card.id)),
-            func.count(Visit.id),
-        )
+        select(*columns, literal(0), func.count(func.distinct(Card.id)), func.count(Visit.id))
         .join(Visit, Visit.card_id == Card.id)
         .where(Visit.day >= start, Visit.day <= end, *personal)
-        .group_by(Card.birth_year, Card.postcode)
+        .group_by(*columns)
     )
-    keys = age_group_keys() if group == "age" else []
-    rows = {key: HolderRow(key=key) for key in keys}
-    for birth_year, postcode, cards, users, uses in db.session.execute(union_all(registered, used)):
+    by_region: dict[int, dict[str, HolderRow]] = defaultdict(dict)
+    for region_id, birth_year, postcode, cards, users, uses in db.session.execute(
+        union_all(registered, used)
+    ):
         key = age_group(year, birth_year) if group == "age" else municipality_of(postcode)
-        row = rows.setdefault(key, HolderRow(key=key))
+        row = by_region[region_id].setdefault(key, HolderRow(key=key))
         row.registered += int(cards)
         row.users += int(users)
         row.uses += int(uses)
-    ordered = list(rows.values())
-    if group == "municipality":  # by name, the unknown ones last
-        ordered.sort(key=lambda r: (r.key == OTHER_MUNICIPALITY, r.key))
+    return by_region
+
+
+def _holder_table(year, group, region, rows: dict, hidden_elsewhere: dict) -> HolderTable:
+    """Order the rows (every age group; municipalities by name, "muu" last), total, hide."""
+    if group == "age":
+        ordered = [rows.get(key) or HolderRow(key=key) for key in age_group_keys()]
+    else:
+        ordered = sorted(rows.values(), key=lambda r: (r.key == OTHER_MUNICIPALITY, r.key))
     totals = HolderRow(
         key="",
         registered=sum(r.registered for r in ordered),
         users=sum(r.users for r in ordered),
         uses=sum(r.uses for r in ordered),
     )
-    _hide_small([*ordered, totals])
+    _hide_small([*ordered, totals], hidden_elsewhere)
     return HolderTable(year=year, group=group, region=region, rows=ordered, totals=totals)
 
 
-def _hide_small(rows: list[HolderRow]) -> None:
-    """Hide the small cells of the rows (the totals row last), as the notes above say."""
+def _hide_small(rows: list[HolderRow], hidden_elsewhere: dict[str, set[str]]) -> None:
+    """Hide the small cells of the rows (the totals row last), as the notes above say.
+
+    ``hidden_elsewhere`` names, for a count, the keys of rows whose cell must be hidden too.
+    """
     *body, totals = rows
     for count, beside in (("registered", ()), ("users", ("uses",))):
-        small = [r for r in body if getattr(r, count) < SMALL]
-        shown = [r for r in body if getattr(r, count) >= SMALL]
+        forced = hidden_elsewhere.get(count, set())
+        small = [r for r in body if getattr(r, count) < SMALL or r.key in forced]
+        shown = [r for r in body if r not in small]
         if getattr(totals, count) < SMALL:
             small.append(totals)
-        marks = [(row, HIDDEN) for row in small]
+        marks = [(row, HIDDEN if getattr(row, count) < SMALL else WITHHELD) for row in small]
         if len(small) == 1 and shown:  # one alone would be the total less the others
             marks.append((min(shown, key=lambda r: getattr(r, count)), WITHHELD))
         for row, mark in marks:
