@@ -218,6 +218,7 @@ def test_the_wheel_alone_migrates_loads_the_demo_and_serves(tmp_path):
     assert Path(served["package"]).parent == site / "webapp"
     assert Path(served["templates"]) == site / "webapp" / "templates"
     assert Path(served["static"]) == site / "webapp" / "static"
+    assert (site / "webapp" / "data" / "postcodes.csv").is_file()  # the municipalities
     assert served["sign_in"][0] == 200 and "Kirjaudu sisään" in served["sign_in"][1]
     assert "Logga in" in served["swedish"]
     for path in ("/static/js/scanner.js", "/static/css/app.css", "/sw.js", "/api/v1/openapi.json"):

@@ -17,11 +17,22 @@ from flask_babel import gettext as _
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from .services.stats import CardTable, Report, Row, VisitTable
+from .models import CardKind
+from .services.stats import (
+    NATIONAL_FIGURES,
+    OTHER_MUNICIPALITY,
+    CardTable,
+    HolderTable,
+    NationalTable,
+    Report,
+    Row,
+    VisitTable,
+)
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 VISIT_COLUMNS = ("visits", "adults", "children")
 CARD_COLUMNS = ("registered", "activated")
+HOLDER_COLUMNS = ("registered", "users", "uses")
 
 
 @dataclass
@@ -52,6 +63,9 @@ def _figure_columns(names: tuple[str, ...]) -> list[tuple[str, str]]:
         "children": _("Children"),
         "registered": _("Cards registered"),
         "activated": _("of which used"),
+        "assistants": _("Assistants"),
+        "users": _("Holders who used the card"),
+        "uses": _("Uses"),
     }
     return [(name, headers[name]) for name in names]
 
@@ -124,6 +138,52 @@ def report_tables(report: Report, category_labels: dict) -> dict[str, Table]:
     return {**tables, "cards": card_table(report.cards)}
 
 
+def kind_labels() -> dict[str, str]:
+    return {CardKind.PERSONAL: _("Personal card"), CardKind.COMMUNITY: _("Community card")}
+
+
+def national_tables(
+    table: NationalTable, holders: list[HolderTable], category_labels: dict
+) -> dict[str, Table]:
+    """Return the tables of the national page, keyed by name: the uses, cards, holders."""
+    kinds = kind_labels()
+    uses = _table(
+        "national",
+        _("Uses by venue field and card kind"),
+        [("label", _("Field")), ("kind", _("Card kind"))],
+        lambda row: [str(category_labels.get(row.field, row.field)), kinds[row.kind]],
+        table.rows,
+        table.totals,
+        NATIONAL_FIGURES,
+    )
+    cards = Table(
+        "cards",
+        _("Cards"),
+        [("label", _("Year")), *_figure_columns(CARD_COLUMNS)],
+        [[str(table.year), table.cards_registered, table.cards_used]],
+        [],
+    )
+    tables = {"national": uses, "cards": cards}
+    for holders_of in holders:
+        tables[holders_of.group] = holder_table(holders_of)
+    return tables
+
+
+def holder_table(table: HolderTable) -> Table:
+    """The cardholders by age group or municipality, small cells hidden as the service did."""
+    if table.group == "age":
+        title, first = _("Cardholders by age group"), _("Age group")
+    else:
+        title, first = _("Cardholders by municipality"), _("Municipality")
+
+    def label(row) -> list[str]:
+        return [_("Other") if row.key == OTHER_MUNICIPALITY else row.key]
+
+    return _table(
+        table.group, title, [("label", first)], label, table.rows, table.totals, HOLDER_COLUMNS
+    )
+
+
 def _safe(value):
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value
@@ -136,7 +196,8 @@ def csv_bytes(table: Table) -> bytes:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow([_safe(h) for h in table.headers])
     for row in (*table.rows, table.total):
-        writer.writerow([_safe(v) for v in row])
+        if row:
+            writer.writerow([_safe(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -151,8 +212,9 @@ def xlsx_bytes(tables: list[Table], subtitle: str) -> bytes:
         sheet.append([subtitle])
         sheet.append(table.headers)
         for row in (*table.rows, table.total):
-            sheet.append([_safe(v) for v in row])
-        for cell in (sheet[1][0], *sheet[3], *sheet[sheet.max_row]):
+            if row:
+                sheet.append([_safe(v) for v in row])
+        for cell in (sheet[1][0], *sheet[3], *(sheet[sheet.max_row] if table.total else ())):
             cell.font = bold
         sheet.column_dimensions["A"].width = 32
         sheet.freeze_panes = "A4"

@@ -97,6 +97,11 @@ class CardStatus(enum.StrEnum):
     EXPIRED = "expired"  # derived from valid_until; never stored
 
 
+class CardKind(enum.StrEnum):
+    PERSONAL = "personal"  # held by one person
+    COMMUNITY = "community"  # held by a distributing organisation for its groups
+
+
 class RevokeReason(enum.StrEnum):
     LOST = "lost"
     MISUSE = "misuse"
@@ -280,6 +285,9 @@ class Card(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(16), unique=True)
+    kind: Mapped[CardKind] = mapped_column(
+        _enum(CardKind, "card_kind"), default=CardKind.PERSONAL, server_default="personal"
+    )
     generation: Mapped[int] = mapped_column(default=1)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
@@ -398,6 +406,8 @@ class Visit(db.Model):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)
     adults: Mapped[int] = mapped_column(default=1)
     children: Mapped[int] = mapped_column(default=0)
+    # Free companions beside the holder: a personal assistant, guide or interpreter.
+    assistants: Mapped[int] = mapped_column(default=0, server_default="0")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     day: Mapped[date] = mapped_column(Date)  # the Helsinki date of recorded_at, set by writers
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)

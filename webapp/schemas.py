@@ -9,10 +9,10 @@ from datetime import UTC, date
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from .models import CardStatus, RevokeReason, VenueCategory
+from .models import CardKind, CardStatus, RevokeReason, VenueCategory
 from .rules import Reason, WarningCode
 from .services.cards import MAX_CHILDREN, MIN_AGE, MIN_BIRTH_YEAR
-from .services.stats import GROUPS
+from .services.stats import GROUPS, HIDDEN, HOLDER_GROUPS
 
 
 def N_(message: str) -> str:
@@ -225,6 +225,25 @@ class StatsQuerySchema(Schema):
     group = _one_of(GROUPS, "How the rows are grouped.", load_default="month")
 
 
+class NationalQuerySchema(Schema):
+    year = fields.Integer(
+        required=True,
+        validate=validate.Range(2000, 2999, error=N_("Give a year from 2000 to 2999.")),
+        metadata={"description": "The calendar year (Finnish time).", "example": 2026},
+    )
+    region = fields.String(
+        validate=validate.Length(max=40, error=N_("Give at most 40 characters.")),
+        metadata={
+            "description": "A region code; only for the national administrator (default: "
+            "the whole network). A coordinator always gets their own region."
+        },
+    )
+
+
+class HoldersQuerySchema(NationalQuerySchema):
+    group = _one_of(HOLDER_GROUPS, "By age group or by municipality.", load_default="age")
+
+
 class OffersQuerySchema(Schema):
     region = fields.String(
         validate=validate.Length(max=40, error=N_("Give at most 40 characters.")),
@@ -350,6 +369,74 @@ class StatsRowSchema(StatsTotalsSchema):
 class StatsSchema(Schema):
     rows = fields.List(fields.Nested(StatsRowSchema), required=True)
     totals = fields.Nested(StatsTotalsSchema, required=True)
+
+
+class NationalRowSchema(Schema):
+    field = _one_of(VenueCategory, "The venue's field.", required=True)
+    kind = _one_of(CardKind, "The card's kind.", required=True)
+    adults = fields.Integer(
+        required=True,
+        metadata={"description": "Uses by adults: holders, or a community card's worker."},
+    )
+    children = fields.Integer(required=True, metadata={"description": "Children with them."})
+    assistants = fields.Integer(
+        required=True, metadata={"description": "Assistants, guides and interpreters."}
+    )
+
+
+class NationalSchema(Schema):
+    year = fields.Integer(required=True)
+    region = fields.String(
+        required=True, allow_none=True, metadata={"description": "Region code; null: all."}
+    )
+    cards_registered = fields.Integer(
+        required=True, metadata={"description": "Cards registered in the year."}
+    )
+    cards_used = fields.Integer(
+        required=True,
+        metadata={"description": "Of the cards registered in the year, those used by its end."},
+    )
+    rows = fields.List(
+        fields.Nested(NationalRowSchema),
+        required=True,
+        metadata={"description": "Every field and card kind, zeros included."},
+    )
+
+
+def _cell(description: str) -> fields.Raw:
+    """A count of holders, or the string "< 5" where fewer than five could be told apart."""
+    return fields.Raw(
+        required=True,
+        metadata={
+            "description": f"{description} An integer, or the string `{HIDDEN}` for a small "
+            "group (and for a second cell of its column when only one is small).",
+            "oneOf": [{"type": "integer"}, {"type": "string", "enum": [HIDDEN]}],
+        },
+    )
+
+
+class HolderRowSchema(Schema):
+    registered = _cell("Personal cards registered in the year.")
+    users = _cell("Holders who used their card in the year.")
+    uses = _cell("Their uses (hidden with `users`).")
+
+
+class HolderKeyedRowSchema(HolderRowSchema):
+    key = fields.String(
+        required=True,
+        metadata={
+            "description": "The age group (`16-17`, `18-29`, `30-44`, `45-64`, `65+`, by age "
+            "in the year) or the municipality (from the postcode; `muu`: unknown)."
+        },
+    )
+
+
+class HoldersSchema(Schema):
+    year = fields.Integer(required=True)
+    region = fields.String(required=True, allow_none=True)
+    group = _one_of(HOLDER_GROUPS, "How the rows are grouped.", required=True)
+    rows = fields.List(fields.Nested(HolderKeyedRowSchema), required=True)
+    totals = fields.Nested(HolderRowSchema, required=True)
 
 
 class OfferSchema(Schema):

@@ -122,3 +122,20 @@ def test_invitation_link_is_copied_with_one_press(browser, live_server, demo_car
     page.screenshot(path=SHOTS / "invite-link-fi-390.png", full_page=True)
     assert axe_check(page) == []
     page.context.close()
+
+
+@pytest.mark.parametrize("language", ["fi", "sv"])
+@pytest.mark.parametrize("width", [390, 1280])
+def test_national_table_page_is_accessible_and_hides_small_groups(
+    browser, live_server, visits, axe_check, width, language
+):
+    page = coordinator_page(browser, live_server.url, width, language)
+    page.goto(f"{live_server.url}/coordinator/stats/national")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / f"national-{language}-{width}.png", full_page=True)
+    layout = page.evaluate(LAYOUT_JS)
+    assert layout["scrollWidth"] <= layout["width"], "the page scrolls sideways"
+    # the demo's one used card is a group of fewer than five: hidden
+    expect(page.locator("td", has_text="< 5").first).to_be_visible()
+    assert axe_check(page) == []
+    page.context.close()

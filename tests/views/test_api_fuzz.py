@@ -21,6 +21,8 @@ ROLE_OF_OPERATION = {
     ("POST", "/api/v1/visits"): "ovi@example.fi",
     ("DELETE", "/api/v1/visits/{visit_id}"): "ovi@example.fi",
     ("GET", "/api/v1/stats"): "koordinaattori@example.fi",
+    ("GET", "/api/v1/stats/national"): "koordinaattori@example.fi",
+    ("GET", "/api/v1/stats/holders"): "koordinaattori@example.fi",
     ("GET", "/api/v1/offers"): "ovi@example.fi",  # public: a token sent is ignored
 }
 

@@ -66,6 +66,8 @@ RULES: dict[str, frozenset[str]] = {
     "api.record_visit": VENUE,
     "api.undo_visit": VENUE,
     "api.visit_stats": NETWORK,
+    "api.national_stats": NETWORK,
+    "api.holder_stats": NETWORK,
     "api.list_offers": EVERYONE,
     "scanner.scan": VENUE,
     "scanner.verify": VENUE,
@@ -107,6 +109,8 @@ RULES: dict[str, frozenset[str]] = {
     "coordinator.person_action": NETWORK,
     "coordinator.statistics": NETWORK,
     "coordinator.statistics_export": NETWORK,
+    "coordinator.national": NETWORK,
+    "coordinator.national_export": NETWORK,
     "coordinator.audit_log": NETWORK,
     "coordinator.offline_conflicts": NETWORK,
 }

@@ -23,6 +23,8 @@ CONTRACT_OPERATIONS = {
     ("delete", "/api/v1/visits/{visit_id}"),
     ("get", "/api/v1/cards/{number}/card.pdf"),
     ("get", "/api/v1/stats"),
+    ("get", "/api/v1/stats/national"),
+    ("get", "/api/v1/stats/holders"),
     ("get", "/api/v1/offers"),
 }
 REASONS = {

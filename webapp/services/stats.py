@@ -28,9 +28,13 @@ and ``Card.first_used_on`` (the Helsinki date of the first use) on a covering in
 
 from __future__ import annotations
 
+import copy
+import csv
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Date, bindparam, case, func, literal, select, union_all
@@ -38,7 +42,16 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
-from ..models import Card, Organisation, OrganisationKind, Region, VenueCategory, VisitDay
+from ..models import (
+    Card,
+    CardKind,
+    Organisation,
+    OrganisationKind,
+    Region,
+    VenueCategory,
+    Visit,
+    VisitDay,
+)
 from ..rules import finnish_moment
 
 GROUPS = ("month", "venue", "region", "category")
@@ -348,3 +361,255 @@ def card_stats(start: date, end: date, regions: list[Region] | None) -> CardTabl
         table.totals.registered += row.registered
         table.totals.activated += row.activated
     return table
+
+
+# --- the national table ---------------------------------------------------------------------
+#
+# What the regions hand in to the national coordinator each year: cards registered and taken
+# into use (:func:`card_stats` over the calendar year) and the uses by adults, children and
+# assistants per venue field and card kind. The rollup has no card kind, so these sums read
+# the year's visits themselves (by ``ix_visit_venue_day``), in one grouped query.
+
+
+@dataclass(kw_only=True)
+class NationalRow:
+    field: str  # the venue's field (VenueCategory)
+    kind: str  # the card's kind (CardKind)
+    adults: int = 0
+    children: int = 0
+    assistants: int = 0
+
+
+@dataclass(kw_only=True)
+class NationalTable:
+    year: int
+    region: Region | None  # None: the whole network
+    cards_registered: int
+    cards_used: int
+    rows: list[NationalRow]
+    totals: NationalRow
+
+
+def year_range(year: int) -> tuple[date, date]:
+    """Return the first and last day of the calendar year."""
+    return date(year, 1, 1), date(year, 12, 31)
+
+
+def national_table(year: int, region: Region | None) -> NationalTable:
+    """Return the national table of the year for one region's venues and cards (None: all).
+
+    One row for every venue field and card kind, zeros included, in the enums' order; uses
+    at venues without a field are left out. ``cards_used``: of the cards registered in the
+    year, those used by its end (as :func:`card_stats` counts them).
+    """
+    start, end = year_range(year)
+    regions = None if region is None else [region]
+    stmt = (
+        select(
+            Organisation.category,
+            Card.kind,
+            func.sum(Visit.adults),
+            func.sum(Visit.children),
+            func.sum(Visit.assistants),
+        )
+        .join(Organisation, Organisation.id == Visit.venue_id)
+        .join(Card, Card.id == Visit.card_id)
+        .where(Visit.day >= start, Visit.day <= end, Organisation.category.is_not(None))
+        .group_by(Organisation.category, Card.kind)
+    )
+    if region is not None:
+        stmt = stmt.where(Organisation.region_id == region.id)
+    sums = {
+        (category.value, kind.value): (int(adults), int(children), int(assistants))
+        for category, kind, adults, children, assistants in db.session.execute(stmt)
+    }
+    rows = [
+        NationalRow(
+            field=f.value,
+            kind=k.value,
+            **dict(zip(NATIONAL_FIGURES, sums.get((f.value, k.value), (0, 0, 0)), strict=True)),
+        )
+        for f in VenueCategory
+        for k in CardKind
+    ]
+    totals = NationalRow(field="", kind="")
+    for row in rows:
+        for name in NATIONAL_FIGURES:
+            setattr(totals, name, getattr(totals, name) + getattr(row, name))
+    cards = card_stats(start, end, regions).totals
+    return NationalTable(
+        year=year,
+        region=region,
+        cards_registered=cards.registered,
+        cards_used=cards.activated,
+        rows=rows,
+        totals=totals,
+    )
+
+
+NATIONAL_FIGURES = ("adults", "children", "assistants")
+
+
+# --- cardholders by age group and municipality ----------------------------------------------
+#
+# Counts of people, so that none can be picked out: every cell that counts fewer than
+# SMALL holders is hidden as HIDDEN ("< 5"), and so is the uses cell beside it. When only
+# one cell of a column is small, the next smallest one is hidden too, as WITHHELD ("..", the
+# statistics' mark for a figure kept secret: it is 5 or more), so that the total (always
+# shown, unless it is small itself) cannot give the small cell back by subtraction.
+
+SMALL = 5
+HIDDEN = "< 5"
+WITHHELD = ".."
+AGE_GROUPS = ((16, 17), (18, 29), (30, 44), (45, 64), (65, None))
+HOLDER_GROUPS = ("age", "municipality")
+OTHER_MUNICIPALITY = "muu"
+POSTCODES_CSV = Path(__file__).resolve().parent.parent / "data" / "postcodes.csv"
+
+
+def age_group(year: int, birth_year: int) -> str:
+    """Return the age group ("16-17" … "65+") of a holder born then, by their age that year.
+
+    Younger ones count in the first group: a holder turns 16 the year the card is issued.
+    """
+    age = year - birth_year
+    for (_low, high), key in zip(AGE_GROUPS, age_group_keys(), strict=True):
+        if high is None or age <= high:
+            return key
+    raise AssertionError("the last age group is open-ended")
+
+
+def age_group_keys() -> list[str]:
+    return [f"{low}+" if high is None else f"{low}-{high}" for low, high in AGE_GROUPS]
+
+
+@functools.cache
+def postcode_prefixes() -> dict[str, str]:
+    """The shipped table of Finnish postcode prefixes -> municipality (webapp/data)."""
+    with POSTCODES_CSV.open(encoding="utf-8", newline="") as source:
+        return {row["prefix"]: row["municipality"] for row in csv.DictReader(source)}
+
+
+def municipality_of(postcode: str) -> str:
+    """Return the municipality of the postcode by its longest known prefix, else "muu"."""
+    prefixes = postcode_prefixes()
+    for length in range(len(postcode), 1, -1):
+        if (name := prefixes.get(postcode[:length])) is not None:
+            return name
+    return OTHER_MUNICIPALITY
+
+
+Cell = int | str  # a count, HIDDEN or WITHHELD
+
+
+@dataclass(kw_only=True)
+class HolderRow:
+    key: str  # the age group, or the municipality's name ("muu": unknown)
+    registered: Cell = 0  # cards registered in the year
+    users: Cell = 0  # holders who used their card in the year
+    uses: Cell = 0  # their uses
+
+
+@dataclass(kw_only=True)
+class HolderTable:
+    year: int
+    group: str  # "age" or "municipality"
+    region: Region | None
+    rows: list[HolderRow]
+    totals: HolderRow
+
+
+def holder_stats(year: int, group: str, region: Region | None) -> HolderTable:
+    """Count the personal cards of the region (None: all) by age group or municipality.
+
+    A card belongs to the card's region. ``registered``: cards registered in the year;
+    ``users``: cards used at least once in the year (at any venue), ``uses`` their uses.
+    Small cells are hidden as the notes above say; in the whole network's table, also each
+    cell that is hidden in any region's table, so that the network's figure less the other
+    regions' cannot give a region's hidden one back. Raises StatsError("invalid_group").
+    """
+    if group not in HOLDER_GROUPS:
+        raise StatsError(ErrorCode.INVALID_GROUP)
+    by_region = _holder_counts(year, group, region)
+    if region is not None:
+        return _holder_table(year, group, region, by_region.get(region.id, {}), {})
+    network: dict[str, HolderRow] = {}
+    hidden_somewhere: dict[str, set[str]] = {"registered": set(), "users": set()}
+    for rows in by_region.values():
+        for key, row in rows.items():
+            total = network.setdefault(key, HolderRow(key=key))
+            for name in ("registered", "users", "uses"):
+                setattr(total, name, getattr(total, name) + getattr(row, name))
+        regional = _holder_table(year, group, None, copy.deepcopy(rows), {})
+        for row in regional.rows:
+            for name in hidden_somewhere:
+                if not isinstance(getattr(row, name), int):
+                    hidden_somewhere[name].add(row.key)
+    return _holder_table(year, group, None, network, hidden_somewhere)
+
+
+def _holder_counts(year: int, group: str, region: Region | None) -> dict[int, dict]:
+    """Return the (unhidden) rows of each card region: {region id: {key: HolderRow}}."""
+    start, end = year_range(year)
+    lo, hi = finnish_moment(start), finnish_moment(end + timedelta(days=1))
+    personal = [Card.kind == CardKind.PERSONAL, Card.birth_year.is_not(None)]
+    if region is not None:
+        personal.append(Card.region_id == region.id)
+    columns = (Card.region_id, Card.birth_year, Card.postcode)
+    registered = (
+        select(*columns, func.count(), literal(0), literal(0))
+        .where(Card.created_at >= lo, Card.created_at < hi, *personal)
+        .group_by(*columns)
+    )
+    used = (
+        select(*columns, literal(0), func.count(func.distinct(Card.id)), func.count(Visit.id))
+        .join(Visit, Visit.card_id == Card.id)
+        .where(Visit.day >= start, Visit.day <= end, *personal)
+        .group_by(*columns)
+    )
+    by_region: dict[int, dict[str, HolderRow]] = defaultdict(dict)
+    for region_id, birth_year, postcode, cards, users, uses in db.session.execute(
+        union_all(registered, used)
+    ):
+        key = age_group(year, birth_year) if group == "age" else municipality_of(postcode)
+        row = by_region[region_id].setdefault(key, HolderRow(key=key))
+        row.registered += int(cards)
+        row.users += int(users)
+        row.uses += int(uses)
+    return by_region
+
+
+def _holder_table(year, group, region, rows: dict, hidden_elsewhere: dict) -> HolderTable:
+    """Order the rows (every age group; municipalities by name, "muu" last), total, hide."""
+    if group == "age":
+        ordered = [rows.get(key) or HolderRow(key=key) for key in age_group_keys()]
+    else:
+        ordered = sorted(rows.values(), key=lambda r: (r.key == OTHER_MUNICIPALITY, r.key))
+    totals = HolderRow(
+        key="",
+        registered=sum(r.registered for r in ordered),
+        users=sum(r.users for r in ordered),
+        uses=sum(r.uses for r in ordered),
+    )
+    _hide_small([*ordered, totals], hidden_elsewhere)
+    return HolderTable(year=year, group=group, region=region, rows=ordered, totals=totals)
+
+
+def _hide_small(rows: list[HolderRow], hidden_elsewhere: dict[str, set[str]]) -> None:
+    """Hide the small cells of the rows (the totals row last), as the notes above say.
+
+    ``hidden_elsewhere`` names, for a count, the keys of rows whose cell must be hidden too.
+    """
+    *body, totals = rows
+    for count, beside in (("registered", ()), ("users", ("uses",))):
+        forced = hidden_elsewhere.get(count, set())
+        small = [r for r in body if getattr(r, count) < SMALL or r.key in forced]
+        shown = [r for r in body if r not in small]
+        if getattr(totals, count) < SMALL:
+            small.append(totals)
+        marks = [(row, HIDDEN if getattr(row, count) < SMALL else WITHHELD) for row in small]
+        if len(small) == 1 and shown:  # one alone would be the total less the others
+            marks.append((min(shown, key=lambda r: getattr(r, count)), WITHHELD))
+        for row, mark in marks:
+            for name in (count, *beside):
+                setattr(row, name, mark)

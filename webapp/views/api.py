@@ -17,6 +17,10 @@ from ..schemas import (
     CardCreateSchema,
     CardSchema,
     CardUpdateSchema,
+    HoldersQuerySchema,
+    HoldersSchema,
+    NationalQuerySchema,
+    NationalSchema,
     OffersQuerySchema,
     OffersSchema,
     RevokeSchema,
@@ -313,6 +317,63 @@ def visit_stats(query: dict, *, user: User):
     """
     regions = None if user.role is Role.ADMIN else [user.region] if user.region else []
     return stats.visit_stats(query["start"], query["end"], query["group"], regions)
+
+
+def _stats_region(query: dict, user: User):
+    """The region a statistics query covers: the coordinator's own, or the admin's choice."""
+    if user.role is not Role.ADMIN:
+        if user.region is None:  # a coordinator of no region sees no region's figures
+            raise ApiError(403, ErrorCode.FORBIDDEN)
+        return user.region
+    return region_by_code(query["region"]) if query.get("region") else None
+
+
+@bp.route("/stats/national", methods=["GET"])
+@bp.authenticated(*COORDINATORS)
+@bp.arguments(NationalQuerySchema, location="query")
+@bp.response(200, NationalSchema)
+@bp.fails(422, "invalid_region", "validation_error")
+def national_stats(query: dict, *, user: User):
+    """The national table of a year
+
+    What a region hands in to the national coordinator: cards registered in the year and, of
+    those, the ones used by its end (`cards_used`); uses by adults, children and assistants
+    at the region's venues per venue `field` and card `kind`. A coordinator gets their own
+    region; the national administrator the whole network, or the `region` named.
+    """
+    region = _stats_region(query, user)
+    table = stats.national_table(query["year"], region)
+    return {
+        "year": table.year,
+        "region": region.code if region else None,
+        "cards_registered": table.cards_registered,
+        "cards_used": table.cards_used,
+        "rows": table.rows,
+    }
+
+
+@bp.route("/stats/holders", methods=["GET"])
+@bp.authenticated(*COORDINATORS)
+@bp.arguments(HoldersQuerySchema, location="query")
+@bp.response(200, HoldersSchema)
+@bp.fails(422, "invalid_region", "validation_error")
+def holder_stats(query: dict, *, user: User):
+    """Cardholders by age group or municipality
+
+    The personal cards of the region (as `/stats/national` chooses it) registered in the
+    year, the holders who used them and their uses, by age group or municipality. A count
+    under 5 is the string `< 5`, and so is a second one of its column where only one is
+    small, so that the totals do not give it back.
+    """
+    region = _stats_region(query, user)
+    table = stats.holder_stats(query["year"], query["group"], region)
+    return {
+        "year": table.year,
+        "region": region.code if region else None,
+        "group": table.group,
+        "rows": table.rows,
+        "totals": table.totals,
+    }
 
 
 # Offers

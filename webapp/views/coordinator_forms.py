@@ -205,3 +205,13 @@ class VenueStatsForm(FlaskForm):
     year = IntegerField(
         _l("Year"), validators=[InputRequired(), NumberRange(2000, 2100, _l("Enter a year."))]
     )
+
+
+class NationalStatsForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    year = IntegerField(
+        _l("Year"), validators=[InputRequired(), NumberRange(2000, 2100, _l("Enter a year."))]
+    )
+    region = SelectField(_l("Region"), coerce=int)

@@ -10,12 +10,18 @@ from wtforms import SelectChoice
 
 from ...charts import month_chart
 from ...errors import conflict_text
-from ...exports import csv_bytes, report_tables, xlsx_bytes
+from ...exports import csv_bytes, national_tables, report_tables, xlsx_bytes
 from ...extensions import db
 from ...models import Organisation, OrganisationKind, Region
 from ...rules import today_in_finland
 from ...services import audit, conflicts, network, stats
-from ..coordinator_forms import ACTION_LABELS, CATEGORY_LABELS, AuditFilterForm, StatsFilterForm
+from ..coordinator_forms import (
+    ACTION_LABELS,
+    CATEGORY_LABELS,
+    AuditFilterForm,
+    NationalStatsForm,
+    StatsFilterForm,
+)
 from ..fields import page_number
 from .audit_display import audit_lines
 from .base import _page, _regions, bp
@@ -42,22 +48,34 @@ def home():
 # --- statistics ---------------------------------------------------------------------------
 
 
-def _stats_filter() -> tuple[StatsFilterForm, list[Region] | None]:
-    """Parse the statistics filter: dates (default this year) and one region or all."""
-    today = today_in_finland()
+def _region_filter(form_class, **defaults):
+    """Parse a statistics filter with its defaults and one region (the admin: or all).
+
+    Returns the form and the regions chosen: None for all, [] for none the user may see.
+    """
     regions = _regions()
     admin = network.is_admin(current_user)
     choices = [SelectChoice(0, _("All regions"))] if admin else []
     choices += [SelectChoice(r.id, r.local_name) for r in regions]
     args = request.args.copy()
-    args.setdefault("start", date(today.year, 1, 1).isoformat())
-    args.setdefault("end", date(today.year, 12, 31).isoformat())
+    for name, value in defaults.items():
+        args.setdefault(name, value)
     args.setdefault("region", str(choices[0].value if choices else 0))
-    form = StatsFilterForm(args)
+    form = form_class(args)
     form.region.choices = choices
     if admin and not form.region.data:
         return form, None
     return form, [r for r in regions if r.id == form.region.data]
+
+
+def _stats_filter() -> tuple[StatsFilterForm, list[Region] | None]:
+    """Parse the statistics filter: dates (default this year) and one region or all."""
+    year = today_in_finland().year
+    return _region_filter(
+        StatsFilterForm,
+        start=date(year, 1, 1).isoformat(),
+        end=date(year, 12, 31).isoformat(),
+    )
 
 
 def _report(form, regions, only: str | None = None):
@@ -106,13 +124,60 @@ def statistics_export(fmt: str):
             start=format_date(report.start, "short"),
             end=format_date(report.end, "short"),
         )
-        body = xlsx_bytes(list(tables.values()), subtitle)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        filename = f"{stem}.xlsx"
-    else:
-        table = tables[name]
-        body, mimetype = csv_bytes(table), "text/csv; charset=utf-8"
-        filename = f"{stem}-{table.name}.csv"
+        return _download(xlsx_bytes(list(tables.values()), subtitle), XLSX, f"{stem}.xlsx")
+    table = tables[name]
+    return _download(csv_bytes(table), CSV, f"{stem}-{table.name}.csv")
+
+
+# --- the national table -------------------------------------------------------------------
+
+
+def _national():
+    """Parse the national page's filter; return the form and its tables (None: bad input)."""
+    form, regions = _region_filter(NationalStatsForm, year=str(today_in_finland().year))
+    if not form.validate() or regions == []:
+        return form, None, None
+    region = regions[0] if regions else None
+    year = form.year.data
+    table = stats.national_table(year, region)
+    holders = [stats.holder_stats(year, group, region) for group in stats.HOLDER_GROUPS]
+    return form, region, national_tables(table, holders, CATEGORY_LABELS)
+
+
+@bp.get("/stats/national")
+def national():
+    form, region, tables = _national()
+    context = {"form": form, "tables": tables}
+    if tables is not None:
+        context["scope"] = region.local_name if region else _("All regions")
+        context["export_args"] = {"year": form.year.data, "region": form.region.data}
+    status = 200 if tables is not None else 422
+    return _page("coordinator/national.html", "coordinator/_national.html", status, **context)
+
+
+@bp.get("/stats/national.<any(csv, xlsx):fmt>")
+def national_export(fmt: str):
+    form, region, tables = _national()
+    if tables is None:
+        flash(_("Check the year of the statistics."), "error")
+        return redirect(url_for(".national", **request.args), 303)
+    name = request.args.get("table", "national") if fmt == "csv" else None
+    if name is not None and name not in tables:
+        abort(404)
+    stem = f"kaikukortti-{form.year.data}-{region.code if region else 'kaikki'}"
+    if fmt == "xlsx":
+        subtitle = f"{form.year.data} · {region.local_name if region else _('All regions')}"
+        return _download(
+            xlsx_bytes(list(tables.values()), subtitle), XLSX, f"{stem}-valtakunnallinen.xlsx"
+        )
+    return _download(csv_bytes(tables[name]), CSV, f"{stem}-{name}.csv")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV = "text/csv; charset=utf-8"
+
+
+def _download(body: bytes, mimetype: str, filename: str):
     response = make_response(body)
     response.headers["Content-Type"] = mimetype
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
