@@ -286,13 +286,15 @@ def record_visit(data: dict, *, user: door.DoorStaff):
 
 @bp.route(f"/visits/<int(max={MAX_ID}):visit_id>", methods=["DELETE"], parameters=VISIT_ID)
 @bp.authenticated(Role.VENUE)
-@bp.response(204, description="The visit was deleted.")
+@bp.response(204, description="The visit was deleted (or had been: a retry changes nothing).")
 @bp.fails(404, "not_found", description="No visit with this id at the user's venues.")
 @bp.fails(422, "undo_window_passed", description="The visit is more than 10 minutes old.")
 def undo_visit(visit_id: int, *, user: User):
     """Undo a visit recorded by mistake
 
     Within 10 minutes of recording it, by the staff of the venue where it was recorded.
+    An undone visit stays undone: a retried `POST /visits` with its `idempotency_key`
+    answers 409 `visit_undone`, and visit ids are never reused.
     """
     try:
         door.undo_visit(visit_id, user=user)
