@@ -15,6 +15,7 @@ def limited_client(database_url, demo_cards):
     limiter.reset()
     with app.app_context():
         yield app.test_client()
+        db.session.remove()  # give back the connection of the test's own queries
         db.engine.dispose()
     limiter.reset()
 
@@ -34,6 +35,7 @@ def proxied_client(database_url, demo_cards):
     limiter.reset()
     with app.app_context():
         yield app.test_client()
+        db.session.remove()  # give back the connection of the test's own queries
         db.engine.dispose()
     limiter.reset()
 
