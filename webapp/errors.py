@@ -56,6 +56,8 @@ class ErrorCode(enum.StrEnum):
     VISIT_NOT_FOUND = "visit_not_found"
     UNDO_WINDOW_PASSED = "undo_window_passed"
     SCAN_TOO_OLD = "scan_too_old"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    VISIT_UNDONE = "visit_undone"
     # who acts for which organisation
     VENUE_REQUIRED = "venue_required"
     NOT_YOUR_VENUE = "not_your_venue"
@@ -171,6 +173,14 @@ MESSAGES = {
         "A visit can be undone only within 10 minutes of recording it."
     ),
     ErrorCode.SCAN_TOO_OLD: _l("The visit was saved on the phone too long ago to be recorded."),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: _l(
+        "This idempotency key was already used for another card at this venue. "
+        "Send a new key for each visit."
+    ),
+    ErrorCode.VISIT_UNDONE: _l(
+        "This visit was undone, so it was not recorded again. "
+        "Scan the card again to record a new visit."
+    ),
     ErrorCode.VENUE_REQUIRED: _l("You work at several venues: give the venue's id in venue."),
     ErrorCode.NOT_YOUR_VENUE: _l("You do not work at this venue."),
     ErrorCode.NO_VENUE: _l("Your account is not attached to any venue."),
@@ -293,6 +303,16 @@ DOOR_WORDS: dict[Code, Words] = {
         _l("Too many children"),
         _l("At most %(count)s children may come free with this card."),
         _l("The card covers %(count)s children."),
+    ),
+    ErrorCode.VISIT_UNDONE: Words(
+        _l("Visit undone"),
+        MESSAGES[ErrorCode.VISIT_UNDONE],
+        _l("One moment, please."),
+    ),
+    ErrorCode.IDEMPOTENCY_KEY_REUSED: Words(
+        _l("Scan the card again"),
+        MESSAGES[ErrorCode.IDEMPOTENCY_KEY_REUSED],
+        _l("One moment, please."),
     ),
     ErrorCode.INVALID_CHILDREN: Words(
         _l("Check the children"),

@@ -397,6 +397,7 @@ class Visit(db.Model):
         # "used here today" (card, day, venue) and a card's first use; the rebuild's groups
         Index("ix_visit_card_day", "card_id", "day", "venue_id"),
         Index("ix_visit_venue_day", "venue_id", "day"),
+        {"sqlite_autoincrement": True},  # an undone visit's id is never given to another
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -419,6 +420,24 @@ class Visit(db.Model):
     card: Mapped[Card] = relationship()
     venue: Mapped[Organisation] = relationship()
     event: Mapped[Event | None] = relationship()
+
+
+class UndoneVisit(db.Model):
+    """A visit undone at the door, kept as its tombstone: the visit row is deleted, but its id
+    and its idempotency key stay taken, so a retried request stores nothing again."""
+
+    __tablename__ = "undone_visit"
+    __table_args__ = (
+        UniqueConstraint(
+            "venue_id", "idempotency_key", name="uq_undone_visit_venue_idempotency_key"
+        ),
+    )
+
+    visit_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("card.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    undone_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class VisitDay(db.Model):

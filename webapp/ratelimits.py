@@ -3,11 +3,16 @@
 The limiter is one object for the process; whether limits apply is a setting of each app
 (``RATE_LIMITS``), read at request time, so tests can run apps with and without them.
 Several app instances share counts through Redis when ``REDIS_URL`` is set.
+
+The door and the lookups count per *person*: the user that the API token or the session
+authenticated (:func:`caller`), never a header the client spells as it likes. Each is one
+budget shared by its endpoints: checking a card and recording a visit, in the scanner and
+in the API, draw on the same door limit.
 """
 
 import hashlib
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
@@ -42,14 +47,16 @@ def sign_in_address() -> str:
 
 
 def caller() -> str:
-    """Return who is asking: the API token, else the signed-in user, else the address."""
-    authorization = request.headers.get("Authorization")
-    if authorization:
-        return "token:" + hashlib.sha256(authorization.encode()).hexdigest()[:16]
-    if current_user.is_authenticated:
-        return f"user:{current_user.id}"
-    return "address:" + get_remote_address()
+    """Return who is asking: the user of the API token or of the session, else the address."""
+    user_id = g.get("api_user_id")  # set by the API's authentication
+    if user_id is None and current_user.is_authenticated:
+        user_id = current_user.id
+    return f"user:{user_id}" if user_id is not None else "address:" + get_remote_address()
 
 
-door_checks = limiter.limit(DOOR_CHECKS, key_func=caller, exempt_when=limits_off)
-card_lookups = limiter.limit(CARD_LOOKUPS, key_func=caller, exempt_when=limits_off)
+door_checks = limiter.shared_limit(
+    DOOR_CHECKS, scope="door", key_func=caller, exempt_when=limits_off
+)
+card_lookups = limiter.shared_limit(
+    CARD_LOOKUPS, scope="card-lookups", key_func=caller, exempt_when=limits_off
+)

@@ -4,7 +4,16 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import AuditEvent, Event, Organisation, Role, User, Visit, VisitSource
+from webapp.models import (
+    AuditEvent,
+    Event,
+    Organisation,
+    Role,
+    User,
+    Visit,
+    VisitDay,
+    VisitSource,
+)
 from webapp.rules import Reason, WarningCode
 from webapp.services import cards, door
 
@@ -273,23 +282,139 @@ def test_sixteen_concurrent_requests_with_different_keys_store_sixteen(app, plac
     assert count_visits() == 16
 
 
-def test_a_retry_answers_with_the_stored_visit_even_when_the_token_no_longer_verifies(place):
-    # a digital card's code may expire between a request and its retry
-    venue, staff, card = place
-    first, _ = door.record_visit(
+def _record(place, token, key=None, **kwargs):
+    venue, staff, _card = place
+    return door.record_visit(
         venue=venue,
         user=staff,
-        children=1,
+        children=kwargs.pop("children", 0),
+        shown=door.Shown.scanned(token),
+        idempotency_key=key,
+        **kwargs,
+    )
+
+
+def test_a_garbage_token_with_a_used_key_does_not_get_the_stored_visit(place):
+    venue, staff, card = place
+    _record(place, cards.printed_token(card), "k")
+    db.session.commit()
+    with pytest.raises(door.DoorError) as excinfo:
+        _record(place, "expired-or-garbled", "k")
+    assert excinfo.value.code == "invalid_token"
+    assert count_visits() == 1
+
+
+def test_an_idempotency_key_reused_with_another_card_is_refused(place):
+    venue, staff, card = place
+    other = create_card(card.issuer)
+    first, _ = _record(place, cards.printed_token(card), "k")
+    db.session.commit()
+    with pytest.raises(door.DoorError) as excinfo:
+        _record(place, cards.printed_token(other), "k")
+    assert excinfo.value.code == "idempotency_key_reused"
+    again, created = _record(place, cards.printed_token(card), "k")  # the key's own card
+    assert (again, created) == (first, False)
+    assert count_visits() == 1
+
+
+def test_the_same_key_at_another_venue_is_another_visit(place):
+    venue, staff, card = place
+    museum = create_venue(venue.region, "Museo")
+    staff.organisations.append(museum)
+    _record(place, cards.printed_token(card), "k")
+    _, created = door.record_visit(
+        venue=museum,
+        user=staff,
+        children=0,
         shown=door.Shown.scanned(cards.printed_token(card)),
         idempotency_key="k",
     )
+    assert created and count_visits() == 2
+
+
+def test_a_retried_post_after_an_undo_stays_undone(place):
+    venue, staff, card = place
+    visit, _ = _record(place, cards.printed_token(card), "k", children=1)
     db.session.commit()
-    again, created = door.record_visit(
-        venue=venue,
-        user=staff,
-        children=1,
-        shown=door.Shown.scanned("expired-or-garbled"),
-        idempotency_key="k",
-    )
-    assert not created and again == first
+    door.undo_visit(visit.id, user=staff)
+    db.session.commit()
+    with pytest.raises(door.DoorError) as excinfo:
+        _record(place, cards.printed_token(card), "k", children=1)
+    assert excinfo.value.code == "visit_undone"
+    db.session.commit()
+    assert count_visits() == 0
+    assert rollup_totals() == (0, 0)
+
+
+def test_a_retried_delete_after_a_new_visit_does_not_delete_the_new_one(place):
+    # SQLite would give the newest visit's id to the next one if the newest were deleted
+    venue, staff, card = place
+    first, _ = _record(place, cards.printed_token(card), "k1")
+    db.session.commit()
+    door.undo_visit(first.id, user=staff)
+    db.session.commit()
+    second, _ = _record(place, cards.printed_token(card), "k2", children=2)
+    db.session.commit()
+    assert second.id != first.id
+    door.undo_visit(first.id, user=staff)  # the retry: already undone, nothing changes
+    db.session.commit()
+    assert db.session.scalars(select(Visit.id)).all() == [second.id]
+    assert rollup_totals() == (1, 2)
+
+
+def test_an_undo_and_a_retried_post_at_once_leave_the_visit_undone(app, place):
+    venue, staff, card = place
+    token, venue_id, staff_id = cards.printed_token(card), venue.id, staff.id
+    for round_ in range(6):
+        visit, _ = _record(place, token, f"k{round_}")
+        db.session.commit()
+
+        def undo(visit_id=visit.id):
+            door.undo_visit(visit_id, user=db.session.get(User, staff_id))
+
+        def retry(key=f"k{round_}"):
+            door.record_visit(
+                venue=db.session.get(Organisation, venue_id),
+                user=db.session.get(User, staff_id),
+                children=0,
+                shown=door.Shown.scanned(token),
+                idempotency_key=key,
+            )
+
+        errors = in_threads(app, undo, retry)
+        assert {getattr(error, "code", repr(error)) for error in errors} <= {"visit_undone"}, errors
+        assert count_visits() == 0, f"round {round_}"
+
+
+def rollup_totals() -> tuple[int, int]:
+    """Return the visits and children that the statistics' rollup counts."""
+    row = db.session.execute(select(func.sum(VisitDay.visits), func.sum(VisitDay.children))).one()
+    return (row[0] or 0, row[1] or 0)
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_two_doors_at_once_take_one_last_place_of_a_refusing_event(app, place, round_):
+    venue, staff, card = place
+    other = create_card(card.issuer)
+    venue.quota_full_refuses = True
+    event = Event(venue=venue, name="Ensi-ilta", starts_on=datetime.now(UTC).date(), quota=1)
+    db.session.add(event)
+    db.session.commit()
+    venue_id, staff_id, event_id = venue.id, staff.id, event.id
+    tokens = [cards.printed_token(card), cards.printed_token(other)]
+
+    def record(token):
+        def job():
+            door.record_visit(
+                venue=db.session.get(Organisation, venue_id),
+                user=db.session.get(User, staff_id),
+                children=0,
+                shown=door.Shown.scanned(token),
+                event=db.session.get(Event, event_id),
+            )
+
+        return job
+
+    errors = in_threads(app, *(record(token) for token in tokens))
+    assert [getattr(error, "code", error) for error in errors] == ["quota_full"]
     assert count_visits() == 1

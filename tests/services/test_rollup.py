@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, insert, select, update
 
 from webapp.extensions import db
-from webapp.models import Card, Organisation, Role, User, Visit, VisitDay, VisitSource
+from webapp.models import Card, Organisation, Role, UndoneVisit, User, Visit, VisitDay, VisitSource
 from webapp.rules import helsinki_date
 from webapp.services import door, rollup
 
@@ -95,6 +95,7 @@ def place():
 def start_over() -> None:
     """Remove every visit and its rollup, for the next round of a test."""
     db.session.execute(delete(Visit))
+    db.session.execute(delete(UndoneVisit))
     db.session.execute(delete(VisitDay))
     db.session.execute(update(Card).values(first_used_on=None))
     db.session.commit()
@@ -130,15 +131,18 @@ def run(operation, venues, cards, staff) -> None:
     visits = db.session.scalars(select(Visit).order_by(Visit.id)).all()
     if kind == "record":
         card, venue, moment, children, key = args
-        door.record_visit(
-            venue=venues[venue],
-            user=staff,
-            children=children,
-            shown=door.Shown.typed(cards[card].number),
-            idempotency_key=key,
-            moment=moment,
-            source=VisitSource.OFFLINE,  # synced later with its scan time
-        )
+        try:
+            door.record_visit(
+                venue=venues[venue],
+                user=staff,
+                children=children,
+                shown=door.Shown.typed(cards[card].number),
+                idempotency_key=key,
+                moment=moment,
+                source=VisitSource.OFFLINE,  # synced later with its scan time
+            )
+        except door.DoorError as error:  # the key is another card's, or its visit was undone
+            assert error.code in ("idempotency_key_reused", "visit_undone")
     elif kind == "insert":
         card, venue, moment, children = args
         create_visit(cards[card], venues[venue], recorded_at=moment, children=children)

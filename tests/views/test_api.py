@@ -631,6 +631,28 @@ class TestRecordVisit:
         other = client.post("/api/v1/visits", json={**body, "idempotency_key": "a-2"})
         assert other.status_code == 201 and visit_count() == 2
 
+    def test_a_key_reused_with_another_card_is_422_and_never_that_cards_visit(
+        self, api, demo_cards
+    ):
+        client = api(VENUE)
+        body = {"token": token_of(demo_cards["active"]), "children": 1, "idempotency_key": "k"}
+        assert client.post("/api/v1/visits", json=body).status_code == 201
+        other = client.post(
+            "/api/v1/visits", json={**body, "token": token_of(demo_cards["replaced"])}
+        )
+        assert_error(other, 422, "idempotency_key_reused")
+        garbage = client.post("/api/v1/visits", json={**body, "token": "nonsense"})
+        assert_error(garbage, 422, "invalid_token")
+        assert visit_count() == 1
+
+    def test_a_retry_after_an_undo_is_409_and_stores_nothing(self, api, demo_cards):
+        client = api(VENUE)
+        body = {"token": token_of(demo_cards["active"]), "children": 1, "idempotency_key": "k"}
+        visit = client.post("/api/v1/visits", json=body).get_json()
+        assert client.delete(f"/api/v1/visits/{visit['id']}").status_code == 204
+        assert_error(client.post("/api/v1/visits", json=body), 409, "visit_undone")
+        assert visit_count() == 0
+
     def test_without_key_every_request_records(self, api, demo_cards):
         client = api(VENUE)
         body = {"token": token_of(demo_cards["active"]), "children": 0}
@@ -729,6 +751,16 @@ class TestUndoVisit:
         response = api(VENUE).delete(f"/api/v1/visits/{visit_id}")
         assert response.status_code == 204 and response.data == b""
         assert visit_count() == 0
+
+    def test_a_retried_delete_is_204_and_leaves_a_newer_visit_alone(self, api, demo_cards):
+        client = api(VENUE)
+        first = record(demo_cards)
+        assert client.delete(f"/api/v1/visits/{first}").status_code == 204
+        second = record(demo_cards)
+        assert second != first
+        assert client.delete(f"/api/v1/visits/{first}").status_code == 204
+        assert db.session.scalars(select(Visit.id)).all() == [second]
+        assert_error(api(KAJAANI).delete(f"/api/v1/visits/{first}"), 404, "not_found")
 
     def test_after_ten_minutes_is_422(self, api, demo_cards):
         visit_id = record(demo_cards, minutes_ago=11)

@@ -15,6 +15,7 @@ def limited_client(database_url, demo_cards):
     limiter.reset()
     with app.app_context():
         yield app.test_client()
+        db.session.remove()  # give back the connection of the test's own queries
         db.engine.dispose()
     limiter.reset()
 
@@ -34,6 +35,7 @@ def proxied_client(database_url, demo_cards):
     limiter.reset()
     with app.app_context():
         yield app.test_client()
+        db.session.remove()  # give back the connection of the test's own queries
         db.engine.dispose()
     limiter.reset()
 
@@ -111,3 +113,51 @@ def test_distributor_find_is_limited(limited_client):
     for _ in range(60):
         limited_client.get("/distributor/find?number=K7MX4PQ2D")
     assert limited_client.get("/distributor/find?number=K7MX4PQ2D").status_code == 429
+
+
+def _theatre_id() -> int:
+    from webapp.models import Organisation
+
+    name = "Kuopion kaupunginteatteri"
+    return db.session.scalar(db.select(Organisation.id).filter_by(name=name))
+
+
+def test_a_signed_in_scanner_cannot_escape_the_door_limit_by_varying_a_header(limited_client):
+    limited_client.sign_in("ovi@example.fi")
+    data = {"venue": _theatre_id(), "number": "K7MX4PQ2D"}
+    answers = [
+        limited_client.post(
+            "/scan/verify", data=data, headers={"Authorization": f"Bearer guess-{i}"}
+        ).status_code
+        for i in range(121)
+    ]
+    assert set(answers[:120]) == {200} and answers[120] == 429
+
+
+def test_an_api_token_cannot_escape_the_door_limit_by_spelling_its_header_otherwise(
+    limited_client,
+):
+    token = _api_token("ovi@example.fi")["Authorization"].removeprefix("Bearer ")
+    spellings = ["Bearer {}", "bearer {}", "BEARER {}", "Bearer  {}", "Bearer {} ", "bEaReR {}"]
+    answers = [
+        limited_client.post(
+            "/api/v1/verify",
+            json={"token": "x"},
+            headers={"Authorization": spellings[i % len(spellings)].format(token)},
+        ).status_code
+        for i in range(121)
+    ]
+    assert set(answers[:120]) == {200} and answers[120] == 429
+
+
+def test_recording_visits_counts_against_the_same_door_limit(limited_client):
+    limited_client.sign_in("ovi@example.fi")
+    data = {"venue": _theatre_id(), "number": "K7MX4PQ2D", "children": "0"}
+    for _ in range(60):
+        assert limited_client.post("/scan/verify", data=data).status_code == 200
+        assert limited_client.post("/scan/visits", data=data).status_code == 422  # unknown card
+    refused = limited_client.post("/scan/visits", data=data)
+    assert refused.status_code == 429
+    headers = _api_token("ovi@example.fi")
+    body = {"token": "x", "children": 0}
+    assert limited_client.post("/api/v1/visits", json=body, headers=headers).status_code == 429

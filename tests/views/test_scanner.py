@@ -265,6 +265,20 @@ class TestUndo:
         assert response.status_code == 409
         assert len(visits()) == 1
 
+    @pytest.mark.parametrize(
+        ("language", "title"), [("fi", "Käynti kumottu"), ("sv", "Besöket ångrat")]
+    )
+    def test_a_visit_sent_again_after_its_undo_stays_undone(self, door, language, title):
+        door.set_cookie("lang", language)
+        sent = {"token": door.token("active"), "idempotency_key": "k1"}
+        record(door, **sent)
+        [visit] = visits()
+        assert undo(door, visit).status_code == 200
+        again = record(door, **sent)  # the same form sent again
+        assert again.status_code == 422 and verdict_of(again) == ("refuse", "visit_undone")
+        assert title in again.text
+        assert visits() == []
+
     def test_undo_at_another_venue_is_not_found(self, door, client):
         record(door, token=door.token("active"))
         [visit] = visits()

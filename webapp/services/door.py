@@ -5,13 +5,28 @@ token or a typed number). A door check is the app's hottest path, so it reads th
 with two Core statements, built once, and no ORM objects: one for the staff with the active
 venues where they work (:func:`staff`; :func:`webapp.services.accounts.staff_for_api_token`
 runs the same read for the user of an API token), one for the card with its region's
-network periods, whether it was used at the venue that Finnish day and, when recording, the
-visit already stored under the idempotency key. Their rows become the plain objects below,
-which :func:`webapp.rules.verdict` reads like the models. A check that records nothing runs
-in autocommit (:func:`read_only`). A visit is inserted with ``ON CONFLICT DO NOTHING`` (a
-concurrent request with the same key stores nothing) and counted into the daily rollup in
-the same transaction (:func:`webapp.services.rollup.count`); an undo deletes it there
-(:func:`webapp.services.rollup.remove`).
+network periods, whether it was used at the venue that Finnish day and, when recording, who
+holds the idempotency key. Their rows become the plain objects below, which
+:func:`webapp.rules.verdict` reads like the models. A check that records nothing runs in
+autocommit (:func:`read_only`).
+
+Recording, against retries and races:
+
+* An idempotency key belongs to its venue *and card*. It is looked up only for a card that
+  what was shown names: a garbage token never reaches a stored visit, and the same key
+  with another card is refused (``idempotency_key_reused``), never answered with that
+  card's visit.
+* A visit is inserted with ``ON CONFLICT DO NOTHING`` (a concurrent request with the same
+  key stores nothing) and counted into the daily rollup in the same transaction
+  (:func:`webapp.services.rollup.count`).
+* An event's places are counted under a lock (:func:`_lock_places`): the event row
+  ``FOR UPDATE`` on PostgreSQL, the database's write lock on SQLite, so two doors cannot
+  both take the last place.
+* An undo deletes the visit there (:func:`webapp.services.rollup.remove`) and leaves an
+  :class:`~webapp.models.UndoneVisit`: its key stays taken (a retried POST answers
+  ``visit_undone`` and stores nothing) and a retried DELETE answers as done. Visit ids are
+  never reused (a sequence on PostgreSQL, ``AUTOINCREMENT`` on SQLite), so a retried DELETE
+  can never reach another visit.
 """
 
 from __future__ import annotations
@@ -23,7 +38,7 @@ from functools import wraps
 from itertools import groupby
 from typing import TypeVar
 
-from sqlalchemy import CursorResult, Row, bindparam, func, select
+from sqlalchemy import CursorResult, Row, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, tokens
@@ -38,6 +53,7 @@ from ..models import (
     OrganisationKind,
     Region,
     Role,
+    UndoneVisit,
     User,
     Visit,
     VisitConflict,
@@ -173,7 +189,7 @@ def _region_of(rows) -> DoorRegion:
 
 _user, _org = User.__table__, Organisation.__table__
 _region, _period = Region.__table__, NetworkMembership.__table__
-_card, _visit = Card.__table__, Visit.__table__
+_card, _visit, _undone = Card.__table__, Visit.__table__, UndoneVisit.__table__
 
 
 def staff_statement(user_id):
@@ -206,9 +222,16 @@ def staff_statement(user_id):
 
 _STAFF = staff_statement(bindparam("user_id"))
 
-_VISIT_BY_KEY = select(_visit.c.id).where(
-    _visit.c.venue_id == bindparam("venue_id"), _visit.c.idempotency_key == bindparam("key")
-)
+_KEYED = {"venue_id": bindparam("venue_id"), "idempotency_key": bindparam("key")}
+# Who holds the idempotency key at the venue: the visit stored under it, and its card (that
+# of the visit, or of the visit undone under it).
+_KEY_VISIT = select(_visit.c.id).filter_by(**_KEYED).scalar_subquery().label("key_visit")
+_KEY_CARD = func.coalesce(
+    select(_visit.c.card_id).filter_by(**_KEYED).scalar_subquery(),
+    select(_undone.c.card_id).filter_by(**_KEYED).scalar_subquery(),
+).label("key_card")
+_KEY_HOLDER = select(_KEY_VISIT, _KEY_CARD)
+_KEY_UNDONE = select(_undone.c.visit_id).filter_by(**_KEYED)
 
 _CARD = (
     select(
@@ -233,7 +256,8 @@ _CARD = (
         .limit(1)  # looked up for this card, not hashed over the venue's day of visits
         .exists()
         .label("visited_today"),
-        _VISIT_BY_KEY.scalar_subquery().label("existing_visit"),
+        _KEY_VISIT,
+        _KEY_CARD,
     )
     .select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
     .where(_card.c.number == bindparam("number"))
@@ -245,6 +269,10 @@ _INSERT = {  # a visit, unless the venue has one under the same idempotency key
     .returning(_visit.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+_UNDONE_AT = select(_undone.c.visit_id).where(
+    _undone.c.visit_id == bindparam("visit_id"), _undone.c.venue_id.in_(bindparam("venue_ids"))
+)
 
 _RECORDED = (
     select(
@@ -330,15 +358,18 @@ def record_visit(
     """Record a visit once per idempotency key; return it and whether it is new.
 
     ``source`` defaults to what was shown (camera or manual). Raises DoorError with the verdict's
-    reason when the card is refused, or with ``children_not_allowed``,
-    ``too_many_children``, ``invalid_children`` or ``conflict``.
+    reason when the card is refused, or with ``children_not_allowed``, ``too_many_children``,
+    ``invalid_children``, ``idempotency_key_reused`` (the key is another card's),
+    ``visit_undone`` (the key's visit was undone) or ``conflict``.
     """
     moment = moment or utcnow()
     idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
+    if event is not None and event.quota is not None:
+        _lock_places(event)
     decision, row = _check(shown, venue, moment, event, idempotency_key)
-    # The visit already stored under the key, read with the card when there was a card.
-    existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
-    if existing is not None and (stored := _recorded(existing)) is not None:
+    if row is None:  # no card named: nothing to look up under the key
+        raise DoorError(decision.reason, decision)
+    if idempotency_key is not None and (stored := _keyed(row, row.id, decision)) is not None:
         return stored, False
     if not decision.valid:
         raise DoorError(decision.reason, decision)
@@ -371,11 +402,10 @@ def record_offline_visit(
     """
     idempotency_key = digital.replay_key(shown.token) or idempotency_key
     decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=True)
-    existing = row.existing_visit if row is not None else _visit_by_key(venue, idempotency_key)
-    if existing is not None and (stored := _recorded(existing)) is not None:
-        return stored, False, conflicts_of(stored.id)
-    if decision.card is None:
+    if row is None:  # no genuine card to link the visit to
         raise DoorError(decision.reason, decision)
+    if (stored := _keyed(row, row.id, decision)) is not None:
+        return stored, False, conflicts_of(stored.id)
     if children < 0:
         raise DoorError(ErrorCode.INVALID_CHILDREN, decision)
     conflicts: list[tuple[ConflictCode, str | None, int | None]] = []
@@ -434,9 +464,14 @@ def _store(
         "idempotency_key": idempotency_key,
     }
     connection = db.session.connection()
+    keyed = {"venue_id": venue.id, "key": idempotency_key}
     for _attempt in range(3):
         visit_id = connection.execute(_INSERT[connection.dialect.name], values).scalar()
         if visit_id is not None:
+            if idempotency_key is not None and _run(_KEY_UNDONE, **keyed).first():
+                # An undo of the key's visit committed while this insert waited for it.
+                _run(delete(_visit).where(_visit.c.id == visit_id))
+                raise DoorError(ErrorCode.VISIT_UNDONE, decision)
             rollup.count(
                 db.session, card_id=card.id, venue_id=venue.id, day=day, adults=1, children=children
             )
@@ -444,25 +479,57 @@ def _store(
             return RecordedVisit(
                 visit_id, card.number, venue.id, 1, children, moment, offline
             ), True
-        # A concurrent request with the same key stored it first; unless that visit was
-        # undone in the meantime, it is the answer.
-        stored = _recorded(_visit_by_key(venue, idempotency_key))
+        # A concurrent request with the same key stored it first: answer as for a retry.
+        stored = _keyed(_run(_KEY_HOLDER, **keyed).one(), card.id, decision)
         if stored is not None:
             return stored, False
     raise DoorError(ErrorCode.CONFLICT, decision)
 
 
-def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> Visit:
+def _keyed(holder: Row, card_id: int, decision: Verdict) -> RecordedVisit | None:
+    """Return the visit stored under the key for this card, None when the key is free.
+
+    Raises DoorError ``idempotency_key_reused`` (the key is another card's) or
+    ``visit_undone`` (the key's visit was undone).
+    """
+    if holder.key_card is None:
+        return None
+    if holder.key_card != card_id:
+        raise DoorError(ErrorCode.IDEMPOTENCY_KEY_REUSED, decision)
+    stored = _recorded(holder.key_visit)
+    if stored is None:
+        raise DoorError(ErrorCode.VISIT_UNDONE, decision)
+    return stored
+
+
+def _lock_places(event: Event) -> None:
+    """Hold the event's places until commit, so that counting them and taking one is atomic.
+
+    PostgreSQL locks the event row; SQLite, which locks the whole database for a write and
+    begins its transaction at the first write, takes its write lock with a no-op update.
+    """
+    connection = db.session.connection()
+    if connection.dialect.name == "sqlite":
+        table = Event.__table__
+        connection.execute(update(table).where(table.c.id == event.id).values(quota=table.c.quota))
+    else:
+        connection.execute(select(Event.id).where(Event.id == event.id).with_for_update())
+
+
+def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> None:
     """Delete a visit recorded at one of the user's venues less than 10 minutes ago.
 
-    Raises DoorError ``not_found`` (also when a concurrent undo deleted it first) or
-    ``undo_window_passed``.
+    The visit leaves its tombstone (:class:`~webapp.models.UndoneVisit`); undoing it again
+    changes nothing. Raises DoorError ``not_found`` (also when a concurrent undo deleted it
+    first) or ``undo_window_passed``.
     """
     venue_ids = [venue.id for venue in user.venues]
     visit = db.session.scalar(
         select(Visit).where(Visit.id == visit_id, Visit.venue_id.in_(venue_ids))
     )
     if visit is None:
+        if _run(_UNDONE_AT, visit_id=visit_id, venue_ids=venue_ids).first():
+            return  # a retried undo
         raise DoorError(ErrorCode.NOT_FOUND)
     if (moment or utcnow()) - visit.recorded_at > UNDO_WINDOW:
         raise DoorError(ErrorCode.UNDO_WINDOW_PASSED)
@@ -476,8 +543,15 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
     if not rollup.remove(db.session, visit.id):
         raise DoorError(ErrorCode.NOT_FOUND)
     db.session.expunge(visit)  # deleted by the rollup's statement, not by the ORM
+    tombstone = {
+        "visit_id": visit.id,
+        "venue_id": visit.venue_id,
+        "card_id": visit.card_id,
+        "idempotency_key": visit.idempotency_key,
+        "undone_at": utcnow(),
+    }
+    _run(insert(_undone).values(**tombstone))
     audit.record("visit.undone", visit, actor=user, region_id=region_id, **details)
-    return visit
 
 
 def undo_by_key(venue_id: int, key: str, *, user: User, moment: datetime | None = None) -> Visit:
@@ -530,7 +604,7 @@ def _check(
     *,
     at_scan: bool = False,
 ) -> tuple[Verdict, Row | None]:
-    """Return the verdict and the card's row (with ``existing_visit``), None for no card.
+    """Return the verdict and the card's row (with the key's holder), None for no card.
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
     """
@@ -576,12 +650,6 @@ def _quota_full(event: Event | None) -> bool:
     if event is None or event.quota is None:
         return False
     return visits_per_event([event.id]).get(event.id, 0) >= event.quota
-
-
-def _visit_by_key(venue: VenueFacts, key: str | None) -> int | None:
-    if key is None:
-        return None
-    return _run(_VISIT_BY_KEY, venue_id=venue.id, key=key).scalar()
 
 
 def _recorded(visit_id: int | None) -> RecordedVisit | None:

@@ -251,9 +251,18 @@ def verify(data: dict, *, user: door.DoorStaff):
     "venue_required",
     "not_your_venue",
     "validation_error",
+    "idempotency_key_reused",
     description="The visit was not recorded: the card does not verify (`error` is the "
-    "verdict's reason), the children may not come free, or the input is wrong.",
+    "verdict's reason), the children may not come free, the input is wrong, or the "
+    "`idempotency_key` was already used for another card at the venue.",
 )
+@bp.fails(
+    409,
+    "visit_undone",
+    "conflict",
+    description="The visit under this `idempotency_key` was undone: nothing was stored.",
+)
+@ratelimits.door_checks
 def record_visit(data: dict, *, user: door.DoorStaff):
     """Record a visit
 
@@ -272,8 +281,8 @@ def record_visit(data: dict, *, user: door.DoorStaff):
             source=VisitSource.API,
         )
     except door.DoorError as error:
-        if error.code == ErrorCode.CONFLICT:  # a same-key race with an undo that did not settle
-            raise ApiError(409, ErrorCode.CONFLICT) from None
+        if error.code in (ErrorCode.CONFLICT, ErrorCode.VISIT_UNDONE):
+            raise ApiError(409, error.code) from None
         raise ApiError(422, error.code, door_message(error)) from None
     commit()
     return visit_body(visit), 201 if created else 200
@@ -281,13 +290,15 @@ def record_visit(data: dict, *, user: door.DoorStaff):
 
 @bp.route(f"/visits/<int(max={MAX_ID}):visit_id>", methods=["DELETE"], parameters=VISIT_ID)
 @bp.authenticated(Role.VENUE)
-@bp.response(204, description="The visit was deleted.")
+@bp.response(204, description="The visit was deleted (or had been: a retry changes nothing).")
 @bp.fails(404, "not_found", description="No visit with this id at the user's venues.")
 @bp.fails(422, "undo_window_passed", description="The visit is more than 10 minutes old.")
 def undo_visit(visit_id: int, *, user: User):
     """Undo a visit recorded by mistake
 
     Within 10 minutes of recording it, by the staff of the venue where it was recorded.
+    An undone visit stays undone: a retried `POST /visits` with its `idempotency_key`
+    answers 409 `visit_undone`, and visit ids are never reused.
     """
     try:
         door.undo_visit(visit_id, user=user)

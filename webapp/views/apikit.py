@@ -11,7 +11,7 @@ from functools import wraps
 from typing import Any
 
 import flask_smorest
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from flask_babel import gettext
 from webargs import core
 from webargs.flaskparser import FlaskParser, abort
@@ -254,6 +254,7 @@ class ApiBlueprint(flask_smorest.Blueprint):
                     raise ApiError(401, "unauthorized")
                 if user.role not in roles:
                     raise ApiError(403, "forbidden")
+                g.api_user_id = user.id  # whom the rate limits count (webapp.ratelimits)
                 return view(*args, user=user, **kwargs)
 
             wrapped = self.fails(401, "unauthorized", description="No valid API token was sent.")(

@@ -60,6 +60,7 @@ def verify():
 
 @bp.post("/scan/visits")
 @roles_required(Role.VENUE)
+@ratelimits.door_checks
 def record():
     venue, event = _place(request.form)
     shown = _shown(request.form)
