@@ -219,7 +219,9 @@ def test_exactly_one_in_31_alphabet_strings_is_valid(text):
         ("k7m-x4p-q2d", "K7M X4P Q2D"),
         (" K7M X4P Q2D ", "K7M X4P Q2D"),
         ("", ""),
-        ("ABCD", "ABC D"),
+        ("ABCD", "ABCD"),
+        ("K7MX4PQ23R", "K7M X4P Q23R"),
+        ("ABCDEFG", "ABC DEFG"),
     ],
 )
 def test_format_number(number, formatted):
