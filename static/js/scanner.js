@@ -6,7 +6,7 @@
 // sent by itself when the network returns (offline-queue.js, also from the service
 // worker). The same code seen again within a few seconds is ignored.
 
-import { isValidNumber, normalizeNumber } from "./cardnumber.js";
+import { normalizeNumber, parsePrinted } from "./cardnumber.js";
 import { createDetector } from "./decoder.js";
 import { OfflineList, finnishToday, offlineVerdict } from "./offline-verdict.js";
 import { registerServiceWorker } from "./pwa.js";
@@ -194,7 +194,7 @@ function timeoutSignal(ms) {
 
 function manualEntry(form) {
   const input = form.elements.number;
-  if (!isValidNumber(input.value)) {
+  if (!parsePrinted(input.value)) {
     ui.fieldError(input, config.labels.invalid_number);
     input.focus();
     return;
