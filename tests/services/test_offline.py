@@ -1,8 +1,8 @@
 import hashlib
 import json
 import random
-from time import perf_counter
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 
 import pytest
 from sqlalchemy import event, update

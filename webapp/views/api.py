@@ -254,7 +254,8 @@ def verify(data: dict, *, user: door.DoorStaff):
 def record_visit(data: dict, *, user: door.DoorStaff):
     """Record a visit
 
-    Verifies the `token` (or the typed `number`, the card's `printed_number`) and records one use of the card by the holder (one adult) and
+    Verifies the `token` (or the typed `number`, the card's `printed_number`) and records
+    one use of the card by the holder (one adult) and
     `children` children. Send an `idempotency_key` so that a retried request does not count
     the visit twice.
     """
