@@ -15,7 +15,11 @@ from webapp.extensions import db
 from webapp.models import Card
 from webapp.services import cards
 
-from .test_scanner import VERDICT, go_offline, no_sw_context, scanner, start, token_of  # noqa: F401
+from . import test_scanner
+from .test_scanner import VERDICT, go_offline, start, token_of
+
+scanner = test_scanner.scanner  # the scanner page's fixtures
+no_sw_context = test_scanner.no_sw_context
 
 
 def card_of(number: str) -> Card:
