@@ -219,7 +219,9 @@ def test_exactly_one_in_31_alphabet_strings_is_valid(text):
         ("k7m-x4p-q2d", "K7M X4P Q2D"),
         (" K7M X4P Q2D ", "K7M X4P Q2D"),
         ("", ""),
-        ("ABCD", "ABC D"),
+        ("ABCD", "ABCD"),
+        ("K7MX4PQ23R", "K7M X4P Q23R"),
+        ("ABCDEFG", "ABC DEFG"),
     ],
 )
 def test_format_number(number, formatted):
@@ -233,3 +235,64 @@ def test_format_number_round_trips():
         assert formatted.count(" ") == 2
         assert normalize(formatted) == number
         assert is_valid(formatted)
+
+
+# Printed numbers: the number plus a version, covered by its own check character.
+
+
+def test_printed_number_pins_the_scheme():
+    assert cardnumbers.printed_number("K7MX4PQ2D", 1) == "K7MX4PQ2D"  # the bare number
+    assert cardnumbers.printed_number("K7MX4PQ2D", 2) == "K7MX4PQ23R"
+    assert cardnumbers.printed_number("K7MX4PQ2D", 32) == "K7MX4PQ2325"
+    assert cardnumbers.parse_printed("k7mx-4pq2 3r") == ("K7MX4PQ2D", 2)
+
+
+def test_every_generation_has_its_own_printed_number_that_parses_back():
+    for number in NUMBERS[:5]:
+        printed = [cardnumbers.printed_number(number, g) for g in range(1, 2000)]
+        assert len(set(printed)) == len(printed)  # an older generation's is never current
+        for generation, text in enumerate(printed, start=1):
+            assert cardnumbers.parse_printed(text) == (number, generation)
+    top = cardnumbers.printed_number(NUMBERS[0], cardnumbers.MAX_GENERATION)
+    assert len(top) == cardnumbers.MAX_PRINTED_LENGTH
+    assert cardnumbers.parse_printed(top) == (NUMBERS[0], cardnumbers.MAX_GENERATION)
+
+
+def test_every_substitution_and_swap_in_a_printed_number_is_detected():
+    for number in NUMBERS[:20]:
+        for generation in (2, 17, 31, 32, 999, 123_456):
+            printed = cardnumbers.printed_number(number, generation)
+            for position, original in enumerate(printed):
+                for char in ALPHABET:
+                    if char != original:
+                        typo = printed[:position] + char + printed[position + 1 :]
+                        assert cardnumbers.parse_printed(typo) is None, typo
+            for i in range(len(printed)):
+                for j in range(i + 1, len(printed)):
+                    if printed[i] != printed[j]:
+                        swapped = list(printed)
+                        swapped[i], swapped[j] = swapped[j], swapped[i]
+                        assert cardnumbers.parse_printed("".join(swapped)) is None
+
+
+def test_printed_number_refuses_a_leading_zero_version_and_bad_input():
+    body = NUMBERS[0][:8] + "2"  # version 0: not a printed number
+    fake = body + ALPHABET[-cardnumbers._weighted_sum(body, 10) % 31]
+    assert cardnumbers.parse_printed(fake) is None
+    for bad in ("", "K7MX4PQ2", "K7MX4PQ2D" + "3" * 8, None, 12, "K7MX4PQ2O3R"):
+        assert cardnumbers.parse_printed(bad) is None
+    with pytest.raises(ValueError):
+        cardnumbers.printed_number("K7MX4PQ2R", 1)
+    with pytest.raises(ValueError):
+        cardnumbers.printed_number(NUMBERS[0], 0)
+
+
+@FAST
+@given(st.text(max_size=30))
+def test_parse_printed_never_raises(text):
+    parsed = cardnumbers.parse_printed(text)
+    if parsed is not None:
+        number, generation = parsed
+        assert is_valid(number) and cardnumbers.printed_number(number, generation) == normalize(
+            text
+        )

@@ -36,6 +36,33 @@ form a field and a product of two non-zero residues is never zero):
 A random mistyping of several characters slips through with probability 1/31.
 Eight random characters give 31**8 (about 8.5e11, 39.6 bits) numbers, so the
 code that stores a new number must still enforce uniqueness.
+
+Printed numbers: what staff type changes at every reissue
+----------------------------------------------------------
+The number above is the card's stable identity.  What is printed on the card
+(and shown on the digital card) is its *printed number*, which also says the
+card's generation, so that the number on a lost card stops working when the
+card is reissued:
+
+* generation 1: the number itself, ``K7MX4PQ2D`` (cards printed before printed
+  numbers existed show it, and keep working until they are reissued);
+* generation ``g >= 2``: the eight data characters, the *version* ``g - 1``
+  written in base 31 with the alphabet's digits and no leading zero (``3`` for
+  generation 2, ... ``Z`` for 31, ``32`` for 32, at most seven characters for
+  :data:`MAX_GENERATION`), then a check character over all of them:
+  ``K7MX4PQ2`` + ``3`` + ``X`` = ``K7MX4PQ23X``.
+
+The check character of a printed number of length ``L`` (10 to 16) follows the
+same rule with the weights ``L, L-1, ..., 1``: the weighted sum of all ``L``
+characters is 0 mod 31.  The weights are distinct and lie in 1-16, below 31,
+so the two arguments above hold word for word: every single substitution and
+every swap of two different characters is detected, in the version too.  The
+map generation -> printed number is one-to-one: the length tells a bare number
+(generation 1) from a versioned one, and base 31 without a leading zero writes
+each generation in exactly one way (a leading ``2``, the zero digit, is
+refused).  So an older generation's printed number never equals the current
+one: it parses to its own, lower generation, which the door answers
+``replaced``.
 """
 
 from __future__ import annotations
@@ -45,10 +72,11 @@ import unicodedata
 
 ALPHABET: str = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 LENGTH = 9
+MAX_GENERATION = 999_999_999
+MAX_PRINTED_LENGTH = 16  # 8 data + 7 version characters (31**7 > MAX_GENERATION) + check
 
 _DATA_LENGTH = LENGTH - 1
 _MODULUS = len(ALPHABET)  # 31, a prime
-_WEIGHTS = tuple(range(LENGTH, 0, -1))  # (9, 8, ..., 2) for data, 1 for the check character
 _VALUES = {char: value for value, char in enumerate(ALPHABET)}
 _GROUP = 3
 
@@ -60,11 +88,12 @@ _EXTRA_SEPARATORS = frozenset("._/\\,:;·•‧∙")
 _SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf", "Pd"})
 
 assert len(ALPHABET) == 31 and len(set(ALPHABET)) == 31
-assert len(set(_WEIGHTS)) == LENGTH and all(0 < w < _MODULUS for w in _WEIGHTS)
+assert MAX_PRINTED_LENGTH < _MODULUS and _MODULUS**7 > MAX_GENERATION  # distinct weights
 
 
-def _weighted_sum(chars: str) -> int:
-    return sum(w * _VALUES[c] for w, c in zip(_WEIGHTS, chars, strict=False)) % _MODULUS
+def _weighted_sum(chars: str, length: int = LENGTH) -> int:
+    """Return the sum of weight (``length``, ``length - 1``, ...) x value of the characters."""
+    return sum((length - p) * _VALUES[c] for p, c in enumerate(chars)) % _MODULUS
 
 
 def _is_separator(char: str) -> bool:
@@ -107,7 +136,52 @@ def is_valid(number: str) -> bool:
     )
 
 
-def format_number(number: str) -> str:
-    """Normalize the number and split it into groups of three for display: ``K7M X4P Q2D``."""
+def printed_number(number: str, generation: int) -> str:
+    """Return what is printed on the card of that number and generation (see the docstring)."""
+    if not is_valid(number) or not 1 <= generation <= MAX_GENERATION:
+        raise ValueError("expected a valid card number and a generation from 1")
     number = normalize(number)
-    return " ".join(number[i : i + _GROUP] for i in range(0, len(number), _GROUP))
+    if generation == 1:
+        return number
+    version, value = "", generation - 1
+    while value:
+        value, digit = divmod(value, _MODULUS)
+        version = ALPHABET[digit] + version
+    body = number[:_DATA_LENGTH] + version
+    length = len(body) + 1
+    return body + ALPHABET[-_weighted_sum(body, length) % _MODULUS]
+
+
+def parse_printed(text: str) -> tuple[str, int] | None:
+    """Return the (stable number, generation) of a typed printed number, None if it is none.
+
+    Tolerant of case and separators like :func:`normalize`; a bare number is generation 1.
+    """
+    if not isinstance(text, str):
+        return None
+    typed = normalize(text)
+    if len(typed) == LENGTH:
+        return (typed, 1) if is_valid(typed) else None
+    if not LENGTH < len(typed) <= MAX_PRINTED_LENGTH or any(c not in _VALUES for c in typed):
+        return None
+    version = typed[_DATA_LENGTH:-1]
+    if version[0] == ALPHABET[0] or _weighted_sum(typed, len(typed)) != 0:
+        return None
+    value = 0
+    for char in version:
+        value = value * _MODULUS + _VALUES[char]
+    generation = value + 1
+    if generation > MAX_GENERATION:
+        return None
+    data = typed[:_DATA_LENGTH]
+    return data + check_character(data), generation
+
+
+def format_number(number: str) -> str:
+    """Normalize the number and split it into groups of three for display: ``K7M X4P Q2D``
+    (a lone last character joins the group before it: ``K7M X4P Q23X``)."""
+    number = normalize(number)
+    groups = [number[i : i + _GROUP] for i in range(0, len(number), _GROUP)]
+    if len(groups) > 1 and len(groups[-1]) == 1:
+        groups[-2:] = [groups[-2] + groups[-1]]
+    return " ".join(groups)

@@ -7,9 +7,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import backup, demo, tokens
+from . import backup, cardnumbers, demo, tokens
 from .extensions import db
-from .models import User
+from .models import Card, User
 from .services import accounts, keys, rollup
 
 
@@ -44,6 +44,8 @@ def demo_command(if_possible: bool) -> None:
         click.echo(f"  {email}", err=True)
     for state, number in cards.items():
         click.echo(f"{state} {number}")
+        printed = db.session.scalar(select(Card).where(Card.number == number)).printed_number
+        click.echo(f"  {state}: typed as {cardnumbers.format_number(printed)}", err=True)
 
 
 @click.command("api-token")

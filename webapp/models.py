@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import rules
+from . import cardnumbers, rules
 from .extensions import db
 
 
@@ -307,9 +307,17 @@ class Card(db.Model):
     )
     # The Helsinki date of the card's first visit (None: never used); kept by services.rollup.
     first_used_on: Mapped[date | None] = mapped_column(Date)
+    # The slow salted hash of the number in the offline list, cached as "<salt id>:<digest>"
+    # (webapp.services.offline.number_hashes); None or another salt id: not computed yet.
+    number_hash: Mapped[str | None] = mapped_column(String(40))
 
     region: Mapped[Region] = relationship()
     issuer: Mapped[Organisation] = relationship()
+
+    @property
+    def printed_number(self) -> str:
+        """What is printed on the card and typed at the door; it changes at every reissue."""
+        return cardnumbers.printed_number(self.number, self.generation)
 
     def status_on(self, day: date) -> CardStatus:
         """Return the card's status as the API reports it on that day."""

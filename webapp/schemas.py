@@ -155,12 +155,33 @@ class RevokeSchema(RequestSchema):
     reason = _one_of(RevokeReason, "Why the card is revoked.", required=True)
 
 
+def _token_or_number(data: dict) -> None:
+    """Exactly one of ``token`` and ``number`` (given, even empty), else a message on both."""
+    if (data.get("token") is None) == (data.get("number") is None):
+        text = N_("Give either token or number.")
+        raise ValidationError({"token": [text], "number": [text]})
+
+
 class VerifySchema(RequestSchema):
     token = Text(
-        required=True,
-        metadata={"description": "The scanned QR payload (printed card or digital card)."},
+        metadata={
+            "description": "The scanned QR payload (printed card or digital card); "
+            "give either `token` or `number`."
+        },
+    )
+    number = Text(
+        validate=validate.Length(1, 64, error=N_("Give 1 to 64 characters.")),
+        metadata={
+            "description": "The card's `printed_number` typed by hand (a damaged code), in any "
+            "case, with or without spaces or dashes; an older generation's answers `replaced`.",
+            "example": "K7MX4PQ23R",
+        },
     )
     venue = _id("Id of the venue; needed only when the user works at several venues.")
+
+    @validates_schema
+    def _exactly_one(self, data: dict, **kwargs) -> None:
+        _token_or_number(data)
 
 
 class VisitCreateSchema(VerifySchema):
@@ -199,11 +220,6 @@ class OfflineVisitSchema(VisitCreateSchema):
     event = fields.Integer(strict=True, allow_none=True, load_default=None)
     scanned_at = Moment(required=True)
     recorder = fields.String(allow_none=True, load_default=None)  # the view checks it
-
-    @validates_schema
-    def _token_or_number(self, data: dict, **kwargs) -> None:
-        if bool(data.get("token")) == bool(data.get("number")):
-            raise ValidationError(N_("Give either token or number."))
 
 
 # Statistics reach no further: the day after the end and its month must still be dates.
@@ -286,7 +302,20 @@ class ErrorSchema(Schema):
 
 
 class CardSchema(Schema):
-    number = fields.String(required=True, metadata={"example": "K7MX4PQ2D"})
+    number = fields.String(
+        required=True,
+        metadata={"description": "The card's stable identity.", "example": "K7MX4PQ2D"},
+    )
+    printed_number = fields.String(
+        required=True,
+        metadata={
+            "description": "What is printed on the card and shown on the digital card, which "
+            "staff type at the door (`number` in verify and visits). It changes at every "
+            "reissue: the number for the first generation, then the number's first eight "
+            "characters, a version and a check character.",
+            "example": "K7MX4PQ23R",
+        },
+    )
     token = fields.String(
         metadata={
             "description": "The signed payload of the card's QR code. Only for the issuing "

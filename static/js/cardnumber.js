@@ -1,9 +1,15 @@
 // Kaikukortti card numbers in the browser: the same rules as webapp/cardnumbers.py.
-// Nine characters from a 31-letter alphabet without look-alikes; the ninth is a check
-// character: the sum of weight (9..1) x value over all nine is 0 modulo 31.
+// A card number is nine characters from a 31-letter alphabet without look-alikes; the
+// ninth is a check character: the sum of weight (9..1) x value over all nine is 0 mod 31.
+// What is printed on the card (and typed) is the printed number: the number itself for
+// the first generation, else its eight data characters, the version (generation - 1 in
+// base 31, no leading zero) and a check character with the weights length..1.
 
 const ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 const LENGTH = 9;
+const DATA = 8;
+const MAX_PRINTED = 16;
+const MAX_GENERATION = 999999999;
 
 /** Upper-case the text and drop spaces, dashes, dots and similar separators. */
 export function normalizeNumber(text) {
@@ -12,20 +18,44 @@ export function normalizeNumber(text) {
     .replace(/[\s\p{Pd}\p{Cf}._/\\,:;·•‧∙]/gu, "");
 }
 
+/** The weighted sum mod 31 (weights length, length - 1, ...), or -1 for a foreign character. */
+function weightedSum(chars, length) {
+  let sum = 0;
+  for (let i = 0; i < chars.length; i += 1) {
+    const value = ALPHABET.indexOf(chars[i]);
+    if (value < 0) return -1;
+    sum += (length - i) * value;
+  }
+  return sum % ALPHABET.length;
+}
+
 /** Tell whether the text, normalized, is a card number with a correct check character. */
 export function isValidNumber(text) {
   const number = normalizeNumber(text);
-  if (number.length !== LENGTH) return false;
-  let sum = 0;
-  for (let i = 0; i < LENGTH; i += 1) {
-    const value = ALPHABET.indexOf(number[i]);
-    if (value < 0) return false;
-    sum += (LENGTH - i) * value;
-  }
-  return sum % ALPHABET.length === 0;
+  return number.length === LENGTH && weightedSum(number, LENGTH) === 0;
 }
 
-/** Show the number in groups of three: K7M X4P Q2D. */
+/** The {number, generation} of a typed printed number, or null when it is none. */
+export function parsePrinted(text) {
+  const typed = normalizeNumber(text);
+  if (typed.length === LENGTH) return isValidNumber(typed) ? { number: typed, generation: 1 } : null;
+  if (typed.length <= LENGTH || typed.length > MAX_PRINTED) return null;
+  if (typed[DATA] === ALPHABET[0] || weightedSum(typed, typed.length) !== 0) return null;
+  let value = 0;
+  for (const char of typed.slice(DATA, -1)) value = value * ALPHABET.length + ALPHABET.indexOf(char);
+  const generation = value + 1;
+  if (generation > MAX_GENERATION) return null;
+  const data = typed.slice(0, DATA);
+  const check = ALPHABET[(ALPHABET.length - weightedSum(data, LENGTH)) % ALPHABET.length];
+  return { number: data + check, generation };
+}
+
+/** Show the number in groups of three (K7M X4P Q2D); a lone last character joins the group before. */
 export function formatNumber(text) {
-  return normalizeNumber(text).replace(/(.{3})(?=.)/g, "$1 ");
+  const groups = normalizeNumber(text).match(/.{1,3}/g) || [];
+  if (groups.length > 1 && groups[groups.length - 1].length === 1) {
+    const last = groups.pop();
+    groups[groups.length - 1] += last;
+  }
+  return groups.join(" ");
 }

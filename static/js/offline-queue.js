@@ -262,10 +262,12 @@
   }
 
   /** Fetch the venue's list (only the changes when one is stored) and store it. */
-  async function syncList(venue) {
-    const stored = await getList(venue);
+  // A delta whose result does not hold the server's count is replaced by the whole list.
+  async function syncList(venue, whole = false) {
+    const stored = whole ? null : await getList(venue);
     const query = new URLSearchParams({ venue });
     if (stored) query.set("since", stored.generated_at);
+    const asked = Date.now();
     const response = await fetch(`${urls.offlineList}?${query}`, {
       credentials: "same-origin",
       headers: { Accept: "application/json" },
@@ -273,14 +275,20 @@
     });
     if (!response.ok) throw new Error(`offline list: HTTP ${response.status}`);
     const update = await response.json();
+    const received = Date.now();
     const cards = update.full || !stored ? {} : stored.cards;
     for (const id of update.removed) delete cards[id];
     for (const card of update.cards) cards[card.id] = card;
+    if (!update.full && Object.keys(cards).length !== update.count) return syncList(venue, true);
     const list = {
       venue,
       generated_at: update.generated_at,
       valid_on: update.valid_on,
-      synced_at: new Date().toISOString(),
+      synced_at: new Date(received).toISOString(),
+      // how far the server's clock was ahead of this phone's (the request's midpoint)
+      clock_offset_ms: Date.parse(update.generated_at) - (asked + received) / 2,
+      salt: update.salt,
+      iterations: update.iterations,
       issuers: update.issuers,
       max_age: update.max_age,
       cards,

@@ -1,20 +1,24 @@
 // The verdict the phone makes by itself when the server cannot be reached.
 //
 // It looks the scanned code up in the venue's validity list (see
-// webapp/services/offline.py): a printed code by the SHA-256 of the whole signed token,
-// a typed number by a short SHA-256 of the number. A forged or altered printed code
-// hashes to a digest that is not in the list. A digital card's own code ("C.", signed on
+// webapp/services/offline.py): a printed code by the SHA-256 of the whole signed token
+// (as each accepted signing key signs it), a typed printed number by a slow salted hash
+// (PBKDF2-SHA256, the list's salt and iterations, 64 bits) of the stable number it holds,
+// then by its generation: an older one is "replaced", and a typed number that matches is
+// only orange ("look at the card"). A forged or altered printed code hashes to a digest
+// that is not in the list. A list older than 48 hours decides nothing ("check online"). A digital card's own code ("C.", signed on
 // the holder's phone; format in webapp/tokens.py) is verified with WebCrypto: the issuer's
 // signature over its certificate with a public key of the list's `issuers`, the phone's
 // signature over the code, its age, then the card by the certificate's device serial and
 // generation. The door holds only public keys: nothing here can sign a code. The older
 // server-signed digital code ("D.") is refused: the staff types the number instead.
 
-import { normalizeNumber } from "./cardnumber.js";
+import { normalizeNumber, parsePrinted } from "./cardnumber.js";
 
 const TOKEN_DIGEST_LENGTH = 16;
-const NUMBER_DIGEST_LENGTH = 8;
-const NUMBER_PREFIX = "kaikukortti.number.";
+const NUMBER_HASH_BITS = 64;
+export const MAX_LIST_AGE_MS = 48 * 3600 * 1000;
+export const MAX_CLOCK_OFFSET_MS = 5 * 60 * 1000;
 const DIGITAL_PREFIX = "D.";
 const DEVICE_PREFIX = "C.";
 const MAX_AGE_SECONDS = 120; // DIGITAL_TOKEN_MAX_AGE, unless the list says otherwise
@@ -35,6 +39,16 @@ async function sha256Hex(text) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The list's slow salted hash of a stable card number (webapp.services.offline.number_hash). */
+export async function numberHash(number, salt, iterations) {
+  const key = await crypto.subtle.importKey("raw", encoder.encode(number), "PBKDF2", false, [
+    "deriveBits",
+  ]);
+  const params = { name: "PBKDF2", hash: "SHA-256", salt: encoder.encode(salt), iterations };
+  const bits = await crypto.subtle.deriveBits(params, key, NUMBER_HASH_BITS);
+  return Array.from(new Uint8Array(bits), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** The stored list with lookups by token digest and by number digest. */
 export class OfflineList {
   constructor(stored) {
@@ -43,7 +57,7 @@ export class OfflineList {
     this.byNumber = new Map();
     this.byDevice = new Map();
     for (const card of Object.values(stored.cards)) {
-      this.byToken.set(card.token, card);
+      for (const token of card.tokens || []) this.byToken.set(token, card);
       if (!this.byNumber.has(card.number)) this.byNumber.set(card.number, card);
       if (card.device != null) this.byDevice.set(card.device, card);
     }
@@ -52,7 +66,18 @@ export class OfflineList {
   }
 
   get size() {
-    return this.byToken.size;
+    return Object.keys(this.stored.cards).length;
+  }
+
+  /** Whether the list is too old to decide from (48 hours after its download). */
+  tooOld(now = Date.now()) {
+    const synced = Date.parse(this.stored.synced_at);
+    return !(now - synced <= MAX_LIST_AGE_MS);
+  }
+
+  /** Whether the phone's clock was more than 5 minutes off the server's at the last sync. */
+  get clockOff() {
+    return Math.abs(this.stored.clock_offset_ms || 0) > MAX_CLOCK_OFFSET_MS;
   }
 }
 
@@ -74,22 +99,32 @@ export function finnishToday(now = new Date()) {
  */
 export async function offlineVerdict(scan, list, { visitedToday = () => false } = {}) {
   if (!list) return { state: "refuse", key: "offline_no_list" };
-  let card;
-  let number;
+  if (list.tooOld()) return { state: "refuse", key: "offline_list_old" };
+  const result = await listVerdict(scan, list, visitedToday);
+  return list.clockOff ? { ...result, clockOff: true } : result;
+}
+
+async function listVerdict(scan, list, visitedToday) {
   if (scan.token) {
     const token = scan.token.trim();
     if (token.startsWith(DIGITAL_PREFIX)) return { state: "refuse", key: "offline_digital" };
     if (token.startsWith(DEVICE_PREFIX)) return deviceVerdict(token, list, visitedToday);
     const digest = (await sha256Hex(token)).slice(0, TOKEN_DIGEST_LENGTH);
-    card = list.byToken.get(digest);
-    number = token.split(".")[0];
-  } else {
-    number = normalizeNumber(scan.number);
-    const digest = (await sha256Hex(NUMBER_PREFIX + number)).slice(0, NUMBER_DIGEST_LENGTH);
-    card = list.byNumber.get(digest);
+    const card = list.byToken.get(digest);
+    if (!card) return { state: "refuse", key: "offline_unknown" };
+    return dated(card, token.split(".")[0], visitedToday);
   }
+  const number = normalizeNumber(scan.number);
+  const printed = parsePrinted(number);
+  const { salt, iterations } = list.stored;
+  if (!printed || !salt) return { state: "refuse", key: "offline_unknown" };
+  const card = list.byNumber.get(await numberHash(printed.number, salt, iterations));
   if (!card) return { state: "refuse", key: "offline_unknown" };
-  return dated(card, number, visitedToday);
+  if (printed.generation < card.generation) return { state: "refuse", key: "replaced", number };
+  if (printed.generation > card.generation) return { state: "refuse", key: "offline_unknown" };
+  const result = dated(card, number, visitedToday);
+  // A typed number proves less than a signed code: the staff looks at the card itself.
+  return result.state === "ok" ? { ...result, state: "warn", key: "offline_typed" } : result;
 }
 
 function dated(card, number, visitedToday) {

@@ -102,6 +102,10 @@ export class ScannerUI {
     slot(panel, "mark").textContent = MARKS[result.state];
     slot(panel, "title").textContent = fill(words.title, values);
     slot(panel, "staff").textContent = fill(words.staff, values);
+    if (result.clockOff) {
+      panel.dataset.clock = "off";
+      slot(panel, "staff").textContent += ` ${this.labels.clock_off}`;
+    }
     slot(panel, "holder").textContent = fill(words.holder, values);
     const accepted = result.state !== "refuse";
     if (card) {

@@ -279,7 +279,8 @@ def test_offline_typed_number_is_checked_against_the_list(scanner, demo_cards, n
     page.get_by_label("Card number").fill(demo_cards["active"])
     page.get_by_role("button", name="Check").click()
     verdict = page.locator(VERDICT)
-    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-state", "warn")  # typed: look at the card
+    expect(verdict).to_have_attribute("data-reason", "offline_typed")
     expect(verdict).to_have_attribute("data-offline", "true")
 
 

@@ -1,15 +1,18 @@
+import hashlib
 import json
+import random
 from datetime import UTC, date, datetime, time, timedelta
+from time import perf_counter
 
 import pytest
 from sqlalchemy import event, update
 
-from webapp import tokens
+from webapp import cardnumbers, tokens
 from webapp.extensions import db
 from webapp.models import Card, RevokeReason, Role
 from webapp.rules import HELSINKI, helsinki_date
-from webapp.services import cards
-from webapp.services.offline import number_digest, validity_list
+from webapp.services import cards, offline
+from webapp.services.offline import number_hash, number_salt, validity_list
 
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
 
@@ -30,16 +33,19 @@ def place():
 
 
 def listed(result: dict) -> dict[str, dict]:
-    return {entry["token"]: entry for entry in result["cards"]}
+    return {token: entry for entry in result["cards"] for token in entry["tokens"]}
 
 
-def test_valid_card_is_listed_by_the_digest_of_its_printed_token(place):
+def test_valid_card_is_listed_by_the_digest_of_its_printed_token(place, app):
     theatre, _, card, _, _ = place
     entry = listed(validity_list(theatre))[tokens.token_digest(cards.printed_token(card))]
     assert entry == {
         "id": card.id,
-        "token": tokens.token_digest(cards.printed_token(card)),
-        "number": number_digest(card.number),
+        "tokens": [
+            tokens.token_digest(tokens.sign_card(card.number, 1, [key]))
+            for key in app.config["CARD_SIGNING_KEYS"]
+        ],
+        "number": number_hash(card.number, number_salt()),
         "valid_from": card.valid_from.isoformat(),
         "valid_until": card.valid_until.isoformat(),
         "region": "pohjois-savo",
@@ -103,13 +109,109 @@ def test_cards_of_a_region_outside_the_network_are_left_out(place):
     assert {entry["id"] for entry in validity_list(theatre)["cards"]} == {card.id}
 
 
-def test_number_digest_ignores_case_and_separators(place):
+def test_number_hash_is_slow_salted_and_64_bits(place, app):
     _, _, card, _, _ = place
     number = card.number
-    assert number_digest(f"{number[:3].lower()} {number[3:6]}-{number[6:]}") == number_digest(
-        number
-    )
-    assert len(number_digest(number)) == 8
+    salt = number_salt()
+    typed = f"{number[:3].lower()} {number[3:6]}-{number[6:]}"
+    assert number_hash(typed, salt) == number_hash(number, salt)
+    assert len(number_hash(number, salt)) == 16  # 64 bits: 100,000 cards / 2**64 < 1e-9
+    assert number_hash(number, "another-salt") != number_hash(number, salt)
+    # PBKDF2-HMAC-SHA256 with the list's salt and iterations: what the phone computes.
+    result = validity_list(place[0])
+    assert (result["salt"], result["iterations"]) == (salt, 10_000)
+    expected = hashlib.pbkdf2_hmac("sha256", number.encode(), salt.encode(), 10_000, 8).hex()
+    assert {entry["number"] for entry in result["cards"]} >= {expected}
+    app.config["OFFLINE_NUMBER_SALT"] = "a-configured-salt"
+    assert validity_list(place[0])["salt"] == "a-configured-salt"
+
+
+def test_number_hashes_are_cached_under_the_salt_without_touching_the_card(place, app):
+    theatre, _, card, _, _ = place
+    before = card.updated_at
+    first = validity_list(theatre)
+    db.session.commit()
+    db.session.refresh(card)
+    assert card.number_hash.endswith(":" + number_hash(card.number, number_salt()))
+    assert card.updated_at == before  # a cache: the next delta does not resend the card
+    card.number_hash = card.number_hash.split(":")[0] + ":0000000000000000"
+    db.session.commit()
+    cached = {entry["id"]: entry["number"] for entry in validity_list(theatre)["cards"]}
+    assert cached[card.id] == "0000000000000000"  # read from the column, not recomputed
+    app.config["OFFLINE_NUMBER_SALT"] = "rotated"
+    rotated = {entry["id"]: entry["number"] for entry in validity_list(theatre)["cards"]}
+    assert rotated[card.id] == number_hash(card.number, "rotated")
+    assert first["cards"]
+
+
+def test_a_card_printed_before_a_key_rotation_is_listed(place, app):
+    theatre, _, card, _, _ = place
+    printed_before = cards.printed_token(card)
+    app.config["CARD_SIGNING_KEYS"] = [*app.config["CARD_SIGNING_KEYS"], "newer-key"]
+    printed_after = cards.printed_token(card)
+    assert printed_before != printed_after
+    entries = listed(validity_list(theatre))
+    assert entries[tokens.token_digest(printed_before)]["id"] == card.id
+    assert entries[tokens.token_digest(printed_after)]["id"] == card.id
+    app.config["CARD_SIGNING_KEYS"] = app.config["CARD_SIGNING_KEYS"][-1:]  # old key retired
+    assert tokens.token_digest(printed_before) not in listed(validity_list(theatre))
+
+
+def test_delta_counts_the_whole_list(place):
+    theatre, college, card, kainuu_card, issuer = place
+    now = datetime.now(UTC)
+    since = same_day_since(now)
+    age_all_cards(since - timedelta(hours=1))
+    create_card(issuer)
+    cards.revoke_card(card, actor=None, reason=RevokeReason.MISUSE)
+    db.session.commit()
+    whole = validity_list(theatre, moment=now)
+    delta = validity_list(theatre, since=since, moment=now)
+    assert delta["full"] is False
+    assert delta["count"] == whole["count"] == len(whole["cards"]) == 2
+    home = validity_list(college, moment=now)
+    assert validity_list(college, since=since, moment=now)["count"] == home["count"] == 1
+    kainuu_card.region.memberships[0].starts_on = date.today() + timedelta(days=400)
+    db.session.commit()
+    assert validity_list(theatre, since=since, moment=now)["count"] == 1
+
+
+def test_a_big_list_is_built_from_the_cached_hashes(place):
+    """10,000 cards with cached hashes: no PBKDF2 at all while building (timed, see report)."""
+    theatre, _, card, _, _ = place
+    prefix = "x"
+    rng = random.Random(13)
+    data = {"".join(rng.choice(cardnumbers.ALPHABET) for _ in range(8)) for _ in range(10_000)}
+    numbers = [code + cardnumbers.check_character(code) for code in sorted(data)]
+    rows = [
+        {
+            "number": numbers[index],
+            "region_id": card.region_id,
+            "issuer_id": card.issuer_id,
+            "birth_year": 1980,
+            "postcode": "70100",
+            "children": 0,
+            "valid_from": card.valid_from,
+            "valid_until": card.valid_until,
+            "digital_key": f"key-{index}",
+            "generation": 1,
+            "revoked": False,
+        }
+        for index in range(len(numbers))
+    ]
+    db.session.execute(Card.__table__.insert(), rows)
+    db.session.commit()
+    salt_id = offline._salt_id(number_salt())
+    db.session.execute(update(Card).values(number_hash=f"{salt_id}:{prefix * 16}"))
+    db.session.commit()
+    db.session.expire_all()
+    started = perf_counter()
+    result = validity_list(theatre)
+    elapsed = perf_counter() - started
+    assert len(result["cards"]) == len(numbers) + 2
+    assert {entry["number"] for entry in result["cards"]} >= {prefix * 16}
+    print(f"list of 10,001 cards: {elapsed:.2f} s")
+    assert elapsed < 10  # 10,000 PBKDF2s would take about 100 s
 
 
 def same_day_since(now: datetime) -> datetime:

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 # The card object's fields, as the contract names them.
 CARD_FIELDS = {
     "number",
+    "printed_number",
     "token",
     "status",
     "region",

@@ -495,6 +495,42 @@ class TestVerify:
         )
         assert current.get_json()["reason"] == "ok"
 
+    def test_typed_printed_number_and_an_older_generations(self, api, demo_cards):
+        card = db.session.scalar(select(Card).where(Card.number == demo_cards["replaced"]))
+        door_client = api(VENUE)
+        old = cardnumbers.printed_number(card.number, card.generation - 1)
+        for typed in (old, old.lower(), card.number):  # the bare number is generation 1
+            body = door_client.post("/api/v1/verify", json={"number": typed}).get_json()
+            assert (body["valid"], body["reason"]) == (False, "replaced")
+        typed = "-".join(cardnumbers.format_number(card.printed_number).lower().split())
+        body = door_client.post("/api/v1/verify", json={"number": typed}).get_json()
+        assert (body["valid"], body["reason"]) == (True, "ok")
+        refused = door_client.post("/api/v1/visits", json={"number": old, "children": 0})
+        assert (refused.status_code, refused.get_json()["error"]) == (422, "replaced")
+        visit = door_client.post("/api/v1/visits", json={"number": typed, "children": 0})
+        assert visit.status_code == 201 and visit.get_json()["card_number"] == card.number
+
+    @pytest.mark.parametrize(
+        "body", [{}, {"token": "x", "number": "K7MX4PQ2D"}, {"token": None, "number": None}]
+    )
+    def test_exactly_one_of_token_and_number(self, api, body):
+        response = api(VENUE).post("/api/v1/verify", json=body)
+        assert response.status_code == 422
+        answer = response.get_json()
+        assert answer["error"] == "validation_error"
+        assert set(answer["fields"]) == {"token", "number"}
+        if None not in body.values():
+            assert "joko" in answer["fields"]["token"]  # Finnish, the default
+
+    def test_reissue_changes_the_printed_number(self, api, demo_cards):
+        before = api(DISTRIBUTOR).get(f"/api/v1/cards/{demo_cards['active']}").get_json()
+        assert before["printed_number"] == before["number"]  # generation 1
+        after = api(DISTRIBUTOR).post(f"/api/v1/cards/{demo_cards['active']}/reissue")
+        body = after.get_json()
+        assert body["number"] == before["number"]
+        assert body["printed_number"] != before["printed_number"]
+        assert cardnumbers.parse_printed(body["printed_number"]) == (body["number"], 2)
+
     @pytest.mark.parametrize("token", ["", "garbage", "K7MX4PQ2D.1." + "A" * 43, "x" * 10_000])
     def test_not_genuine_token_has_no_card(self, api, token):
         body = api(VENUE).post("/api/v1/verify", json={"token": token}).get_json()

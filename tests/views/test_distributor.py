@@ -209,7 +209,10 @@ class TestCardPage:
     def test_list_shows_the_organisations_cards(self, signed_in, demo_cards):
         page = signed_in(JAKAJA).get("/distributor/").get_data(as_text=True)
         for state in ("active", "expired", "revoked", "replaced"):
-            assert format_number(demo_cards[state]) in page
+            card = db.session.scalar(select(Card).where(Card.number == demo_cards[state]))
+            assert format_number(card.printed_number) in page  # what the card shows
+        replaced = db.session.scalar(select(Card).where(Card.number == demo_cards["replaced"]))
+        assert format_number(replaced.number) not in page  # the lost card's number is not
         assert format_number(demo_cards["lappi"]) not in page
 
 

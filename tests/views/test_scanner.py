@@ -5,11 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from webapp import ROOT
+from webapp import ROOT, cardnumbers
 from webapp.extensions import db
 from webapp.models import Card, Event, Organisation, Role, User, Visit, VisitSource
 from webapp.services import cards
-from webapp.services.offline import number_digest
+from webapp.services.offline import number_hash, number_salt
 
 from ..conftest import PASSWORD
 from ..factories import create_user
@@ -147,6 +147,14 @@ class TestVerify:
         response = verify(door, number=typo)
         assert verdict_of(response) == ("refuse", "invalid_token")
         assert "ei ole Kaikukortin numero" in response.text  # Finnish, the default
+
+    def test_a_reissued_cards_old_printed_number_is_replaced(self, door, demo_cards):
+        card = db.session.scalar(select(Card).where(Card.number == demo_cards["replaced"]))
+        old = cardnumbers.printed_number(card.number, card.generation - 1)
+        assert verdict_of(verify(door, number=old.lower())) == ("refuse", "replaced")
+        assert verdict_of(verify(door, number=card.number)) == ("refuse", "replaced")
+        current = cardnumbers.format_number(card.printed_number)
+        assert verdict_of(verify(door, number=current)) == ("ok", "ok")
 
     def test_course_provider_offers_no_children(self, signed_in, demo_cards):
         client = signed_in("opisto@example.fi")
@@ -299,8 +307,8 @@ class TestOfflineList:
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
         numbers = {entry["number"] for entry in response.json["cards"]}
-        assert number_digest(demo_cards["active"]) in numbers
-        assert number_digest(demo_cards["revoked"]) not in numbers
+        assert number_hash(demo_cards["active"], number_salt()) in numbers
+        assert number_hash(demo_cards["revoked"], number_salt()) not in numbers
         assert response.json["full"] is True
 
     def test_changes_since_the_last_list(self, door, demo_cards):

@@ -101,8 +101,15 @@ class Shown:
 
     @classmethod
     def typed(cls, number: str) -> Shown:
-        """A number typed by hand (for a damaged card); case, spaces and dashes are ignored."""
+        """A printed number typed by hand (for a damaged card); case, spaces and dashes are
+        ignored. A bare 9-character number is the generation-1 printed number."""
         return cls(number=cardnumbers.normalize(number))
+
+    @classmethod
+    def given(cls, data: dict) -> Shown:
+        """Return what a request's validated data showed: its ``token`` or its ``number``."""
+        token = data.get("token")
+        return cls.typed(data["number"]) if token is None else cls.scanned(token)
 
     @classmethod
     def of(cls, token, number) -> Shown | None:
@@ -615,8 +622,8 @@ def _check(
         except tokens.TokenError as error:
             return Verdict(Reason(error.code), None, venue), None
         number, generation = parsed.number, parsed.generation
-    elif shown.number is not None and cardnumbers.is_valid(shown.number):
-        number = shown.number
+    elif shown.number is not None and (printed := cardnumbers.parse_printed(shown.number)):
+        number, generation = printed  # an older generation's printed number: replaced
     else:
         return Verdict(Reason.INVALID_TOKEN, None, venue), None
 

@@ -73,12 +73,12 @@ class CardFace:
 
 def face_of(card: Card) -> CardFace:
     """Return the front of the card: its current printed token, number, validity and region."""
-    return CardFace(printed_token(card), card.number, card.valid_until, card.region.name)
+    return CardFace(printed_token(card), card.printed_number, card.valid_until, card.region.name)
 
 
 def card_pdf(card: Card) -> bytes:
     """Return one ID-1 card as PDF: page 1 the front, page 2 the back."""
-    pdf = _new_pdf((CARD_WIDTH, CARD_HEIGHT), f"Kaikukortti {format_number(card.number)}")
+    pdf = _new_pdf((CARD_WIDTH, CARD_HEIGHT), f"Kaikukortti {format_number(card.printed_number)}")
     pdf.add_page()
     _draw_front(pdf, 0, 0, face_of(card))
     pdf.add_page()

@@ -226,12 +226,13 @@ def card_pdf(number: str, *, user: User):
 def verify(data: dict, *, user: door.DoorStaff):
     """Check a card at the door
 
-    Give the scanned `token` (and the `venue` id when the user works at several venues).
-    The answer says whether the card is accepted now and how many children may come free;
-    nothing is recorded.
+    Give the scanned `token` or the typed `number` (the card's `printed_number`), and the
+    `venue` id when the user works at several venues. The answer says whether the card is
+    accepted now and how many children may come free; nothing is recorded.
     """
     venue = acting_venue(user, data.get("venue"))
-    return jsonify(verdict_body(door.verify(door.Shown.scanned(data["token"]), venue)))
+    shown = door.Shown.given(data)
+    return jsonify(verdict_body(door.verify(shown, venue)))
 
 
 @bp.route("/visits", methods=["POST"])
@@ -266,14 +267,15 @@ def verify(data: dict, *, user: door.DoorStaff):
 def record_visit(data: dict, *, user: door.DoorStaff):
     """Record a visit
 
-    Verifies the `token` and records one use of the card by the holder (one adult) and
+    Verifies the `token` (or the typed `number`, the card's `printed_number`) and records
+    one use of the card by the holder (one adult) and
     `children` children. Send an `idempotency_key` so that a retried request does not count
     the visit twice.
     """
     venue = acting_venue(user, data.get("venue"))
     try:
         visit, created = door.record_visit(
-            door.Shown.scanned(data["token"]),
+            door.Shown.given(data),
             venue=venue,
             user=user,
             children=data["children"],

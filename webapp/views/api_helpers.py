@@ -22,6 +22,7 @@ def card_body(card: Card, user: User) -> dict:
     """Return the card object; the token and digital-card link only for the issuer's staff."""
     body = {
         "number": card.number,
+        "printed_number": card.printed_number,
         "status": str(card.status_on(today_in_finland())),
         "region": card.region.code,
         "valid_from": card.valid_from,

@@ -36,6 +36,22 @@ WORDS: dict[str, Words] = {
         _l("This phone has no list of valid cards yet. Connect to the network once."),
         _l("Sorry, we cannot check the card right now. Please wait a moment."),
     ),
+    "offline_typed": Words(
+        _l("Look at the card"),
+        _l(
+            "Checked offline from a typed number: it is on the list of valid cards. Check "
+            "that the card shown bears this number before you record the visit."
+        ),
+        _l("May I see your card for a moment?"),
+    ),
+    "offline_list_old": Words(
+        _l("Check online"),
+        _l(
+            "The list of valid cards on this phone is more than 48 hours old, too old to "
+            "decide offline. Connect to the network and check the card online."
+        ),
+        _l("Sorry, we cannot check the card right now. Please wait a moment."),
+    ),
     "offline_visited_today": Words(
         _l("Accepted – already used today"),
         _l("This phone already recorded this card today. Record again only for a new visit."),
@@ -46,6 +62,9 @@ WORDS: dict[str, Words] = {
 # Short labels the page needs for verdicts it makes itself.
 LABELS = {
     "offline": _l("Offline check"),
+    "clock_off": _l(
+        "This phone's clock was more than 5 minutes off at the last update: set it right."
+    ),
     "card_number": _l("Card number"),
     "valid_until": _l("Valid until"),
     "children_allowed": _l("Children free"),

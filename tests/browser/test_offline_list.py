@@ -1,0 +1,189 @@
+"""The offline list in Chromium: printed numbers, key rotation, the list's age, the phone's
+clock and the count check after a delta (webapp/services/offline.py, offline-verdict.js)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+
+from playwright.sync_api import Route, expect
+from sqlalchemy import select
+
+from webapp import cardnumbers
+from webapp.extensions import db
+from webapp.models import Card
+from webapp.services import cards
+
+from . import test_scanner
+from .test_scanner import VERDICT, go_offline, start, token_of
+
+scanner = test_scanner.scanner  # the scanner page's fixtures
+no_sw_context = test_scanner.no_sw_context
+
+
+def card_of(number: str) -> Card:
+    db.session.rollback()
+    return db.session.scalar(select(Card).where(Card.number == number))
+
+
+def type_number(page, number: str) -> None:
+    close = page.locator("#verdict [data-close-verdict]:visible")
+    if close.count():
+        close.first.click()
+    page.get_by_label("Card number").fill(number)
+    page.get_by_role("button", name="Check").click()
+
+
+def offline_scanner(scanner, context):
+    page = scanner(context)
+    page.wait_for_load_state("networkidle")  # the offline list has fully arrived
+    go_offline(page)
+    return page
+
+
+def test_typed_printed_numbers_offline(scanner, demo_cards, no_sw_context):
+    replaced = card_of(demo_cards["replaced"])
+    assert replaced.generation >= 2
+    old = cardnumbers.printed_number(replaced.number, replaced.generation - 1)
+    never_issued = cardnumbers.new_number()
+    page = offline_scanner(scanner, no_sw_context)
+    verdict = page.locator(VERDICT)
+
+    # The number printed on the lost card: replaced, offline too.
+    type_number(page, old.lower())
+    expect(verdict).to_have_attribute("data-reason", "replaced")
+    expect(verdict).to_have_attribute("data-state", "refuse")
+    # The bare stable number is the first generation's: replaced as well.
+    type_number(page, replaced.number)
+    expect(verdict).to_have_attribute("data-reason", "replaced")
+    # The new card's number: orange, look at the card.
+    type_number(page, cardnumbers.format_number(replaced.printed_number))
+    expect(verdict).to_have_attribute("data-state", "warn")
+    expect(verdict).to_have_attribute("data-reason", "offline_typed")
+    expect(verdict.locator(".verdict-title")).to_have_text("Look at the card")
+    # A made-up number with a correct check character is not on the list.
+    type_number(page, never_issued)
+    expect(verdict).to_have_attribute("data-reason", "offline_unknown")
+    expect(verdict).to_have_attribute("data-state", "refuse")
+    assert page.errors == []
+
+
+def test_a_card_printed_before_a_key_rotation_is_accepted_offline(
+    app, scanner, show_qr, demo_cards, no_sw_context
+):
+    printed_before = token_of(demo_cards["active"])
+    keys = app.config["CARD_SIGNING_KEYS"]
+    app.config["CARD_SIGNING_KEYS"] = [*keys, "rotated-in-key"]  # flask keys new
+    try:
+        assert cards.printed_token(card_of(demo_cards["active"])) != printed_before
+        page = scanner(no_sw_context)
+        page.wait_for_load_state("networkidle")
+        go_offline(page)
+        show_qr(page, printed_before)
+        verdict = page.locator(VERDICT)
+        expect(verdict).to_have_attribute("data-state", "ok")
+        expect(verdict).to_have_attribute("data-offline", "true")
+    finally:
+        app.config["CARD_SIGNING_KEYS"] = keys
+
+
+def stored_list(page) -> dict:
+    return page.evaluate(f"() => KaikuOffline.getList({page_venue(page)})")
+
+
+def page_venue(page) -> str:
+    return json.dumps(
+        page.evaluate(
+            "() => JSON.parse(document.getElementById('scanner-config').textContent).venue"
+        )
+    )
+
+
+def verdict_with(page, changes: dict, scan: dict) -> dict:
+    """The phone's own verdict on ``scan`` from its stored list with ``changes`` applied."""
+    return page.evaluate(
+        """async ([changes, scan]) => {
+          const src = document.querySelector('script[type=module]').src;
+          const m = await import(src.replace('scanner.js', 'offline-verdict.js'));
+          const venue = JSON.parse(document.getElementById('scanner-config').textContent).venue;
+          const stored = { ...(await KaikuOffline.getList(venue)), ...changes };
+          return await m.offlineVerdict(scan, new m.OfflineList(stored));
+        }""",
+        [changes, scan],
+    )
+
+
+def test_a_list_older_than_48_hours_decides_nothing(scanner, demo_cards):
+    page = scanner()
+    page.wait_for_load_state("networkidle")
+    token = token_of(demo_cards["active"])
+    fresh = verdict_with(page, {}, {"token": token})
+    assert (fresh["state"], fresh["key"]) == ("ok", "ok")
+    hours = page.evaluate("(h) => new Date(Date.now() - h * 3600 * 1000).toISOString()", 49)
+    old = verdict_with(page, {"synced_at": hours}, {"token": token})
+    assert (old["state"], old["key"]) == ("refuse", "offline_list_old")
+    words = json.loads(page.locator("#scanner-config").text_content())["words"]
+    assert words["offline_list_old"]["title"] == "Check online"
+
+
+def test_the_phone_clock_off_by_more_than_5_minutes_is_warned(scanner, show_qr, demo_cards):
+    page = scanner()
+    page.wait_for_load_state("networkidle")
+    token = token_of(demo_cards["active"])
+    list_ = stored_list(page)
+    assert abs(list_["clock_offset_ms"]) < 60_000  # the test's clock and the server's agree
+    assert "clockOff" not in verdict_with(page, {"clock_offset_ms": 4 * 60_000}, {"token": token})
+    skewed = verdict_with(page, {"clock_offset_ms": -6 * 60_000}, {"token": token})
+    assert skewed["clockOff"] is True and skewed["state"] == "ok"
+
+
+def test_a_skewed_phone_clock_shows_the_warning(scanner, show_qr, demo_cards, no_sw_context):
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+
+    def server_ahead(route: Route) -> None:  # the server's clock 10 minutes ahead
+        response = route.fetch()
+        body = response.json()
+        ahead = datetime.fromisoformat(body["generated_at"]) + timedelta(minutes=10)
+        body["generated_at"] = ahead.isoformat()
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r"/scan/offline-list\?"), server_ahead)
+    page.evaluate(
+        "async () => { const c = JSON.parse(document.getElementById('scanner-config').textContent);"
+        " await KaikuOffline.syncList(c.venue, true); }"
+    )
+    page.reload()
+    start(page)
+    page.wait_for_load_state("networkidle")
+    page.unroute(re.compile(r"/scan/offline-list\?"))
+    go_offline(page)
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-clock", "off")
+    expect(verdict).to_contain_text("more than 5 minutes off")
+
+
+def test_a_delta_whose_count_differs_makes_a_full_download(scanner, demo_cards, no_sw_context):
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    asked: list[str] = []
+
+    def count_off_by_one(route: Route) -> None:
+        asked.append(route.request.url)
+        response = route.fetch()
+        body = response.json()
+        if not body["full"]:
+            body["count"] += 1  # the phone's list is missing a card
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r"/scan/offline-list\?"), count_off_by_one)
+    size = stored_list(page)
+    venue = page_venue(page)
+    page.evaluate(f"() => KaikuOffline.syncList({venue})")
+    assert len(asked) == 2
+    assert "since=" in asked[0] and "since=" not in asked[1]  # then the whole list
+    after = stored_list(page)
+    assert after["generated_at"] >= size["generated_at"]
+    assert len(after["cards"]) == len(size["cards"])
