@@ -1,7 +1,7 @@
 """printed: card.number_hash (the offline list's cached slow hash of the card number)
 
-Revision ID: 0010_printed_number
-Revises: 0007
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-12-01 08:20:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0010_printed_number'
-down_revision = '0007'
+revision = '0011'
+down_revision = '0010'
 branch_labels = None
 depends_on = None
 
