@@ -140,7 +140,7 @@ function onCode(text) {
  * A card number (typed too fast for a person, or read from a barcode of it) is one. */
 function onReaderCode(text) {
   state.last = { text, seen: performance.now() };
-  handleScan(isValidNumber(text) ? { number: normalizeNumber(text) } : { token: text });
+  handleScan(parsePrinted(text) ? { number: normalizeNumber(text) } : { token: text });
 }
 
 /** Judge the scan once the one before it is done. */
