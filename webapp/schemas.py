@@ -187,7 +187,8 @@ class VerifySchema(RequestSchema):
 class VisitCreateSchema(VerifySchema):
     children = _integer(
         required=True,
-        validate=validate.Range(min=0, error=N_("Give zero or a positive number.")),
+        # Far above any card's children: beyond it the number is no count but a typing error.
+        validate=validate.Range(min=0, max=999, error=N_("Give a number from 0 to 999.")),
         metadata={"description": "Children who came free with the cardholder."},
     )
     idempotency_key = Text(

@@ -738,7 +738,7 @@ class TestRecordVisit:
         [
             ({"children": -1}, "children"),
             ({"children": "1"}, "children"),
-            ({"children": 10**40}, None),
+            ({"children": 10**40}, "children"),  # a typing error, not a count
             ({"idempotency_key": ""}, "idempotency_key"),
             ({"idempotency_key": "k" * 65}, "idempotency_key"),
             ({"idempotency_key": "a\x00b"}, "idempotency_key"),

@@ -639,3 +639,15 @@ def test_a_scan_time_beyond_the_calendar_is_a_400(door, moment):
     response = door.post("/scan/sync", json=payload)
     assert response.status_code == 400 and response.json["error"] == "invalid_request"
     assert visits() == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"token": ""}, {"token": "   "}, {"token": None, "number": "  "}, {"children": 2**63}],
+)
+def test_a_blank_code_or_a_huge_children_count_is_a_400_not_a_stuck_queue(door, change):
+    """A 5xx would stop the phone's queue at this visit for good; a 400 is final and shown."""
+    payload = {**TestSync().payload(door), **change}
+    response = door.post("/scan/sync", json=payload)
+    assert response.status_code == 400 and response.json["error"] == "invalid_request"
+    assert visits() == []

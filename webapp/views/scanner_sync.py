@@ -155,8 +155,11 @@ def _offline_visit(data: dict, venue: door.DoorVenue) -> dict | None:
         visit = OfflineVisitSchema().load(data)
     except ValidationError:
         return None
+    shown = door.Shown.of(visit["token"], visit["number"])
+    if shown is None:  # a token or number of only spaces
+        return None
     return {
-        "shown": door.Shown.of(visit["token"], visit["number"]),
+        "shown": shown,
         "children": visit["children"],
         "idempotency_key": visit["idempotency_key"],
         "event": event_at(venue, visit["event"]),
