@@ -109,7 +109,7 @@ def test_cards_of_a_region_outside_the_network_are_left_out(place):
     assert {entry["id"] for entry in validity_list(theatre)["cards"]} == {card.id}
 
 
-def test_number_hash_is_slow_salted_and_64_bits(place, app):
+def test_number_hash_is_slow_salted_and_64_bits(place, app, monkeypatch):
     _, _, card, _, _ = place
     number = card.number
     salt = number_salt()
@@ -122,11 +122,11 @@ def test_number_hash_is_slow_salted_and_64_bits(place, app):
     assert (result["salt"], result["iterations"]) == (salt, 10_000)
     expected = hashlib.pbkdf2_hmac("sha256", number.encode(), salt.encode(), 10_000, 8).hex()
     assert {entry["number"] for entry in result["cards"]} >= {expected}
-    app.config["OFFLINE_NUMBER_SALT"] = "a-configured-salt"
+    monkeypatch.setitem(app.config, "OFFLINE_NUMBER_SALT", "a-configured-salt")
     assert validity_list(place[0])["salt"] == "a-configured-salt"
 
 
-def test_number_hashes_are_cached_under_the_salt_without_touching_the_card(place, app):
+def test_number_hashes_are_cached_under_the_salt_without_touching_the_card(place, app, monkeypatch):
     theatre, _, card, _, _ = place
     before = card.updated_at
     first = validity_list(theatre)
@@ -138,22 +138,26 @@ def test_number_hashes_are_cached_under_the_salt_without_touching_the_card(place
     db.session.commit()
     cached = {entry["id"]: entry["number"] for entry in validity_list(theatre)["cards"]}
     assert cached[card.id] == "0000000000000000"  # read from the column, not recomputed
-    app.config["OFFLINE_NUMBER_SALT"] = "rotated"
+    monkeypatch.setitem(app.config, "OFFLINE_NUMBER_SALT", "rotated")
     rotated = {entry["id"]: entry["number"] for entry in validity_list(theatre)["cards"]}
     assert rotated[card.id] == number_hash(card.number, "rotated")
     assert first["cards"]
 
 
-def test_a_card_printed_before_a_key_rotation_is_listed(place, app):
+def test_a_card_printed_before_a_key_rotation_is_listed(place, app, monkeypatch):
     theatre, _, card, _, _ = place
     printed_before = cards.printed_token(card)
-    app.config["CARD_SIGNING_KEYS"] = [*app.config["CARD_SIGNING_KEYS"], "newer-key"]
+    monkeypatch.setitem(
+        app.config, "CARD_SIGNING_KEYS", [*app.config["CARD_SIGNING_KEYS"], "newer-key"]
+    )
     printed_after = cards.printed_token(card)
     assert printed_before != printed_after
     entries = listed(validity_list(theatre))
     assert entries[tokens.token_digest(printed_before)]["id"] == card.id
     assert entries[tokens.token_digest(printed_after)]["id"] == card.id
-    app.config["CARD_SIGNING_KEYS"] = app.config["CARD_SIGNING_KEYS"][-1:]  # old key retired
+    monkeypatch.setitem(
+        app.config, "CARD_SIGNING_KEYS", app.config["CARD_SIGNING_KEYS"][-1:]
+    )  # old key retired
     assert tokens.token_digest(printed_before) not in listed(validity_list(theatre))
 
 
