@@ -31,7 +31,7 @@ from ..models import (
     Visit,
 )
 from ..rules import finnish_moment, helsinki_date
-from . import audit, door
+from . import audit, door, network
 
 MAX_OFFERS = 200
 MAX_USES = 10
@@ -146,6 +146,9 @@ def regions() -> list[Region]:
 
 
 def region_by_code(code: str) -> Region | None:
+    """Return the region with that code; None for no region or no code's shape."""
+    if len(code) > 40 or not network.CODE_PATTERN.match(code):
+        return None
     return db.session.scalar(select(Region).where(Region.code == code))
 
 
