@@ -325,7 +325,10 @@ def test_two_undos_of_one_visit_at_once_count_it_off_once(app, place):
             door.undo_visit(visit_id, user=db.session.get(User, staff_id))
 
         errors = in_threads(app, undo, undo)
-        assert [getattr(error, "code", error) for error in errors] == ["not_found"]
+        # The later undo either finds the visit already undone (a quiet retry) or loses the
+        # race for its row (not_found), by the interleaving; either way it counts nothing off.
+        assert [getattr(error, "code", error) for error in errors] in ([], ["not_found"])
+        assert db.session.get(Visit, visit_id) is None
         db.session.expire_all()
         assert stored() == recomputed()
         start_over()
