@@ -135,6 +135,8 @@ def sign_in(page: Page, base: str) -> None:
 
 
 def wait_ready(page: Page) -> None:
+    """Tap Start (the camera waits for a first tap, as on a phone), then wait for the list."""
+    page.click("#scanner-start", timeout=20_000)
     page.wait_for_selector("#scanner[data-camera=running]", timeout=20_000)
     page.wait_for_selector("#scanner-status:not([data-list-size=''])", timeout=20_000)
     page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=20_000)
