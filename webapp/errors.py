@@ -51,6 +51,7 @@ class ErrorCode(enum.StrEnum):
     VALID_UNTIL_TOO_LATE = "valid_until_too_late"
     INVALID_REGION = "invalid_region"
     CARD_NOT_FOUND = "card_not_found"
+    NOT_ON_COMMUNITY_CARD = "not_on_community_card"
     # the door
     INVALID_NUMBER = "invalid_number"
     VISIT_NOT_FOUND = "visit_not_found"
@@ -165,6 +166,9 @@ MESSAGES = {
     ErrorCode.VALID_UNTIL_TOO_LATE: _l("The last day of validity is too far in the future."),
     ErrorCode.INVALID_REGION: _l("No region has this code."),
     ErrorCode.CARD_NOT_FOUND: _l("No card with this number."),
+    ErrorCode.NOT_ON_COMMUNITY_CARD: _l(
+        "A community card is the organisation's own: it has no birth year or postcode."
+    ),
     ErrorCode.INVALID_NUMBER: _l(
         "This is not a Kaikukortti card number. Check for typing mistakes."
     ),
@@ -320,6 +324,33 @@ DOOR_WORDS: dict[Code, Words] = {
         _l("How many children are with you?"),
     ),
 }
+
+# A community card's own words where a group changes what the door says: the card is shown
+# by an organisation's worker with clients under 16 (its ``children``). Neutral: they speak of
+# a group, never of why the organisation holds the card.
+COMMUNITY_WORDS: dict[Reason, Words] = {
+    Reason.OK: Words(
+        _l("Community card accepted"),
+        _l("A community card: its worker and a group of at most %(count)s under 16 come free."),
+        _l("Welcome, all of you!"),
+    ),
+    Reason.CHILDREN_NOT_ALLOWED: Words(
+        _l("No group at courses"),
+        _l("Under-16s cannot come to courses with a community card: it admits its worker only."),
+        _l("Here the card is for you only."),
+    ),
+    Reason.TOO_MANY_CHILDREN: Words(
+        _l("Group too large"),
+        _l("At most %(count)s under 16 may come free with this community card."),
+        _l("The card covers a group of %(count)s."),
+    ),
+}
+# A community card at a course provider, which admits no children: the worker alone.
+COMMUNITY_AT_COURSE = Words(
+    _l("Community card: worker only"),
+    _l("At courses a community card admits its worker only: under-16s cannot come to courses."),
+    _l("Here the card is for you only."),
+)
 
 # The door's warnings: what the scanner's orange screen says. They are kept apart from the
 # refusals because a code may be both (``quota_full`` refuses at some venues, warns at others).

@@ -270,8 +270,18 @@ class User(UserMixin, db.Model):
         return f"<User {self.email} {self.role}>"
 
 
+HOLDER_BY_KIND = (
+    "(kind = 'personal' AND birth_year IS NOT NULL AND postcode IS NOT NULL)"
+    " OR (kind = 'community' AND birth_year IS NULL AND postcode IS NULL)"
+)
+
+
 class Card(db.Model):
-    """A Kaikukortti card. The number is the only identifier of its holder."""
+    """A Kaikukortti card. The number is the only identifier of its holder.
+
+    A community card is held by its issuing organisation, whose worker takes a small group
+    of clients under 16 to a visit: it stores nothing about the worker or the clients.
+    """
 
     __tablename__ = "card"
     __table_args__ = (
@@ -279,6 +289,8 @@ class Card(db.Model):
         CheckConstraint("children >= 0 AND children <= 20", name="children_range"),
         CheckConstraint("birth_year >= 1900", name="birth_year_range"),
         CheckConstraint("valid_until >= valid_from", name="validity_order"),
+        # A person's card has the holder's birth year and postcode; an organisation's, none.
+        CheckConstraint(HOLDER_BY_KIND, name="holder_by_kind"),
         # Covers the statistics' "registered in a period, of which used" (services.stats).
         Index("ix_card_created", "created_at", "region_id", "first_used_on"),
     )
@@ -291,8 +303,10 @@ class Card(db.Model):
     generation: Mapped[int] = mapped_column(default=1)
     region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
     issuer_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
-    birth_year: Mapped[int] = mapped_column(Integer)
-    postcode: Mapped[str] = mapped_column(String(5))
+    birth_year: Mapped[int | None] = mapped_column(Integer)  # None on a community card
+    postcode: Mapped[str | None] = mapped_column(String(5))  # None on a community card
+    # Personal: the holder's children who may come free; community: the most clients under 16
+    # that one visit with the card may bring.
     children: Mapped[int] = mapped_column(default=0)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_until: Mapped[date] = mapped_column(Date, index=True)
@@ -318,6 +332,10 @@ class Card(db.Model):
     def printed_number(self) -> str:
         """What is printed on the card and typed at the door; it changes at every reissue."""
         return cardnumbers.printed_number(self.number, self.generation)
+
+    @property
+    def is_community(self) -> bool:
+        return self.kind is CardKind.COMMUNITY
 
     def status_on(self, day: date) -> CardStatus:
         """Return the card's status as the API reports it on that day."""

@@ -19,6 +19,11 @@ The reasons are checked in this order, and the first that applies is the verdict
 
 Children are checked when a visit is recorded: ``children_not_allowed`` at a course provider
 (or for a card without registered children), ``too_many_children`` beyond the card's number.
+
+A community card (an organisation's, shown by its worker) is judged like any other: its
+``children`` are the most clients under 16 of the worker's group, and the visit records the
+worker as its one adult. A course provider admits no children, so there it admits the
+worker alone: the clients cannot take course places with it (the scanner says so).
 """
 
 import enum

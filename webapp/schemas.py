@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from .models import CardKind, CardStatus, RevokeReason, VenueCategory
 from .rules import Reason, WarningCode
-from .services.cards import MAX_CHILDREN, MIN_AGE, MIN_BIRTH_YEAR
+from .services.cards import MAX_CHILDREN, MAX_GROUP, MIN_AGE, MIN_BIRTH_YEAR
 from .services.stats import GROUPS, HIDDEN, HOLDER_GROUPS
 
 
@@ -110,21 +110,26 @@ class RequestSchema(Schema):
 
 class CardCreateSchema(RequestSchema):
     # The card service holds the holder's rules and answers with its own codes
-    # (holder_too_young, invalid_birth_year, invalid_postcode, invalid_children); the
-    # metadata only documents them.
+    # (holder_too_young, invalid_birth_year, invalid_postcode, invalid_children,
+    # not_on_community_card); the metadata only documents them.
+    kind = _one_of(
+        CardKind,
+        "`personal` (the default): a person's card. `community`: the issuing organisation's "
+        "own card, which its worker takes to a visit with a group of clients under 16; it "
+        "has no `birth_year` or `postcode` (giving one is 422 `not_on_community_card`).",
+        load_default=CardKind.PERSONAL.value,
+    )
     birth_year = _integer(
-        required=True,
         metadata={
-            "description": f"The holder's year of birth; the holder turns {MIN_AGE} this year "
-            "or is older (`holder_too_young`).",
+            "description": f"The holder's year of birth, required for a personal card; the "
+            f"holder turns {MIN_AGE} this year or is older (`holder_too_young`).",
             "minimum": MIN_BIRTH_YEAR,
             "example": 1980,
         },
     )
     postcode = Text(
-        required=True,
         metadata={
-            "description": "Finnish postcode, five digits.",
+            "description": "Finnish postcode, five digits; required for a personal card.",
             "pattern": "^[0-9]{5}$",
             "example": "70100",
         },
@@ -132,7 +137,9 @@ class CardCreateSchema(RequestSchema):
     children = _integer(
         required=True,
         metadata={
-            "description": "The holder's own or grand-children under age who may come free.",
+            "description": "A personal card: the holder's own or grand-children under age who "
+            f"may come free (0 to {MAX_CHILDREN}). A community card: the most clients under "
+            f"16 that one visit may bring (1 to {MAX_GROUP}).",
             "minimum": 0,
             "maximum": MAX_CHILDREN,
         },
@@ -145,6 +152,17 @@ class CardCreateSchema(RequestSchema):
     )
     valid_until = _date("Last day of validity; default one year from today.")
     issuer = _id("Id of the distributing organisation; needed only when the user works at several.")
+
+    @validates_schema(pass_original=True, skip_on_field_errors=False)
+    def _personal_holder(self, data: dict, original, **kwargs) -> None:
+        """A personal card's request names its holder's birth year and postcode."""
+        if not isinstance(original, dict) or data.get("kind") != CardKind.PERSONAL:
+            return  # not an object (refused already), or not a personal card
+        missing = [name for name in ("birth_year", "postcode") if name not in original]
+        if missing:
+            raise ValidationError(
+                {name: [N_("Missing data for required field.")] for name in missing}
+            )
 
 
 class CardUpdateSchema(RequestSchema):
@@ -329,9 +347,20 @@ class CardSchema(Schema):
     region = fields.String(required=True, metadata={"description": "Region code."})
     valid_from = fields.Date(required=True)
     valid_until = fields.Date(required=True)
-    birth_year = fields.Integer(required=True)
-    postcode = fields.String(required=True)
-    children = fields.Integer(required=True)
+    kind = _one_of(CardKind, "`personal`, or `community`: an organisation's card.", required=True)
+    birth_year = fields.Integer(
+        required=True, allow_none=True, metadata={"description": "null on a community card."}
+    )
+    postcode = fields.String(
+        required=True, allow_none=True, metadata={"description": "null on a community card."}
+    )
+    children = fields.Integer(
+        required=True,
+        metadata={
+            "description": "Personal: the holder's children who may come free. Community: the "
+            "most clients under 16 that one visit may bring."
+        },
+    )
     digital_card_url = fields.String(
         metadata={
             "format": "uri",
@@ -343,6 +372,13 @@ class CardSchema(Schema):
 
 class VerdictCardSchema(Schema):
     number = fields.String(required=True)
+    kind = _one_of(
+        CardKind,
+        "`community`: an organisation's card, shown by its worker with a group of clients "
+        "under 16 (`children`: the most one visit may bring); the visit records the worker as "
+        "the one adult.",
+        required=True,
+    )
     valid_until = fields.Date(required=True)
     region = fields.String(required=True)
     children = fields.Integer(required=True)

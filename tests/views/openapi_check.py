@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 CARD_FIELDS = {
     "number",
     "printed_number",
+    "kind",
     "token",
     "status",
     "region",

@@ -454,6 +454,7 @@ class TestVerify:
             "message": "Kaikukortti on voimassa tässä kohteessa.",
             "card": {
                 "number": number,
+                "kind": "personal",
                 "valid_until": card(number).valid_until.isoformat(),
                 "region": "pohjois-savo",
                 "children": 2,

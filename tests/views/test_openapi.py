@@ -144,6 +144,7 @@ def test_every_error_answer_has_the_contract_error_body(spec):
 def test_request_bodies_are_the_contracts(spec):
     create = body_schema(spec, "post", "/api/v1/cards")
     assert set(create["properties"]) == {
+        "kind",
         "birth_year",
         "postcode",
         "children",
@@ -151,7 +152,9 @@ def test_request_bodies_are_the_contracts(spec):
         "valid_until",
         "issuer",
     }
-    assert set(create["required"]) == {"birth_year", "postcode", "children"}
+    # A personal card (the default kind) also needs birth_year and postcode; a community none.
+    assert set(create["required"]) == {"children"}
+    assert create["properties"]["kind"]["enum"] == ["personal", "community"]
     assert create["properties"]["valid_until"]["format"] == "date"
     update = body_schema(spec, "patch", "/api/v1/cards/{number}")
     assert (set(update["properties"]), update["required"]) == ({"valid_until"}, ["valid_until"])
@@ -196,7 +199,13 @@ def test_answers_are_the_contracts(spec):
     assert set(verdict["properties"]["reason"]["enum"]) >= REASONS
     assert "visited_today" in verdict["properties"]["warnings"]["items"]["enum"]
     verdict_card = resolve(spec, verdict["properties"]["card"]["allOf"][0])
-    assert set(verdict_card["properties"]) == {"number", "valid_until", "region", "children"}
+    assert set(verdict_card["properties"]) == {
+        "number",
+        "kind",
+        "valid_until",
+        "region",
+        "children",
+    }
     visit = answer_schema(spec, "post", "/api/v1/visits", "201")
     assert set(visit["properties"]) == {
         "id",
@@ -240,6 +249,7 @@ def test_the_checker_refuses_answers_that_differ_from_the_document(spec):
     good = {
         "number": "K7MX4PQ2D",
         "printed_number": "K7MX4PQ23R",
+        "kind": "personal",
         "status": "active",
         "region": "kainuu",
         "valid_from": "2025-01-01",

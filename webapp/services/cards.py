@@ -11,6 +11,7 @@ from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
     Card,
+    CardKind,
     CardStatus,
     Organisation,
     Region,
@@ -25,6 +26,9 @@ from . import audit, digital
 
 MIN_AGE = 16
 MAX_CHILDREN = 20
+# A community card's group: its worker and at most this many clients under 16 at one visit.
+MAX_GROUP = 15
+CHILDREN_BOUNDS = {CardKind.PERSONAL: (0, MAX_CHILDREN), CardKind.COMMUNITY: (1, MAX_GROUP)}
 MIN_BIRTH_YEAR = 1900
 # The renewal worklist: cards that expire within 30 days or expired in the last 60.
 RENEWAL_AHEAD = timedelta(days=30)
@@ -47,22 +51,32 @@ def issue_card(
     *,
     issuer: Organisation,
     actor: User | None,
-    birth_year: int,
-    postcode: str,
+    birth_year: int | None = None,
+    postcode: str | None = None,
     children: int,
+    kind: CardKind = CardKind.PERSONAL,
     region: Region | None = None,
     valid_until: date | None = None,
     today: date | None = None,
 ) -> Card:
-    """Register a new card; raise CardError (e.g. ``holder_too_young``) for bad input."""
+    """Register a new card; raise CardError (e.g. ``holder_too_young``) for bad input.
+
+    A personal card needs the holder's birth year and postcode. A community card is the
+    issuer's own, for its workers' groups: it takes neither (``not_on_community_card``), and
+    its ``children`` is the most clients under 16 one visit may bring (1 to 15).
+    """
     today = today or today_in_finland()
     region = region or issuer.region
-    check_birth_year(birth_year, today)
-    check_postcode(postcode)
-    check_children(children)
+    if kind is CardKind.COMMUNITY:
+        _check_nothing_personal(birth_year=birth_year, postcode=postcode)
+    else:
+        check_birth_year(_given(birth_year, "birth_year"), today)
+        check_postcode(_given(postcode, "postcode"))
+    check_children(children, kind)
     valid_until = _validity_end(region, today, valid_until)
     card = Card(
         number=_unused_number(),
+        kind=kind,
         region=region,
         issuer=issuer,
         birth_year=birth_year,
@@ -73,7 +87,14 @@ def issue_card(
         digital_key=secrets.token_urlsafe(32),
     )
     db.session.add(card)
-    audit.record("card.issued", card, actor=actor, valid_until=valid_until, key_id=signing_key_id())
+    audit.record(
+        "card.issued",
+        card,
+        actor=actor,
+        valid_until=valid_until,
+        key_id=signing_key_id(),
+        kind=kind,
+    )
     return card
 
 
@@ -101,12 +122,16 @@ def renew_card(
     )
 
 
-def correct_card(card: Card, *, actor: User | None, children: int, postcode: str) -> Card:
-    """Correct a mistyped number of children or postcode, audit-logged; raise CardError
-    (``revoked``, ``invalid_children``, ``invalid_postcode``)."""
+def correct_card(card: Card, *, actor: User | None, children: int, postcode: str | None) -> Card:
+    """Correct a mistyped number of children or postcode (a community card has none),
+    audit-logged; raise CardError (``revoked``, ``invalid_children``, ``invalid_postcode``,
+    ``not_on_community_card``)."""
     _check_not_revoked(card)
-    check_postcode(postcode)
-    check_children(children)
+    if card.is_community:
+        _check_nothing_personal(postcode=postcode)
+    else:
+        check_postcode(_given(postcode, "postcode"))
+    check_children(children, card.kind)
     changed = {
         name: value
         for name, value in (("children", children), ("postcode", postcode))
@@ -264,10 +289,27 @@ def check_postcode(postcode: str) -> None:
         raise CardError(ErrorCode.INVALID_POSTCODE, "postcode")
 
 
-def check_children(children: int) -> None:
-    """Check the number of children who may come free (0 to 20); raise CardError if not."""
-    if not 0 <= children <= MAX_CHILDREN:
-        raise CardError(ErrorCode.INVALID_CHILDREN, "children", min=0, max=MAX_CHILDREN)
+def check_children(children: int, kind: CardKind = CardKind.PERSONAL) -> None:
+    """Check the number of children who may come free: 0 to 20 with a personal card, a
+    community card's group of 1 to 15 clients under 16; raise CardError if not."""
+    low, high = CHILDREN_BOUNDS[kind]
+    if not low <= children <= high:
+        raise CardError(ErrorCode.INVALID_CHILDREN, "children", min=low, max=high)
+
+
+def _given(value, field: str):
+    """Return the personal card's value; raise CardError(``required``) when it is missing."""
+    if value is None:
+        raise CardError(ErrorCode.REQUIRED, field)
+    return value
+
+
+def _check_nothing_personal(**values) -> None:
+    """Refuse a birth year or postcode given for a community card (it stores nothing of its
+    worker or clients); raise CardError(``not_on_community_card``)."""
+    for field, value in values.items():
+        if value is not None:
+            raise CardError(ErrorCode.NOT_ON_COMMUNITY_CARD, field)
 
 
 def check_valid_until(valid_until: date, today: date | None = None) -> None:

@@ -46,6 +46,7 @@ from ..errors import Code, DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
     Card,
+    CardKind,
     ConflictCode,
     Event,
     NetworkMembership,
@@ -171,10 +172,15 @@ class DoorCard:
     valid_until: date
     children: int
     region: DoorRegion
+    kind: CardKind = CardKind.PERSONAL
 
     @property
     def region_id(self) -> int:
         return self.region.id
+
+    @property
+    def is_community(self) -> bool:
+        return self.kind is CardKind.COMMUNITY
 
 
 @dataclass(frozen=True)
@@ -250,6 +256,7 @@ _CARD = (
         _card.c.valid_from,
         _card.c.valid_until,
         _card.c.children,
+        _card.c.kind,
         _region.c.id.label("region_id"),
         _region.c.code,
         _period.c.starts_on,
@@ -641,6 +648,7 @@ def _check(
         row.valid_until,
         row.children,
         _region_of(rows),
+        row.kind,
     )
     decision = verdict(
         card,

@@ -10,7 +10,7 @@ from flask import Response, jsonify
 from .. import ratelimits
 from ..errors import ErrorCode, message
 from ..extensions import csrf
-from ..models import RevokeReason, Role, User, VenueCategory, VisitSource
+from ..models import CardKind, RevokeReason, Role, User, VenueCategory, VisitSource
 from ..rules import Reason, today_in_finland
 from ..schemas import (
     MAX_ID,
@@ -72,6 +72,7 @@ CARD_INPUT_CODES = (
     "invalid_valid_until",
     "valid_until_too_late",
     "invalid_region",
+    "not_on_community_card",
 )
 
 # Cards
@@ -94,15 +95,17 @@ def create_card(data: dict, *, user: User):
 
     The card is issued by the user's distributor (give `issuer` when the user works at
     several) for the distributor's region unless `region` names another. The answer holds
-    the QR `token` to print and the holder's `digital_card_url`.
+    the QR `token` to print and the holder's `digital_card_url`. A `community` card is the
+    issuer's own, for its workers' groups of clients under 16: no `birth_year` or `postcode`.
     """
     issuer = acting_issuer(user, data.get("issuer"))
     region = region_by_code(data["region"]) if "region" in data else None
     card = cards.issue_card(
         issuer=issuer,
         actor=user,
-        birth_year=data["birth_year"],
-        postcode=data["postcode"],
+        kind=CardKind(data["kind"]),
+        birth_year=data.get("birth_year"),
+        postcode=data.get("postcode"),
         children=data["children"],
         region=region,
         valid_until=data.get("valid_until"),

@@ -23,6 +23,7 @@ def card_body(card: Card, user: User) -> dict:
     body = {
         "number": card.number,
         "printed_number": card.printed_number,
+        "kind": str(card.kind),
         "status": str(card.status_on(today_in_finland())),
         "region": card.region.code,
         "valid_from": card.valid_from,
@@ -57,6 +58,7 @@ def verdict_body(verdict: Verdict) -> dict:
     if card is not None and verdict.reason is not Reason.INVALID_TOKEN:
         body["card"] = {
             "number": card.number,
+            "kind": str(card.kind),
             "valid_until": card.valid_until.isoformat(),
             "region": card.region.code,
             "children": card.children,

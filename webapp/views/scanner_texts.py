@@ -8,7 +8,14 @@ stay discreet: they speak of the card, never of the holder's circumstances.
 from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
-from ..errors import DOOR_WORDS, WARNING_WORDS, ErrorCode, Words
+from ..errors import (
+    COMMUNITY_AT_COURSE,
+    COMMUNITY_WORDS,
+    DOOR_WORDS,
+    WARNING_WORDS,
+    ErrorCode,
+    Words,
+)
 from ..rules import Reason, Verdict
 
 # The door's refusals (and ``ok``) come from the error catalogue; these are the scanner's
@@ -114,7 +121,16 @@ def words_for(verdict: Verdict, *, code: str | None = None, manual: bool = False
     key: str = code if code in WORDS else verdict.reason
     if manual and key == Reason.INVALID_TOKEN:
         key = ErrorCode.INVALID_NUMBER
-    return fill(WORDS[key], verdict)
+    return fill(_community_words(verdict, key) or WORDS[key], verdict)
+
+
+def _community_words(verdict: Verdict, key: str) -> Words | None:
+    """Return a community card's own words for the key, None for a personal card's."""
+    if not getattr(verdict.card, "is_community", False):
+        return None
+    if key == Reason.OK and verdict.venue.course_provider:
+        return COMMUNITY_AT_COURSE
+    return COMMUNITY_WORDS.get(key)
 
 
 def fill(words: Words, verdict: Verdict) -> Words:
