@@ -9,7 +9,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from ..errors import DOOR_WORDS, WARNING_WORDS, ErrorCode, Words
-from ..rules import Reason, Verdict
+from ..rules import Reason, Verdict, WarningCode
 
 # The door's refusals (and ``ok``) come from the error catalogue; these are the scanner's
 # own offline situations. Keys are what the page's offline verdicts and sync answers name.
@@ -115,6 +115,11 @@ def words_for(verdict: Verdict, *, code: str | None = None, manual: bool = False
     if manual and key == Reason.INVALID_TOKEN:
         key = ErrorCode.INVALID_NUMBER
     return fill(WORDS[key], verdict)
+
+
+def enrolled_words() -> Words:
+    """Return the words for a card's existing place on a course, which a recording returned."""
+    return WARNING_WORDS[WarningCode.ALREADY_ENROLLED]
 
 
 def fill(words: Words, verdict: Verdict) -> Words:
