@@ -59,6 +59,7 @@ class ErrorCode(enum.StrEnum):
     SCAN_TOO_OLD = "scan_too_old"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     VISIT_UNDONE = "visit_undone"
+    UNKNOWN_EVENT = "unknown_event"
     # who acts for which organisation
     VENUE_REQUIRED = "venue_required"
     NOT_YOUR_VENUE = "not_your_venue"
@@ -84,6 +85,8 @@ class ErrorCode(enum.StrEnum):
     NOT_A_VENUE = "not_a_venue"
     INVALID_QUOTA = "invalid_quota"
     INVALID_TIMES = "invalid_times"
+    TERM_REQUIRED = "term_required"
+    TERM_TOO_LONG = "term_too_long"
     INVALID_EMAIL = "invalid_email"
     EMAIL_TAKEN = "email_taken"
     ORGANISATION_REQUIRED = "organisation_required"
@@ -185,6 +188,7 @@ MESSAGES = {
         "This visit was undone, so it was not recorded again. "
         "Scan the card again to record a new visit."
     ),
+    ErrorCode.UNKNOWN_EVENT: _l("The venue has no event in use with this id."),
     ErrorCode.VENUE_REQUIRED: _l("You work at several venues: give the venue's id in venue."),
     ErrorCode.NOT_YOUR_VENUE: _l("You do not work at this venue."),
     ErrorCode.NO_VENUE: _l("Your account is not attached to any venue."),
@@ -213,6 +217,8 @@ MESSAGES = {
     ErrorCode.NOT_A_VENUE: _l("Choose a venue."),
     ErrorCode.INVALID_QUOTA: _l("Enter a number of 0 or more."),
     ErrorCode.INVALID_TIMES: _l("The end must be after the start."),
+    ErrorCode.TERM_REQUIRED: _l("A course needs its term: enter the last day of the term."),
+    ErrorCode.TERM_TOO_LONG: _l("A course term can last at most a year."),
     ErrorCode.INVALID_EMAIL: _l("Enter an email address, for example name@example.fi."),
     ErrorCode.EMAIL_TAKEN: _l("Someone already uses this email address."),
     ErrorCode.ORGANISATION_REQUIRED: _l("Choose at least one organisation for this role."),
@@ -355,6 +361,14 @@ COMMUNITY_AT_COURSE = Words(
 # The door's warnings: what the scanner's orange screen says. They are kept apart from the
 # refusals because a code may be both (``quota_full`` refuses at some venues, warns at others).
 WARNING_WORDS: dict[WarningCode, Words] = {
+    WarningCode.ALREADY_ENROLLED: Words(
+        _l("Already has a place on this course"),
+        _l(
+            "This card already holds a place on this course this term. Recording it again "
+            "stores no new use."
+        ),
+        _l("Welcome! You already have a place on this course."),
+    ),
     WarningCode.VISITED_TODAY: Words(
         _l("Accepted – already used today"),
         _l("This card was already recorded here today. Record again only for a new visit."),

@@ -28,7 +28,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     and_,
+    func,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import cardnumbers, rules
@@ -404,6 +406,20 @@ class Event(db.Model):
 
     venue: Mapped[Organisation] = relationship()
 
+    @hybrid_property
+    def last_day(self) -> date:
+        """Return the event's last day (its one day unless it has ``ends_on``).
+
+        At a course provider an event is a course, and its term runs from ``starts_on`` to
+        this day: a card holds one place on it per term.
+        """
+        return self.ends_on or self.starts_on
+
+    @last_day.inplace.expression
+    @classmethod
+    def _last_day_expression(cls):
+        return func.coalesce(cls.ends_on, cls.starts_on)
+
     def text(self, language: str) -> str:
         """Return the short text in the language, else in Finnish, Swedish or English."""
         texts = {"fi": self.text_fi, "sv": self.text_sv, "en": self.text_en}
@@ -431,6 +447,8 @@ class Visit(db.Model):
     generation: Mapped[int] = mapped_column(Integer)
     venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)
+    # A course place: the last day of the course's term it was taken for (None elsewhere).
+    term_ends_on: Mapped[date | None] = mapped_column(Date)
     adults: Mapped[int] = mapped_column(default=1)
     children: Mapped[int] = mapped_column(default=0)
     # Free companions beside the holder: a personal assistant, guide or interpreter.

@@ -1,7 +1,8 @@
 """The door decision: may this card be used at this venue at this moment?
 
-A pure function of the card, the venue and the moment (plus two facts the caller looked
-up: whether the card was already used here today and whether the event's quota is full).
+A pure function of the card, the venue and the moment (plus facts the caller looked up:
+whether the card was already used here today, whether the event's quota is full and, at a
+course provider, whether the card already holds a place on the course this term).
 The reasons are checked in this order, and the first that applies is the verdict:
 
 1. ``invalid_token``  the token is malformed, tampered or signed with an unknown key
@@ -15,7 +16,11 @@ The reasons are checked in this order, and the first that applies is the verdict
 7. ``region_not_accepted``  the card's or the venue's region is not in the network that day
 8. ``home_region_only``     the venue accepts only cards of its own region
 9. ``quota_full``     the event's Kaikukortti places are taken and the venue refuses then
-10. ``ok``            accepted, perhaps with warnings (``visited_today``, ``quota_full``)
+10. ``ok``            accepted, perhaps with warnings (``already_enrolled``, ``visited_today``,
+   ``quota_full``)
+
+A card that already holds a place on the course is never refused for a full quota: that
+place is its own (recording it again stores no new use, see :mod:`webapp.services.door`).
 
 Children are checked when a visit is recorded: ``children_not_allowed`` at a course provider
 (or for a card without registered children), ``too_many_children`` beyond the card's number.
@@ -53,6 +58,7 @@ class Reason(enum.StrEnum):
 
 
 class WarningCode(enum.StrEnum):
+    ALREADY_ENROLLED = "already_enrolled"
     VISITED_TODAY = "visited_today"
     QUOTA_FULL = "quota_full"
 
@@ -141,17 +147,21 @@ def verdict(
     *,
     visited_today: bool = False,
     quota_full: bool = False,
+    enrolled: bool = False,
 ) -> Verdict:
     """Decide whether the card, shown with a token of that generation, is accepted."""
     if card is None:
         return Verdict(Reason.UNKNOWN_CARD, None, venue)
     today = helsinki_date(moment)
     reason = _refusal(card, generation, venue, today)
+    quota_full = quota_full and not enrolled
     if reason is None and quota_full and venue.quota_full_refuses:
         reason = Reason.QUOTA_FULL
     if reason is not None:
         return Verdict(reason, card, venue)
     warnings = []
+    if enrolled:
+        warnings.append(WarningCode.ALREADY_ENROLLED)
     if visited_today:
         warnings.append(WarningCode.VISITED_TODAY)
     if quota_full:

@@ -196,6 +196,12 @@ class VerifySchema(RequestSchema):
         },
     )
     venue = _id("Id of the venue; needed only when the user works at several venues.")
+    event = _id(
+        "Id of an event of the venue in use, as the scanner's event choice: its Kaikukortti "
+        "places apply (`quota_full`) and, at a course provider, the course's term: a card "
+        "holds one place on the course per term (`already_enrolled`). Another venue's or an "
+        "unknown event: 422 `unknown_event`."
+    )
 
     @validates_schema
     def _exactly_one(self, data: dict, **kwargs) -> None:
@@ -410,6 +416,13 @@ class VisitSchema(Schema):
     offline = fields.Boolean(
         required=True,
         metadata={"description": "Recorded on a phone offline and sent later (at its scan time)."},
+    )
+    already_enrolled = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "The card already held a place on the course this term: this is "
+            "the visit of that place, and no new use was stored."
+        },
     )
 
 

@@ -646,6 +646,7 @@ class TestRecordVisit:
             "children": 2,
             "adults": 1,
             "offline": False,
+            "already_enrolled": False,
         }
         recorded_at = datetime.fromisoformat(body["recorded_at"].replace("Z", "+00:00"))
         assert recorded_at.utcoffset() == timedelta(0)

@@ -162,9 +162,17 @@ def test_request_bodies_are_the_contracts(spec):
     assert revoke["properties"]["reason"]["enum"] == ["lost", "misuse", "other"]
     verify = body_schema(spec, "post", "/api/v1/verify")
     # Either the scanned token or the typed printed number: neither is required alone.
-    assert set(verify["properties"]) == {"token", "number", "venue"} and "required" not in verify
+    assert set(verify["properties"]) == {"token", "number", "venue", "event"}
+    assert "required" not in verify
     visit = body_schema(spec, "post", "/api/v1/visits")
-    assert set(visit["properties"]) == {"token", "number", "children", "idempotency_key", "venue"}
+    assert set(visit["properties"]) == {
+        "token",
+        "number",
+        "children",
+        "idempotency_key",
+        "venue",
+        "event",
+    }
     assert set(visit["required"]) == {"children"}
     assert visit["properties"]["children"]["type"] == "integer"
     for schema in (create, update, revoke, verify, visit):
@@ -197,7 +205,9 @@ def test_answers_are_the_contracts(spec):
         "warnings",
     }
     assert set(verdict["properties"]["reason"]["enum"]) >= REASONS
-    assert "visited_today" in verdict["properties"]["warnings"]["items"]["enum"]
+    assert {"visited_today", "already_enrolled"} <= set(
+        verdict["properties"]["warnings"]["items"]["enum"]
+    )
     verdict_card = resolve(spec, verdict["properties"]["card"]["allOf"][0])
     assert set(verdict_card["properties"]) == {
         "number",
@@ -215,6 +225,7 @@ def test_answers_are_the_contracts(spec):
         "adults",
         "recorded_at",
         "offline",
+        "already_enrolled",
     }
     assert visit["properties"]["recorded_at"]["format"] == "date-time"
     assert answer_schema(spec, "post", "/api/v1/visits", "200") == visit

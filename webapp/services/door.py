@@ -22,6 +22,12 @@ Recording, against retries and races:
 * An event's places are counted under a lock (:func:`_lock_places`): the event row
   ``FOR UPDATE`` on PostgreSQL, the database's write lock on SQLite, so two doors cannot
   both take the last place.
+* At a course provider an event is a course, and a use is a place on it for its term
+  (:attr:`~webapp.models.Event.last_day`). A visit stores the last day of the term it took
+  a place for; a card that holds a place whose term had not ended when the course's term
+  starts gets that visit back (``already_enrolled``), and nothing new is stored. Moving the
+  course's term on to the next term frees the places. Enrolments take the event's lock as
+  the places do, so two doors at once store one place.
 * An undo deletes the visit there (:func:`webapp.services.rollup.remove`) and leaves an
   :class:`~webapp.models.UndoneVisit`: its key stays taken (a retried POST answers
   ``visit_undone`` and stores nothing) and a retried DELETE answers as done. Visit ids are
@@ -32,7 +38,7 @@ Recording, against retries and races:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from functools import wraps
 from itertools import groupby
@@ -192,6 +198,7 @@ class RecordedVisit:
     children: int
     recorded_at: datetime
     offline: bool = False
+    already_enrolled: bool = False  # the card's existing place on the course, nothing new
 
 
 def _region_of(rows) -> DoorRegion:
@@ -270,6 +277,16 @@ _CARD = (
         .limit(1)  # looked up for this card, not hashed over the venue's day of visits
         .exists()
         .label("visited_today"),
+        select(_visit.c.id)  # the card's place on the course this term
+        .where(
+            _visit.c.card_id == _card.c.id,
+            _visit.c.event_id == bindparam("course_id"),
+            _visit.c.term_ends_on >= bindparam("term_starts_on"),
+        )
+        .order_by(_visit.c.id)
+        .limit(1)
+        .scalar_subquery()
+        .label("enrolled_visit"),
         _KEY_VISIT,
         _KEY_CARD,
     )
@@ -374,11 +391,12 @@ def record_visit(
     ``source`` defaults to what was shown (camera or manual). Raises DoorError with the verdict's
     reason when the card is refused, or with ``children_not_allowed``, ``too_many_children``,
     ``invalid_children``, ``idempotency_key_reused`` (the key is another card's),
-    ``visit_undone`` (the key's visit was undone) or ``conflict``.
+    ``visit_undone`` (the key's visit was undone) or ``conflict``. A card that already holds
+    a place on the course gets that visit back, marked ``already_enrolled``, not new.
     """
     moment = moment or utcnow()
     idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
-    if event is not None and event.quota is not None:
+    if event is not None and (event.quota is not None or _course(venue, event)):
         _lock_places(event)
     decision, row = _check(shown, venue, moment, event, idempotency_key)
     if row is None:  # no card named: nothing to look up under the key
@@ -392,6 +410,8 @@ def record_visit(
     refusal = children_reason(decision, children)
     if refusal is not None:
         raise DoorError(refusal, decision)
+    if row.enrolled_visit is not None:
+        return _enrolment(row.enrolled_visit), False
 
     return _store(
         decision, venue, user, children, idempotency_key, event, source or shown.source, moment
@@ -411,15 +431,20 @@ def record_offline_visit(
     """Store a visit the phone accepted offline, judged as at its scan moment, once per key.
 
     Like a forced check-in it is stored even when the card is refused by then: what no longer
-    held is kept as conflicts linked to the visit (returned with it). Raises DoorError
+    held is kept as conflicts linked to the visit (returned with it); a card that already
+    holds a place on the course gets that visit back, as online. Raises DoorError
     ``invalid_children``, or the verdict's reason when there is no genuine card to link it to.
     """
     idempotency_key = digital.replay_key(shown.token) or idempotency_key
+    if _course(venue, event):
+        _lock_places(event)
     decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=True)
     if row is None:  # no genuine card to link the visit to
         raise DoorError(decision.reason, decision)
     if (stored := _keyed(row, row.id, decision)) is not None:
         return stored, False, conflicts_of(stored.id)
+    if row.enrolled_visit is not None:
+        return _enrolment(row.enrolled_visit), False, []
     if children < 0:
         raise DoorError(ErrorCode.INVALID_CHILDREN, decision)
     conflicts: list[tuple[ConflictCode, str | None, int | None]] = []
@@ -469,6 +494,7 @@ def _store(
         "generation": card.generation,
         "venue_id": venue.id,
         "event_id": event.id if event is not None else None,
+        "term_ends_on": course.last_day if (course := _course(venue, event)) else None,
         "adults": 1,
         "children": children,
         "recorded_at": moment,
@@ -516,8 +542,19 @@ def _keyed(holder: Row, card_id: int, decision: Verdict) -> RecordedVisit | None
     return stored
 
 
+def _course(venue: VenueFacts, event: Event | None) -> Event | None:
+    """Return the event when it is a course (an event of a course provider), else None."""
+    return event if event is not None and venue.course_provider else None
+
+
+def _enrolment(visit_id: int) -> RecordedVisit:
+    """Return the visit that holds the card's place on the course, marked as no new use."""
+    return replace(_recorded(visit_id), already_enrolled=True)
+
+
 def _lock_places(event: Event) -> None:
-    """Hold the event's places until commit, so that counting them and taking one is atomic.
+    """Hold the event's places until commit, so that counting them and taking one is atomic
+    (a course's places as well: a card's place is looked up and taken under the same lock).
 
     PostgreSQL locks the event row; SQLite, which locks the whole database for a write and
     begins its transaction at the first write, takes its write lock with a no-op update.
@@ -599,10 +636,11 @@ def event_at(venue_id: int, event_id: int) -> Event | None:
 
 
 def coming_events(venue_id: int, limit: int = 30) -> list[Event]:
-    """Return the venue's active events from today on, soonest first."""
+    """Return the venue's active events not over yet (a course until its term ends), soonest
+    first."""
     query = (
         select(Event)
-        .where(Event.venue_id == venue_id, Event.active, Event.starts_on >= today_in_finland())
+        .where(Event.venue_id == venue_id, Event.active, Event.last_day >= today_in_finland())
         .order_by(Event.starts_on, Event.name)
         .limit(limit)
     )
@@ -634,7 +672,14 @@ def _check(
     else:
         return Verdict(Reason.INVALID_TOKEN, None, venue), None
 
-    params = {"number": number, "venue_id": venue.id, "key": idempotency_key}
+    course = _course(venue, event)
+    params = {
+        "number": number,
+        "venue_id": venue.id,
+        "key": idempotency_key,
+        "course_id": course.id if course else None,
+        "term_starts_on": course.starts_on if course else None,
+    }
     rows = _run(_CARD, **params, day=helsinki_date(moment)).all()
     if not rows:
         return verdict(None, 0, venue, moment), None
@@ -657,6 +702,7 @@ def _check(
         moment,
         visited_today=row.visited_today,
         quota_full=_quota_full(event),
+        enrolled=row.enrolled_visit is not None,
     )
     return decision, row
 

@@ -31,6 +31,7 @@ from ..models import (
 from . import accounts, audit, door
 
 INVITE_VALID_FOR = timedelta(days=14)
+MAX_TERM = timedelta(days=366)  # a course's term: at most a season, never a standing pass
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024
 CODE_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -279,18 +280,23 @@ def save_event(
     venue: Organisation,
     name: str,
     starts_on: date,
+    ends_on: date | None = None,
     quota: int | None = None,
     active: bool = True,
 ) -> Event:
-    """Create or change an event at a venue of the actor's region.
+    """Create or change an event at a venue of the actor's region; at a course provider it
+    is a course, whose term runs from ``starts_on`` to ``ends_on`` (or that one day).
 
-    Raises NetworkError(not_your_region, not_a_venue, required, too_long, invalid_quota).
+    Raises NetworkError(not_your_region, not_a_venue, required, too_long, invalid_quota,
+    invalid_period, term_too_long).
     """
     _require_region(actor, venue.region_id)
     if not venue.is_venue:
         raise NetworkError(ErrorCode.NOT_A_VENUE, "venue")
     if quota is not None and quota < 0:
         raise NetworkError(ErrorCode.INVALID_QUOTA, "quota")
+    if (wrong := period_error(venue, starts_on, ends_on)) is not None:
+        raise NetworkError(wrong, "ends_on")
     created = event is None
     if created:
         event = Event()
@@ -300,6 +306,7 @@ def save_event(
     event.venue = venue
     event.name = _text(name, "name", 200)
     event.starts_on = starts_on
+    event.ends_on = ends_on
     event.quota = quota
     event.active = active
     db.session.flush()
@@ -312,6 +319,18 @@ def save_event(
         quota=quota,
     )
     return event
+
+
+def period_error(venue: Organisation, starts_on: date, ends_on: date | None) -> ErrorCode | None:
+    """Return what is wrong with an event's days, None when nothing: ``invalid_period`` (it
+    ends before it starts) or, at a course provider, ``term_too_long`` (over a year)."""
+    if ends_on is None:
+        return None
+    if ends_on < starts_on:
+        return ErrorCode.INVALID_PERIOD
+    if venue.course_provider and ends_on - starts_on >= MAX_TERM:
+        return ErrorCode.TERM_TOO_LONG
+    return None
 
 
 def event_usage(event: Event) -> int:

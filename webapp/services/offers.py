@@ -206,8 +206,11 @@ def offers_of(user: User) -> Select:
 def save_offer(event: Event | None, data: OfferInput, *, actor: User) -> Event:
     """Publish a new offer, or change one, at a venue the actor may publish at.
 
+    At a course provider a standing offer is a course term: it needs its last day
+    (``term_required``) and lasts at most a year.
+
     Raises OfferError(not_your_venue, required, too_long, invalid_quota, invalid_times,
-    invalid_period).
+    invalid_period, term_required, term_too_long).
     """
     allowed = venues_of(actor).with_only_columns(Organisation.id)
     if data.venue.id not in db.session.scalars(allowed).all():
@@ -240,8 +243,10 @@ def save_offer(event: Event | None, data: OfferInput, *, actor: User) -> Event:
             raise OfferError(ErrorCode.INVALID_TIMES, "ends_at")
         event.ends_on = event.hours = None
     else:
-        if data.ends_on is not None and data.ends_on < data.starts_on:
-            raise OfferError(ErrorCode.INVALID_PERIOD, "ends_on")
+        if data.ends_on is None and data.venue.course_provider:
+            raise OfferError(ErrorCode.TERM_REQUIRED, "ends_on")
+        if (wrong := network.period_error(data.venue, data.starts_on, data.ends_on)) is not None:
+            raise OfferError(wrong, "ends_on")
         event.starts_at = event.ends_at = None
         event.ends_on = data.ends_on
         event.hours = _text(data.hours, "hours", 200)

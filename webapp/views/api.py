@@ -33,6 +33,7 @@ from ..schemas import (
 )
 from ..services import accounts, audit, cards, door, offers, printing, stats
 from .api_helpers import (
+    acting_event,
     acting_issuer,
     acting_venue,
     card_body,
@@ -224,18 +225,22 @@ def card_pdf(number: str, *, user: User):
 @bp.authenticated(Role.VENUE, load=door.read_only(accounts.staff_for_api_token))
 @bp.arguments(VerifySchema)
 @bp.response(200, VerdictSchema)
-@bp.fails(422, "venue_required", "not_your_venue", "validation_error")
+@bp.fails(422, "venue_required", "not_your_venue", "unknown_event", "validation_error")
 @ratelimits.door_checks
 def verify(data: dict, *, user: door.DoorStaff):
     """Check a card at the door
 
     Give the scanned `token` or the typed `number` (the card's `printed_number`), and the
     `venue` id when the user works at several venues. The answer says whether the card is
-    accepted now and how many children may come free; nothing is recorded.
+    accepted now and how many children may come free; nothing is recorded. With an `event`,
+    its places apply (`quota_full`: a refusal or a warning, as the venue decides) and, at a
+    course provider, the course's term: a card that already holds a place on the course
+    this term is valid with the warning `already_enrolled`.
     """
     venue = acting_venue(user, data.get("venue"))
+    event = acting_event(venue, data.get("event"))
     shown = door.Shown.given(data)
-    return jsonify(verdict_body(door.verify(shown, venue)))
+    return jsonify(verdict_body(door.verify(shown, venue, event=event)))
 
 
 @bp.route("/visits", methods=["POST"])
@@ -246,14 +251,16 @@ def verify(data: dict, *, user: door.DoorStaff):
     200,
     schema=VisitSchema,
     success=True,
-    description="A visit with this `idempotency_key` was already recorded at the venue: "
-    "this is that visit, and nothing new was stored.",
+    description="A visit with this `idempotency_key` was already recorded at the venue, or "
+    "(`already_enrolled` true) the card already holds a place on the course this term: this "
+    "is that visit, and nothing new was stored.",
 )
 @bp.fails(
     422,
     *(str(reason) for reason in Reason if reason is not Reason.OK),
     "venue_required",
     "not_your_venue",
+    "unknown_event",
     "validation_error",
     "idempotency_key_reused",
     description="The visit was not recorded: the card does not verify (`error` is the "
@@ -273,9 +280,12 @@ def record_visit(data: dict, *, user: door.DoorStaff):
     Verifies the `token` (or the typed `number`, the card's `printed_number`) and records
     one use of the card by the holder (one adult) and
     `children` children. Send an `idempotency_key` so that a retried request does not count
-    the visit twice.
+    the visit twice. With an `event` the visit takes one of its places; at a course provider
+    it is a place on the course for its term, one per card: a card that already holds one
+    answers 200 with that visit (`already_enrolled` true), and no children come free.
     """
     venue = acting_venue(user, data.get("venue"))
+    event = acting_event(venue, data.get("event"))
     try:
         visit, created = door.record_visit(
             door.Shown.given(data),
@@ -283,6 +293,7 @@ def record_visit(data: dict, *, user: door.DoorStaff):
             user=user,
             children=data["children"],
             idempotency_key=data.get("idempotency_key"),
+            event=event,
             source=VisitSource.API,
         )
     except door.DoorError as error:

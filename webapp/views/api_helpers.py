@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..errors import ErrorCode, message
 from ..extensions import db
-from ..models import Card, Organisation, Region, Role, User
+from ..models import Card, Event, Organisation, Region, Role, User
 from ..rules import Reason, Verdict, today_in_finland
 from ..services import cards, door
 from . import scanner_texts as texts
@@ -76,6 +76,7 @@ def visit_body(visit: door.RecordedVisit) -> dict:
         "adults": visit.adults,
         "recorded_at": visit.recorded_at,
         "offline": visit.offline,
+        "already_enrolled": visit.already_enrolled,
     }
 
 
@@ -131,6 +132,18 @@ def acting_venue(user: door.DoorStaff, wanted: int | None) -> door.DoorVenue:
         wrong=ErrorCode.NOT_YOUR_VENUE,
         none=ErrorCode.NO_VENUE,
     )
+
+
+def acting_event(venue: door.DoorVenue, wanted: int | None) -> Event | None:
+    """Return the venue's event in use with the id asked for (None when none was asked for),
+    else 422 ``unknown_event`` alike for an unknown event and another venue's."""
+    if wanted is None:
+        return None
+    event = door.event_at(venue.id, wanted)
+    if event is None:
+        text = message(ErrorCode.UNKNOWN_EVENT)
+        raise ApiError(422, ErrorCode.UNKNOWN_EVENT, fields={"event": text})
+    return event
 
 
 def region_by_code(code: str) -> Region:

@@ -120,6 +120,9 @@ class EventForm(FlaskForm):
         validators=[InputRequired(_l("Enter a name.")), Length(max=200)],
     )
     starts_on = DateField(_l("Date"), validators=[InputRequired(_l("Enter a date."))])
+    ends_on = DateField(
+        _l("Last day (a course: the last day of its term)"), validators=[Optional()]
+    )
     quota = IntegerField(
         _l("Kaikukortti quota (empty: no limit)"),
         filters=[_empty_to_none],

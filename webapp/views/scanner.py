@@ -83,6 +83,7 @@ def record():
         "card_number": cardnumbers.format_number(visit.card_number),
         "undo_until": (visit.recorded_at + door.UNDO_WINDOW).isoformat(),
         "idempotency_key": idempotency_key(request.form.get("idempotency_key")),
+        "enrolled": texts.enrolled_words() if visit.already_enrolled else None,
     }
     return _respond("scanner/_recorded.html", venue, event, 201 if created else 200, **context)
 

@@ -16,7 +16,7 @@ from ..errors import (
     ErrorCode,
     Words,
 )
-from ..rules import Reason, Verdict
+from ..rules import Reason, Verdict, WarningCode
 
 # The door's refusals (and ``ok``) come from the error catalogue; these are the scanner's
 # own offline situations. Keys are what the page's offline verdicts and sync answers name.
@@ -131,6 +131,11 @@ def _community_words(verdict: Verdict, key: str) -> Words | None:
     if key == Reason.OK and verdict.venue.course_provider:
         return COMMUNITY_AT_COURSE
     return COMMUNITY_WORDS.get(key)
+
+
+def enrolled_words() -> Words:
+    """Return the words for a card's existing place on a course, which a recording returned."""
+    return WARNING_WORDS[WarningCode.ALREADY_ENROLLED]
 
 
 def fill(words: Words, verdict: Verdict) -> Words:

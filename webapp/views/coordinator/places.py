@@ -228,6 +228,7 @@ def _save_event(form, event):
         venue=venue,
         name=form.name.data,
         starts_on=form.starts_on.data,
+        ends_on=form.ends_on.data,
         quota=form.quota.data,
         active=form.active.data,
     )
