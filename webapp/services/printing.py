@@ -7,10 +7,11 @@ short address, the same on every card of a kind. The card is bilingual (Finnish 
 whatever the user's language, and looks like any membership card: nothing on a personal
 card names the issuer or says why it was given. A community card is titled as one and
 names, in place of the holder's name line, the organisation that holds it (its workers show
-it with their groups), with the community card's rules on its back. The font is DejaVu Sans, shipped in ``webapp/fonts``
-(licence beside it) and embedded as a subset: it covers every letter of Finland's
-languages and names, the Sámi ones too (Čohkkiras, Anár, Ŋ, Ž), so nothing has to be
-installed on the server.
+it with their groups), with the community card's rules on its back.
+
+The font is DejaVu Sans, shipped in ``webapp/fonts`` (licence beside it) and embedded as a
+subset: it covers every letter of Finland's languages and names, the Sámi ones too
+(Čohkkiras, Anár, Ŋ, Ž), so nothing has to be installed on the server.
 """
 
 from collections.abc import Iterable, Sequence
