@@ -86,7 +86,7 @@ class CommunityCardForm(FlaskForm):
         _l("Group size"),
         default=cards.MAX_GROUP,
         validators=[
-            InputRequired(_l("Enter how many clients under 16 one visit may bring.")),
+            InputRequired(_l("Enter the size of the group, for example 5.")),
             _rule(lambda children: cards.check_children(children, CardKind.COMMUNITY)),
         ],
     )
