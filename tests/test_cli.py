@@ -22,6 +22,7 @@ def test_demo_prints_one_line_per_card_state(runner):
         "revoked",
         "replaced",
         "lappi",
+        "community",
     ]
     numbers = [line.split(" ")[1] for line in lines]
     assert set(numbers) == set(db.session.scalars(select(Card.number)))
@@ -33,7 +34,7 @@ def test_demo_twice_leaves_the_same_rows(runner):
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0
     assert second.stdout == first.stdout
-    assert _row_counts() == counts == {"Region": 3, "Organisation": 5, "User": 6, "Card": 5}
+    assert _row_counts() == counts == {"Region": 3, "Organisation": 5, "User": 6, "Card": 6}
 
 
 def test_demo_refuses_a_database_with_other_data(runner):

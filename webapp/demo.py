@@ -7,6 +7,7 @@ from sqlalchemy import select
 from .extensions import db
 from .models import (
     Card,
+    CardKind,
     Event,
     NetworkMembership,
     OfferKind,
@@ -63,7 +64,10 @@ USERS = {
     "kajaani@example.fi": (Role.VENUE, "kainuu", "Kajaanin kaupunginteatteri"),
     "jakaja.lappi@example.fi": (Role.DISTRIBUTOR, "lappi", "Rovaniemen sosiaalipalvelut"),
 }
-CARD_STATES = ("active", "expired", "revoked", "replaced", "lappi")
+# The contract's card states, then a community card of Kuopion sosiaalipalvelut (for a group of
+# at most five clients under 16 with one worker).
+CARD_STATES = ("active", "expired", "revoked", "replaced", "lappi", "community")
+COMMUNITY_GROUP = 5
 OFFERS = {
     # title: (venue, kind, days after loading, time, quota, children welcome, municipality, texts)
     "Tuntematon sotilas": (
@@ -226,6 +230,14 @@ def _card(number: str) -> Card | None:
 
 def _create_card(state: str, loaded_on: date, organisations) -> Card:
     issuer = organisations["Kuopion sosiaalipalvelut"]
+    if state == "community":
+        return cards.issue_card(
+            issuer=issuer,
+            actor=None,
+            kind=CardKind.COMMUNITY,
+            children=COMMUNITY_GROUP,
+            today=loaded_on - timedelta(days=30),
+        )
     holder = {"birth_year": 1985, "postcode": "70100", "children": 2}
     if state == "expired":
         holder["children"] = 0

@@ -337,24 +337,24 @@ DOOR_WORDS: dict[Code, Words] = {
 COMMUNITY_WORDS: dict[Reason, Words] = {
     Reason.OK: Words(
         _l("Community card accepted"),
-        _l("A community card: its worker and a group of at most %(count)s under 16 come free."),
+        _l("A community card: its worker and a group of at most %(count)s come free."),
         _l("Welcome, all of you!"),
     ),
     Reason.CHILDREN_NOT_ALLOWED: Words(
         _l("No group at courses"),
-        _l("Under-16s cannot come to courses with a community card: it admits its worker only."),
+        _l("A group cannot come to courses with a community card: it admits its worker only."),
         _l("Here the card is for you only."),
     ),
     Reason.TOO_MANY_CHILDREN: Words(
         _l("Group too large"),
-        _l("At most %(count)s under 16 may come free with this community card."),
+        _l("At most %(count)s in the group may come free with this community card."),
         _l("The card covers a group of %(count)s."),
     ),
 }
 # A community card at a course provider, which admits no children: the worker alone.
 COMMUNITY_AT_COURSE = Words(
     _l("Community card: worker only"),
-    _l("At courses a community card admits its worker only: under-16s cannot come to courses."),
+    _l("At courses a community card admits its worker only: the group cannot come to courses."),
     _l("Here the card is for you only."),
 )
 

@@ -339,6 +339,11 @@ class Card(db.Model):
     def is_community(self) -> bool:
         return self.kind is CardKind.COMMUNITY
 
+    @property
+    def has_digital_card(self) -> bool:
+        """Only a person's card goes onto a phone; a community card's workers carry it printed."""
+        return not self.is_community
+
     def status_on(self, day: date) -> CardStatus:
         """Return the card's status as the API reports it on that day."""
         if self.revoked:

@@ -2,10 +2,11 @@ from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from webapp import tokens
 from webapp.extensions import db
-from webapp.models import AuditEvent, RevokeReason, Role
+from webapp.models import AuditEvent, CardKind, RevokeReason, Role
 from webapp.rules import Reason
 from webapp.services import cards, door
 
@@ -234,3 +235,94 @@ def test_a_renewed_card_leaves_the_renewal_worklist(issuer):
     staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
     cards.renew_card(card, actor=staff, today=TODAY)
     assert due(staff) == []
+
+
+# --- community cards ------------------------------------------------------------------------
+
+
+def issue_community(issuer, **fields):
+    values = dict(actor=None, kind=CardKind.COMMUNITY, children=5, today=TODAY)
+    values.update(fields)
+    return cards.issue_card(issuer=issuer, **values)
+
+
+def test_a_community_card_is_the_organisations_and_stores_nothing_of_a_person(issuer):
+    card = issue_community(issuer)
+    db.session.flush()
+    assert card.kind is CardKind.COMMUNITY and card.issuer == issuer
+    assert (card.birth_year, card.postcode, card.children) == (None, None, 5)
+    assert (card.valid_from, card.valid_until) == (TODAY, date(2027, 11, 28))
+
+
+@pytest.mark.parametrize("field", ["birth_year", "postcode"])
+def test_a_community_card_refuses_a_birth_year_or_postcode(issuer, field):
+    given = {"birth_year": 1980, "postcode": "70100"}[field]
+    with pytest.raises(cards.CardError) as excinfo:
+        issue_community(issuer, **{field: given})
+    assert (excinfo.value.code, excinfo.value.field) == ("not_on_community_card", field)
+
+
+@pytest.mark.parametrize(("children", "accepted"), [(0, False), (1, True), (15, True), (16, False)])
+def test_a_community_cards_group_is_1_to_15_clients(issuer, children, accepted):
+    if accepted:
+        assert issue_community(issuer, children=children).children == children
+        return
+    with pytest.raises(cards.CardError) as excinfo:
+        issue_community(issuer, children=children)
+    assert (excinfo.value.code, excinfo.value.values) == ("invalid_children", {"min": 1, "max": 15})
+
+
+@pytest.mark.parametrize("missing", ["birth_year", "postcode"])
+def test_a_personal_card_still_needs_the_birth_year_and_postcode(issuer, missing):
+    with pytest.raises(cards.CardError) as excinfo:
+        issue(issuer, **{missing: None})
+    assert (excinfo.value.code, excinfo.value.field) == ("required", missing)
+
+
+def test_the_database_refuses_a_community_card_with_a_persons_details(issuer):
+    card = issue_community(issuer)
+    db.session.flush()
+    card.postcode = "70100"
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+
+
+def test_a_community_card_renews_corrects_its_group_reissues_and_revokes(issuer):
+    venue = create_venue(issuer.region)
+    card = issue_community(issuer, today=TODAY - timedelta(days=300))
+    cards.renew_card(card, actor=None, today=TODAY)
+    assert card.valid_until == date(2027, 11, 28) and card.postcode is None
+    cards.correct_card(card, actor=None, children=3, postcode=None)
+    assert card.children == 3
+    card = cards.renew_card(card, actor=None)  # valid from today on, so that it verifies
+    old = cards.printed_token(card)
+    cards.reissue_card(card, actor=None)
+    new = cards.printed_token(card)
+    assert door.verify(door.Shown.scanned(old), venue).reason is Reason.REPLACED
+    assert door.verify(door.Shown.scanned(new), venue).reason is Reason.OK
+    cards.revoke_card(card, actor=None, reason=RevokeReason.MISUSE)
+    assert door.verify(door.Shown.scanned(new), venue).reason is Reason.REVOKED
+
+
+@pytest.mark.parametrize(
+    ("children", "postcode", "code"),
+    [
+        (16, None, "invalid_children"),
+        (0, None, "invalid_children"),
+        (3, "70100", "not_on_community_card"),
+    ],
+)
+def test_a_community_cards_correction_keeps_its_rules(issuer, children, postcode, code):
+    card = issue_community(issuer)
+    with pytest.raises(cards.CardError) as excinfo:
+        cards.correct_card(card, actor=None, children=children, postcode=postcode)
+    assert excinfo.value.code == code
+    assert (card.children, card.postcode) == (5, None)
+
+
+def test_the_renewal_worklist_holds_community_cards_too(issuer):
+    personal = issue_ending(issuer, 10)
+    community = issue_community(issuer, today=TODAY - timedelta(days=400))
+    community.valid_until = TODAY - timedelta(days=5)
+    staff = create_user("a@example.fi", Role.DISTRIBUTOR, [issuer])
+    assert due(staff) == [community, personal]

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import (
     AuditEvent,
+    CardKind,
     Event,
     Organisation,
     Role,
@@ -418,3 +419,66 @@ def test_two_doors_at_once_take_one_last_place_of_a_refusing_event(app, place, r
     errors = in_threads(app, *(record(token) for token in tokens))
     assert [getattr(error, "code", error) for error in errors] == ["quota_full"]
     assert count_visits() == 1
+
+
+# --- a community card: an organisation's worker with a group of clients under 16 ------------
+
+
+@pytest.fixture
+def group_card(place):
+    """The venue, its staff and a community card for a worker and at most 5 clients."""
+    venue, staff, personal = place
+    card = cards.issue_card(
+        issuer=personal.issuer,
+        actor=None,
+        kind=CardKind.COMMUNITY,
+        children=5,
+        today=personal.valid_from,
+    )
+    db.session.commit()
+    return venue, staff, card
+
+
+def record_group(group_card, clients: int):
+    venue, staff, card = group_card
+    shown = door.Shown.scanned(cards.printed_token(card))
+    return door.record_visit(shown, venue=venue, user=staff, children=clients)
+
+
+def test_a_community_card_verifies_as_one_with_its_group_limit(group_card):
+    venue, _, card = group_card
+    result = door.verify(door.Shown.typed(card.printed_number), venue)
+    assert result.reason is Reason.OK and result.max_children == 5
+    assert result.card.kind is CardKind.COMMUNITY and result.card.is_community
+
+
+@pytest.mark.parametrize("clients", [0, 1, 5])
+def test_a_community_cards_group_within_its_limit_is_the_worker_and_the_clients(
+    group_card, clients
+):
+    visit, created = record_group(group_card, clients)
+    db.session.commit()
+    stored = db.session.get(Visit, visit.id)
+    assert created and (stored.adults, stored.children) == (1, clients)
+    day = db.session.get(VisitDay, (stored.venue_id, stored.day))
+    assert (day.visits, day.adults, day.children) == (1, 1, clients)
+
+
+def test_a_community_cards_group_above_its_limit_is_refused_and_records_nothing(group_card):
+    with pytest.raises(door.DoorError) as excinfo:
+        record_group(group_card, 6)
+    assert excinfo.value.code == "too_many_children"
+    assert excinfo.value.verdict.card.is_community and excinfo.value.verdict.max_children == 5
+    assert count_visits() == 0
+
+
+def test_at_a_course_provider_a_community_card_admits_its_worker_alone(group_card):
+    venue, _, card = group_card
+    venue.course_provider = True
+    result = door.verify(door.Shown.scanned(cards.printed_token(card)), venue)
+    assert result.reason is Reason.OK and result.max_children == 0
+    with pytest.raises(door.DoorError) as excinfo:
+        record_group(group_card, 1)
+    assert excinfo.value.code == "children_not_allowed"
+    visit, _ = record_group(group_card, 0)
+    assert (visit.adults, visit.children) == (1, 0)

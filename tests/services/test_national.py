@@ -17,6 +17,8 @@ def utc(*args) -> datetime:
 
 
 def make_card(issuer, region, created_at, *, birth_year=1980, postcode="70100", **fields):
+    if fields.get("kind") is CardKind.COMMUNITY:  # the organisation's: nothing of a person
+        birth_year = postcode = None
     card = Card(
         number=new_number(),
         region=region,

@@ -180,13 +180,13 @@ class TestCreateCard:
         body = {**NEW_CARD, "birth_year": today().year - 16}
         assert api(DISTRIBUTOR).post("/api/v1/cards", json=body).status_code == 201
 
-    def test_holder_too_young_is_422(self, api):
+    def test_holder_too_young_is_422(self, api, demo_cards):
         body = {**NEW_CARD, "birth_year": today().year - 15}
         error = assert_error(
             api(DISTRIBUTOR).post("/api/v1/cards", json=body), 422, "holder_too_young"
         )
         assert set(error["fields"]) == {"birth_year"}
-        assert db.session.scalar(select(func.count()).select_from(Card)) == 5  # the demo's
+        assert db.session.scalar(select(func.count()).select_from(Card)) == len(demo_cards)
 
     @pytest.mark.parametrize(
         ("change", "code", "field"),
@@ -781,6 +781,98 @@ def record(demo_cards, email=VENUE, *, minutes_ago=0) -> int:
     )
     db.session.commit()
     return visit.id
+
+
+class TestCommunityCards:
+    """The organisation's own card: issued without a holder, its group recorded at the door."""
+
+    def test_201_with_kind_community_and_nothing_of_a_person(self, api):
+        response = api(DISTRIBUTOR).post("/api/v1/cards", json={"kind": "community", "children": 8})
+        assert response.status_code == 201
+        body = response.get_json()
+        assert (body["kind"], body["birth_year"], body["postcode"], body["children"]) == (
+            "community",
+            None,
+            None,
+            8,
+        )
+        assert "token" in body and "digital_card_url" not in body  # carried printed only
+        stored = card(body["number"])
+        assert stored.issuer.name == "Kuopion sosiaalipalvelut"
+        assert (stored.birth_year, stored.postcode) == (None, None)
+
+    def test_a_personal_card_is_the_default_kind(self, api):
+        body = api(DISTRIBUTOR).post("/api/v1/cards", json=NEW_CARD).get_json()
+        assert body["kind"] == "personal" and body["birth_year"] == 1980
+
+    @pytest.mark.parametrize("field", ["birth_year", "postcode"])
+    def test_a_birth_year_or_postcode_on_a_community_card_is_422(self, api, demo_cards, field):
+        body = {"kind": "community", "children": 3, field: NEW_CARD[field]}
+        response = api(DISTRIBUTOR).post("/api/v1/cards", json=body)
+        assert assert_error(response, 422, "not_on_community_card")["fields"][field]
+        assert db.session.scalar(select(func.count()).select_from(Card)) == len(demo_cards)
+
+    @pytest.mark.parametrize("children", [0, 16, 20])
+    def test_a_community_cards_group_outside_1_to_15_is_422(self, api, children):
+        body = {"kind": "community", "children": children}
+        error = assert_error(
+            api(DISTRIBUTOR).post("/api/v1/cards", json=body), 422, "invalid_children"
+        )
+        assert "15" in error["fields"]["children"]
+
+    def test_a_personal_card_without_birth_year_and_postcode_names_both(self, api):
+        response = api(DISTRIBUTOR).post("/api/v1/cards", json={"kind": "personal", "children": 1})
+        assert set(assert_error(response, 422, "validation_error")["fields"]) == {
+            "birth_year",
+            "postcode",
+        }
+
+    def test_an_unknown_kind_is_422(self, api):
+        body = {**NEW_CARD, "kind": "group"}
+        assert assert_error(
+            api(DISTRIBUTOR).post("/api/v1/cards", json=body), 422, "validation_error"
+        )["fields"]["kind"]
+
+    def test_the_verdict_says_community_card_with_its_group_limit(self, api, demo_cards):
+        number = demo_cards["community"]
+        body = api(VENUE).post("/api/v1/verify", json={"token": token_of(number)}).get_json()
+        assert (body["reason"], body["card"]["kind"], body["max_children"]) == (
+            "ok",
+            "community",
+            5,
+        )
+        assert (
+            body["message"]
+            == "Yhteisökortti: työntekijä ja enintään 5 hengen ryhmä pääsevät maksutta."
+        )
+
+    def test_a_group_within_the_limit_is_the_worker_and_the_clients(self, api, demo_cards):
+        number = demo_cards["community"]
+        response = api(VENUE).post(
+            "/api/v1/visits", json={"token": token_of(number), "children": 5}
+        )
+        assert response.status_code == 201
+        assert (response.get_json()["adults"], response.get_json()["children"]) == (1, 5)
+
+    def test_a_group_above_the_limit_is_422_in_a_groups_words(self, api, demo_cards):
+        number = demo_cards["community"]
+        response = api(VENUE).post(
+            "/api/v1/visits", json={"token": token_of(number), "children": 6}
+        )
+        error = assert_error(response, 422, "too_many_children")
+        assert error["message"] == "Tällä yhteisökortilla ryhmästä pääsee maksutta enintään 5."
+        assert visit_count() == 0
+
+    def test_at_a_course_provider_it_admits_the_worker_only(self, api, demo_cards):
+        typed = card(demo_cards["community"]).printed_number
+        body = api(COURSES).post("/api/v1/verify", json={"number": typed}).get_json()
+        assert (body["reason"], body["max_children"], body["children_allowed"]) == ("ok", 0, False)
+        assert "vain työntekijän" in body["message"]
+        response = api(COURSES).post("/api/v1/visits", json={"number": typed, "children": 2})
+        assert (
+            "ryhmä ei pääse kursseille"
+            in assert_error(response, 422, "children_not_allowed")["message"]
+        )
 
 
 class TestUndoVisit:

@@ -83,6 +83,7 @@ RULES: dict[str, frozenset[str]] = {
     "distributor.home": DISTRIBUTOR,
     "distributor.find": DISTRIBUTOR,
     "distributor.register": DISTRIBUTOR,
+    "distributor.register_community": DISTRIBUTOR,
     "distributor.check_field": DISTRIBUTOR,
     "distributor.card": DISTRIBUTOR,
     "distributor.act": DISTRIBUTOR,

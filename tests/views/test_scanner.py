@@ -209,7 +209,7 @@ class TestVerify:
         # the holder hears the verdict: it never says why they have the card
         door.set_cookie("lang", language)
         assert accepted in verify(door, token=door.token("active")).text.lower()
-        for state in ("active", "revoked", "expired", "lappi"):
+        for state in ("active", "revoked", "expired", "lappi", "community"):
             text = verify(door, token=door.token(state)).text.lower()
             assert not [word for word in words if word in text], (state, text)
 
@@ -245,6 +245,50 @@ class TestRecord:
         response = record(door, token=door.token("revoked"))
         assert response.status_code == 422 and verdict_of(response) == ("refuse", "revoked")
         assert visits() == []
+
+
+class TestCommunityCard:
+    """A worker shows the organisation's card with a group of clients under 16."""
+
+    def test_the_verdict_shows_a_community_card_and_its_group(self, door):
+        response = verify(door, token=door.token("community"))
+        assert verdict_of(response) == ("ok", "ok")
+        assert "Yhteisökortti hyväksytty" in response.text
+        assert re.search(r'data-slot="kind-row">.*?Yhteisökortti<', response.text)
+        assert re.search(r'class="stepper-value"[^>]*max="5"', response.text)
+
+    def test_a_personal_card_shows_no_card_type(self, door):
+        response = verify(door, token=door.token("active"))
+        assert re.search(r'data-slot="kind-row" hidden>', response.text)
+
+    def test_a_group_within_the_limit_records_the_worker_and_the_clients(self, door):
+        response = record(door, token=door.token("community"), children="5")
+        assert response.status_code == 201
+        [visit] = visits()
+        assert (visit.adults, visit.children) == (1, 5)
+        assert "1 aikuinen, lapsia 5" in response.text
+
+    def test_a_group_above_the_limit_is_refused_in_a_groups_words(self, door):
+        response = record(door, token=door.token("community"), children="6")
+        assert response.status_code == 422
+        assert verdict_of(response) == ("refuse", "too_many_children")
+        assert "Liian suuri ryhmä" in response.text
+        assert "Kortti kattaa 5 hengen ryhmän." in response.text
+        assert visits() == []
+
+    def test_at_a_course_provider_it_says_the_worker_alone(self, signed_in, demo_cards):
+        client = signed_in("opisto@example.fi")
+        place = {"venue": venue_id("Kuopion kansalaisopisto")}
+        token = cards.printed_token(card(demo_cards["community"]))
+        response = client.post("/scan/verify", data={**place, "token": token}, headers=HX)
+        assert verdict_of(response) == ("ok", "ok")
+        assert "Yhteisökortti: vain työntekijä" in response.text
+        assert 'class="stepper"' not in response.text
+        refused = client.post(
+            "/scan/visits", data={**place, "token": token, "children": "1"}, headers=HX
+        )
+        assert verdict_of(refused) == ("refuse", "children_not_allowed")
+        assert "Ei ryhmää kursseille" in refused.text
 
 
 def undo(client, visit):

@@ -49,10 +49,12 @@ _SECRET = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def card_for_key(key: str) -> Card | None:
-    """Return the card whose digital link has that key, or None."""
+    """Return the card whose digital link has that key, or None (also for a community card,
+    which has no digital card)."""
     if not _KEY.fullmatch(key or ""):
         return None
-    return db.session.scalar(select(Card).where(Card.digital_key == key))
+    card = db.session.scalar(select(Card).where(Card.digital_key == key))
+    return card if card is not None and card.has_digital_card else None
 
 
 def new_device_secret() -> str:

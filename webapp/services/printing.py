@@ -3,12 +3,15 @@
 The QR code is vector (one filled rectangle per run of dark modules), at error
 correction M or higher, with a quiet zone of four modules kept free of anything
 else. The back carries the rules and a QR code of the public offers catalogue with its
-short address, the same on every card. The card is bilingual (Finnish and Swedish)
-whatever the user's language, and looks like any membership card: nothing on it names
-the issuer or says why it was given. The font is DejaVu Sans, shipped in ``webapp/fonts``
-(licence beside it) and embedded as a subset: it covers every letter of Finland's
-languages and names, the Sámi ones too (Čohkkiras, Anár, Ŋ, Ž), so nothing has to be
-installed on the server.
+short address, the same on every card of a kind. The card is bilingual (Finnish and Swedish)
+whatever the user's language, and looks like any membership card: nothing on a personal
+card names the issuer or says why it was given. A community card is titled as one and
+names, in place of the holder's name line, the organisation that holds it (its workers show
+it with their groups), with the community card's rules on its back.
+
+The font is DejaVu Sans, shipped in ``webapp/fonts`` (licence beside it) and embedded as a
+subset: it covers every letter of Finland's languages and names, the Sámi ones too
+(Čohkkiras, Anár, Ŋ, Ž), so nothing has to be installed on the server.
 """
 
 from collections.abc import Iterable, Sequence
@@ -25,7 +28,7 @@ from fpdf.enums import RenderStyle
 from ..cardnumbers import format_number
 from ..models import Card, User
 from . import audit
-from .cards import printed_token
+from .cards import MIN_AGE, printed_token
 
 CARD_WIDTH = 85.60  # mm, ISO/IEC 7810 ID-1
 CARD_HEIGHT = 53.98
@@ -51,6 +54,14 @@ RULES_FI = (
     "Kortti käy Kaikukortti-verkoston kohteissa.",
     "Uusi tai palauta kortti siellä, mistä sait sen.",
 )
+COMMUNITY_RULES_FI = (
+    "Kortti on yhteisön. Sen työntekijä käyttää sitä asiakasryhmän kanssa.",
+    "Näytä kortti lipunmyynnissä tai ovella.",
+    "Työntekijän mukana pääsee maksutta pieni ryhmä alle {group}-vuotiaita asiakkaita "
+    "tapahtumiin, mutta ei kursseille.",
+    "{group} vuotta täyttänyt tarvitsee oman kortin.",
+    "Kortti käy Kaikukortti-verkoston kohteissa.",
+)
 RULES_SV = (
     "Kortet är personligt.",
     "Visa kortet i biljettkassan eller vid dörren.",
@@ -59,6 +70,15 @@ RULES_SV = (
     "Kortet gäller hos Kaikukortti-nätverkets aktörer.",
     "Förnya eller lämna tillbaka kortet där du fick det.",
 )
+COMMUNITY_RULES_SV = (
+    "Kortet tillhör gemenskapen. Dess anställda använder det med en grupp klienter.",
+    "Visa kortet i biljettkassan eller vid dörren.",
+    "Med den anställda kommer en liten grupp klienter under {group}\u00a0år gratis till "
+    "evenemang, men inte till kurser.",
+    "Den som fyllt {group}\u00a0år behöver ett eget kort.",
+    "Kortet gäller hos Kaikukortti-nätverkets aktörer.",
+)
+COMMUNITY_TITLE_FI, COMMUNITY_TITLE_SV = "Yhteisön Kaikukortti", "Gemenskapens Kaikukort"
 
 
 @dataclass(frozen=True)
@@ -69,20 +89,26 @@ class CardFace:
     number: str
     valid_until: date
     region: str
+    community: str | None = None  # a community card's holding organisation
 
 
 def face_of(card: Card) -> CardFace:
-    """Return the front of the card: its current printed token, number, validity and region."""
-    return CardFace(printed_token(card), card.printed_number, card.valid_until, card.region.name)
+    """Return the front of the card: its current printed token, number, validity and region,
+    and a community card's organisation."""
+    community = card.issuer.name if card.is_community else None
+    return CardFace(
+        printed_token(card), card.printed_number, card.valid_until, card.region.name, community
+    )
 
 
 def card_pdf(card: Card) -> bytes:
     """Return one ID-1 card as PDF: page 1 the front, page 2 the back."""
     pdf = _new_pdf((CARD_WIDTH, CARD_HEIGHT), f"Kaikukortti {format_number(card.printed_number)}")
+    face = face_of(card)
     pdf.add_page()
-    _draw_front(pdf, 0, 0, face_of(card))
+    _draw_front(pdf, 0, 0, face)
     pdf.add_page()
-    _draw_back(pdf, 0, 0)
+    _draw_back(pdf, 0, 0, community=face.community is not None)
     return bytes(pdf.output())
 
 
@@ -104,8 +130,9 @@ def sheet_pdf(cards: Iterable[Card], *, backs: bool = True) -> bytes:
         if backs and batch:
             pdf.add_page()
             _draw_crop_marks(pdf)
-            for index in range(len(batch)):
-                _draw_back(pdf, *_sheet_slot(index, mirrored=True))
+            for index, face in enumerate(batch):
+                slot = _sheet_slot(index, mirrored=True)
+                _draw_back(pdf, *slot, community=face.community is not None)
     return bytes(pdf.output())
 
 
@@ -152,8 +179,14 @@ def _sheet_slot(index: int, *, mirrored: bool = False) -> tuple[float, float]:
 def _draw_front(pdf: FPDF, x: float, y: float, face: CardFace) -> None:
     qr_left = _draw_qr(pdf, x + CARD_WIDTH - 1.5, y + 4.5, face.token)
     pdf.set_text_color(*BRAND)
-    pdf.set_font(FONT, "B", 15)
-    pdf.text(x + MARGIN, y + 9.5, "Kaikukortti")
+    if face.community is None:
+        pdf.set_font(FONT, "B", 15)
+        pdf.text(x + MARGIN, y + 9.5, "Kaikukortti")
+    else:
+        pdf.set_font(FONT, "B", _fitting_size(pdf, COMMUNITY_TITLE_FI, qr_left - x, 15))
+        pdf.text(x + MARGIN, y + 8.5, COMMUNITY_TITLE_FI)
+        pdf.set_font(FONT, "B", 7)
+        pdf.text(x + MARGIN, y + 12.5, COMMUNITY_TITLE_SV)
 
     _label(pdf, x + MARGIN, y + 16, "Numero / Nummer")
     pdf.set_font(FONT, "B", _fitting_size(pdf, format_number(face.number), qr_left - x))
@@ -170,7 +203,12 @@ def _draw_front(pdf: FPDF, x: float, y: float, face: CardFace) -> None:
     pdf.set_draw_color(0)
     pdf.set_line_width(0.2)
     pdf.line(x + MARGIN, y + 47.5, x + CARD_WIDTH - MARGIN, y + 47.5)
-    _label(pdf, x + MARGIN, y + 50.3, "Nimi / Namn")
+    if face.community is None:
+        _label(pdf, x + MARGIN, y + 50.3, "Nimi / Namn")
+        return
+    pdf.set_font(FONT, "B", 9)
+    pdf.text(x + MARGIN, y + 46.5, _fit(pdf, face.community, CARD_WIDTH - 2 * MARGIN))
+    _label(pdf, x + MARGIN, y + 50.3, "Yhteisö / Gemenskap")
 
 
 def _draw_qr(pdf: FPDF, right: float, top: float, text: str, size: float = QR_SIZE) -> float:
@@ -224,7 +262,7 @@ def catalogue_url() -> str:
     return current_app.url_map.bind("localhost").build("offers.catalogue")
 
 
-def _draw_back(pdf: FPDF, x: float, y: float) -> None:
+def _draw_back(pdf: FPDF, x: float, y: float, *, community: bool = False) -> None:
     url = catalogue_url()
     quiet = QUIET_ZONE * CATALOGUE_QR_SIZE / len(_qr_matrix(url))
     _draw_qr(
@@ -243,9 +281,12 @@ def _draw_back(pdf: FPDF, x: float, y: float) -> None:
     pdf.set_font(FONT, "B", 10)
     pdf.text(x + MARGIN, y + 8, "Kaikukortti")
     column_width = (CARD_WIDTH - 2 * MARGIN - 3) / 2
+    rules_fi, rules_sv = (
+        (COMMUNITY_RULES_FI, COMMUNITY_RULES_SV) if community else (RULES_FI, RULES_SV)
+    )
     for offset, heading, rules in (
-        (0, "Käyttöehdot", _rules(RULES_FI)),
-        (column_width + 3, "Villkor", _rules(RULES_SV)),
+        (0, "Käyttöehdot", _rules(rules_fi)),
+        (column_width + 3, "Villkor", _rules(rules_sv)),
     ):
         left = x + MARGIN + offset
         pdf.set_text_color(0)
@@ -276,7 +317,7 @@ def _wrapped(rules: tuple[str, ...], width: float) -> tuple[tuple[bool, str], ..
 
 def _rules(rules: tuple[str, ...]) -> tuple[str, ...]:
     age = current_app.config.get("CHILD_AGE_LIMIT", 18)
-    return tuple(rule.format(age=age) for rule in rules)
+    return tuple(rule.format(age=age, group=MIN_AGE) for rule in rules)
 
 
 def _label(pdf: FPDF, x: float, y: float, text: str) -> None:

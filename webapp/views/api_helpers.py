@@ -36,7 +36,10 @@ def card_body(card: Card, user: User) -> dict:
     # them, while it is in use (a coordinator could otherwise claim a card nobody opened).
     if user.role is Role.DISTRIBUTOR and card.issuer in user.organisations and card.issuer.active:
         body["token"] = cards.printed_token(card)
-        body["digital_card_url"] = url_for("cardholder.card", key=card.digital_key, _external=True)
+        if card.has_digital_card:
+            body["digital_card_url"] = url_for(
+                "cardholder.card", key=card.digital_key, _external=True
+            )
     return body
 
 

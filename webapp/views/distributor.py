@@ -30,11 +30,12 @@ from wtforms import SelectChoice
 from .. import cardnumbers, ratelimits
 from ..access import roles_required
 from ..extensions import db
-from ..models import Card, Organisation, Region, RevokeReason, Role
+from ..models import Card, CardKind, Organisation, Region, RevokeReason, Role
 from ..rules import today_in_finland
 from ..services import audit, cards, digital, printing
 from ..services.cards import CardError
 from .distributor_forms import (
+    CommunityCardForm,
     ConfirmForm,
     CorrectForm,
     FindForm,
@@ -66,6 +67,10 @@ class Action:
     then: str = "distributor.card"
     danger: bool = False
     reprint: bool = False  # the paper card no longer tells the truth: offer to print it
+    digital: bool = False  # about the digital card, which a community card has not
+
+    def applies_to(self, card: Card) -> bool:
+        return card.has_digital_card or not self.digital
 
 
 ACTIONS = {
@@ -83,7 +88,7 @@ ACTIONS = {
             actor=current_user,
             valid_until=form.valid_until.data,
             children=form.children.data,
-            postcode=form.postcode.data,
+            postcode=_postcode(form),
         ),
         reprint=True,
     ),
@@ -94,7 +99,7 @@ ACTIONS = {
         _l("Save the correction"),
         _l("The card's details were corrected."),
         lambda card, form: cards.correct_card(
-            card, actor=current_user, children=form.children.data, postcode=form.postcode.data
+            card, actor=current_user, children=form.children.data, postcode=_postcode(form)
         ),
     ),
     "reissue": Action(
@@ -132,13 +137,19 @@ ACTIONS = {
         _l("The digital card has a new link. Let the new phone read the code below."),
         lambda card, form: cards.move_digital_card(card, actor=current_user),
         then="distributor.handover",
+        digital=True,
     ),
 }
 
 
 @bp.context_processor
 def _limits() -> dict:
-    return {"min_age": cards.MIN_AGE, "max_children": cards.MAX_CHILDREN}
+    return {
+        "min_age": cards.MIN_AGE,
+        "max_children": cards.MAX_CHILDREN,
+        "max_group": cards.MAX_GROUP,
+        "group_age": cards.MIN_AGE,
+    }
 
 
 @bp.get("/")
@@ -195,36 +206,33 @@ def find():
 
 @bp.route("/cards/new", methods=["GET", "POST"])
 def register():
-    form = _register_form()
+    form = _register_form(RegisterForm)
     if form.validate_on_submit():
-        try:
-            card = cards.issue_card(
-                issuer=_issuer(form.issuer.data),
-                actor=current_user,
-                birth_year=form.birth_year.data,
-                postcode=form.postcode.data,
-                children=form.children.data,
-                region=db.session.get(Region, form.region.data),
-                valid_until=form.valid_until.data,
-            )
-        except CardError as error:
-            db.session.rollback()
-            _show_card_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Card %(number)s registered.", number=cardnumbers.format_number(card.number)))
-            return _redirect(url_for(".card", number=card.number))
+        issued = _issue(form, birth_year=form.birth_year.data, postcode=form.postcode.data)
+        if issued is not None:
+            return issued
     status = 200 if request.method == "GET" else 422
     return _render(
         "distributor/register.html", "distributor/_register_form.html", status, form=form
     )
 
 
+@bp.route("/community-cards/new", methods=["GET", "POST"])
+def register_community():
+    form = _register_form(CommunityCardForm)
+    if form.validate_on_submit():
+        issued = _issue(form, kind=CardKind.COMMUNITY)
+        if issued is not None:
+            return issued
+    status = 200 if request.method == "GET" else 422
+    return make_response(render_template("distributor/register_community.html", form=form), status)
+
+
 @bp.post("/cards/new/check/<name>")
 def check_field(name: str):
     if name not in CHECKED_FIELDS:
         abort(404)
-    form = _register_form()
+    form = _register_form(RegisterForm)
     all_fixed = form.validate()
     return render_template(
         "distributor/_register_field.html", form=form, name=name, all_fixed=all_fixed
@@ -253,7 +261,11 @@ def card(number: str):
 def act(number: str, action: str):
     spec = ACTIONS.get(action) or abort(404)
     card = _card_or_404(number)
+    if not spec.applies_to(card):
+        abort(404)
     form = spec.form(data={"children": card.children, "postcode": card.postcode})
+    if card.is_community and "postcode" in form:
+        del form.postcode  # the organisation's card has none
     if form.validate_on_submit():
         try:
             spec.perform(card, form)
@@ -275,6 +287,8 @@ def act(number: str, action: str):
 @bp.get("/cards/<number>/handover")
 def handover(number: str):
     card = _card_or_404(number)
+    if not card.has_digital_card:
+        abort(404)
     url = url_for("cardholder.card", key=card.digital_key, _external=True)
     qr = digital.qr_svg(url, label=_("QR code that opens the digital card on a phone"))
     response = _render(
@@ -329,8 +343,8 @@ def _card_or_404(number: str) -> Card:
     return cards.find_card(number, current_user) or abort(404)
 
 
-def _register_form() -> RegisterForm:
-    form = RegisterForm()
+def _register_form(form_class: type[RegisterForm | CommunityCardForm]):
+    form = form_class()
     issuers = _issuers()
     form.issuer.choices = [SelectChoice(org.id, org.name) for org in issuers]
     form.region.choices = [
@@ -343,6 +357,32 @@ def _register_form() -> RegisterForm:
     return form
 
 
+def _issue(form: RegisterForm | CommunityCardForm, **holder) -> Response | None:
+    """Issue the card of the valid form and go to its page; None when the card service
+    refused it (its words are on the field they concern)."""
+    try:
+        card = cards.issue_card(
+            issuer=_issuer(form.issuer.data),
+            actor=current_user,
+            children=form.children.data,
+            region=db.session.get(Region, form.region.data),
+            valid_until=form.valid_until.data,
+            **holder,
+        )
+    except CardError as error:
+        db.session.rollback()
+        _show_card_error(form, error)
+        return None
+    db.session.commit()
+    flash(_("Card %(number)s registered.", number=cardnumbers.format_number(card.number)))
+    return _redirect(url_for(".card", number=card.number))
+
+
+def _postcode(form: FlaskForm) -> str | None:
+    """Return the postcode typed on the form; None on a community card's, which has none."""
+    return form.postcode.data if "postcode" in form else None
+
+
 def _issuers() -> list[Organisation]:
     return current_user.distributors
 
@@ -351,7 +391,7 @@ def _issuer(organisation_id: int) -> Organisation:
     return next(org for org in _issuers() if org.id == organisation_id)
 
 
-def _show_card_error(form: RegisterForm, error: CardError) -> None:
+def _show_card_error(form: FlaskForm, error: CardError) -> None:
     message = error.message
     field = form._fields.get(error.field or "")
     if field is None:

@@ -12,7 +12,7 @@ from wtforms import SelectChoice, SelectField, StringField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import TextInput
 
-from ..models import RevokeReason
+from ..models import CardKind, RevokeReason
 from ..rules import today_in_finland
 from ..services import cards
 from ..services.cards import one_year_after
@@ -74,6 +74,22 @@ class RegisterForm(FlaskForm):
     )
     postcode = _postcode_field(InputRequired(_l("Enter the postcode.")))
     children = _children_field(InputRequired(_l("Enter the number of children, 0 if none.")))
+    region = SelectField(_l("Region"), coerce=int)
+    valid_until = _valid_until_field()
+
+
+class CommunityCardForm(FlaskForm):
+    """A community card: the organisation's own, for its workers' groups; nothing personal."""
+
+    issuer = SelectField(_l("Organisation"), coerce=int)
+    children = IntegerField(
+        _l("Group size"),
+        default=cards.MAX_GROUP,
+        validators=[
+            InputRequired(_l("Enter the size of the group, for example 5.")),
+            _rule(lambda children: cards.check_children(children, CardKind.COMMUNITY)),
+        ],
+    )
     region = SelectField(_l("Region"), coerce=int)
     valid_until = _valid_until_field()
 
