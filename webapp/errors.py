@@ -58,6 +58,7 @@ class ErrorCode(enum.StrEnum):
     SCAN_TOO_OLD = "scan_too_old"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     VISIT_UNDONE = "visit_undone"
+    INVALID_ASSISTANTS = "invalid_assistants"
     # who acts for which organisation
     VENUE_REQUIRED = "venue_required"
     NOT_YOUR_VENUE = "not_your_venue"
@@ -180,6 +181,10 @@ MESSAGES = {
     ErrorCode.VISIT_UNDONE: _l(
         "This visit was undone, so it was not recorded again. "
         "Scan the card again to record a new visit."
+    ),
+    ErrorCode.INVALID_ASSISTANTS: _l(
+        "Enter the assistants, guides or interpreters beside the holder as a number from "
+        "%(min)s to %(max)s."
     ),
     ErrorCode.VENUE_REQUIRED: _l("You work at several venues: give the venue's id in venue."),
     ErrorCode.NOT_YOUR_VENUE: _l("You do not work at this venue."),
@@ -318,6 +323,11 @@ DOOR_WORDS: dict[Code, Words] = {
         _l("Check the children"),
         _l("The number of children is not valid."),
         _l("How many children are with you?"),
+    ),
+    ErrorCode.INVALID_ASSISTANTS: Words(
+        _l("Check the assistants"),
+        _l("The number of assistants is not valid."),
+        _l("One moment, please."),
     ),
 }
 
