@@ -82,5 +82,6 @@ def create_visit(
         day=day,
         adults=visit.adults,
         children=children,
+        assistants=visit.assistants,
     )
     return visit

@@ -137,3 +137,31 @@ def _visits() -> list[dict]:
         | dict(recorded_at=moment, source="api")
         for n, (card, moment, children) in enumerate(moments, start=1)
     ]
+
+
+def test_the_rollup_assistants_migration_counts_the_assistants_already_recorded(empty_database):
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0011")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        at = datetime(2024, 1, 1, 12, tzinfo=UTC)
+        table = tables.tables
+        day = date(2024, 2, 1)
+        visits = [
+            visit | {"day": day, "assistants": assistants}
+            for visit, assistants in zip(_visits()[:2], (2, 1), strict=True)
+        ]
+        with db.engine.begin() as conn:
+            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2)])
+            conn.execute(table["visit"].insert(), visits)
+            row = {"venue_id": 1, "day": day, "visits": 2, "adults": 2, "children": 3}
+            conn.execute(table["visit_day"].insert(), row)
+        upgrade()
+        assert db.session.scalars(sa.select(VisitDay.assistants)).all() == [3]
+        db.session.remove()
+        downgrade(revision="0011")
+        db.session.remove()
+        db.engine.dispose()

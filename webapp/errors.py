@@ -60,6 +60,7 @@ class ErrorCode(enum.StrEnum):
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     VISIT_UNDONE = "visit_undone"
     UNKNOWN_EVENT = "unknown_event"
+    INVALID_ASSISTANTS = "invalid_assistants"
     # who acts for which organisation
     VENUE_REQUIRED = "venue_required"
     NOT_YOUR_VENUE = "not_your_venue"
@@ -189,6 +190,10 @@ MESSAGES = {
         "Scan the card again to record a new visit."
     ),
     ErrorCode.UNKNOWN_EVENT: _l("The venue has no event in use with this id."),
+    ErrorCode.INVALID_ASSISTANTS: _l(
+        "Enter the assistants, guides or interpreters beside the holder as a number from "
+        "%(min)s to %(max)s."
+    ),
     ErrorCode.VENUE_REQUIRED: _l("You work at several venues: give the venue's id in venue."),
     ErrorCode.NOT_YOUR_VENUE: _l("You do not work at this venue."),
     ErrorCode.NO_VENUE: _l("Your account is not attached to any venue."),
@@ -328,6 +333,11 @@ DOOR_WORDS: dict[Code, Words] = {
         _l("Check the children"),
         _l("The number of children is not valid."),
         _l("How many children are with you?"),
+    ),
+    ErrorCode.INVALID_ASSISTANTS: Words(
+        _l("Check the assistants"),
+        _l("The number of assistants is not valid."),
+        _l("One moment, please."),
     ),
 }
 

@@ -30,7 +30,7 @@ from .services.stats import (
 )
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-VISIT_COLUMNS = ("visits", "adults", "children")
+VISIT_COLUMNS = ("visits", "adults", "children", "assistants")
 CARD_COLUMNS = ("registered", "activated")
 HOLDER_COLUMNS = ("registered", "users", "uses")
 

@@ -502,6 +502,7 @@ class VisitDay(db.Model):
         CheckConstraint("visits >= 0", name="visits_non_negative"),
         CheckConstraint("adults >= 0", name="adults_non_negative"),
         CheckConstraint("children >= 0", name="children_non_negative"),
+        CheckConstraint("assistants >= 0", name="assistants_non_negative"),
     )
 
     venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
@@ -509,6 +510,7 @@ class VisitDay(db.Model):
     visits: Mapped[int] = mapped_column(Integer)
     adults: Mapped[int] = mapped_column(Integer)
     children: Mapped[int] = mapped_column(Integer)
+    assistants: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(db.Model):

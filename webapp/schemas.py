@@ -12,6 +12,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from .models import CardKind, CardStatus, RevokeReason, VenueCategory
 from .rules import Reason, WarningCode
 from .services.cards import MAX_CHILDREN, MAX_GROUP, MIN_AGE, MIN_BIRTH_YEAR
+from .services.door import MAX_ASSISTANTS
 from .services.stats import GROUPS, HIDDEN, HOLDER_GROUPS
 
 
@@ -215,6 +216,16 @@ class VisitCreateSchema(VerifySchema):
         validate=validate.Range(min=0, max=999, error=N_("Give a number from 0 to 999.")),
         metadata={"description": "Children who came free with the cardholder."},
     )
+    # The door service holds the bound and answers `invalid_assistants` beyond it.
+    assistants = _integer(
+        load_default=0,
+        metadata={
+            "description": "An assistant, guide or interpreter who comes free beside the "
+            "cardholder (`invalid_assistants` beyond the bounds).",
+            "minimum": 0,
+            "maximum": MAX_ASSISTANTS,
+        },
+    )
     idempotency_key = Text(
         validate=validate.Length(1, 64, error=N_("Give 1 to 64 characters.")),
         metadata={
@@ -412,6 +423,10 @@ class VisitSchema(Schema):
     venue = fields.Integer(required=True, metadata={"description": "Id of the venue."})
     children = fields.Integer(required=True)
     adults = fields.Integer(required=True, metadata={"description": "Always 1: the cardholder."})
+    assistants = fields.Integer(
+        required=True,
+        metadata={"description": "Assistants, guides and interpreters who came free beside."},
+    )
     recorded_at = fields.DateTime(required=True, metadata={"description": "UTC, ISO 8601."})
     offline = fields.Boolean(
         required=True,
@@ -430,6 +445,10 @@ class StatsTotalsSchema(Schema):
     visits = fields.Integer(required=True, metadata={"description": "Uses of the cards."})
     adults = fields.Integer(required=True, metadata={"description": "Cardholders."})
     children = fields.Integer(required=True, metadata={"description": "Children with them."})
+    assistants = fields.Integer(
+        required=True,
+        metadata={"description": "Assistants, guides and interpreters who came free with them."},
+    )
 
 
 class StatsRowSchema(StatsTotalsSchema):

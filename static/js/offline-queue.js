@@ -149,6 +149,7 @@
       token: visit.token || null,
       number: visit.token ? null : visit.number,
       children: visit.children,
+      assistants: visit.assistants || 0, // none in a visit queued before assistants were
       scanned_at: visit.scanned_at,
       recorder: visit.recorder || null,
     };

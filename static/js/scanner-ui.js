@@ -130,7 +130,7 @@ export class ScannerUI {
   }
 
   setUpOfflineRecord(form, card) {
-    const stepper = slot(form, "stepper");
+    const stepper = slot(form, "children-stepper");
     if (card.max_children > 0) {
       stepper.querySelector("input").max = String(card.max_children);
       return;
@@ -145,7 +145,7 @@ export class ScannerUI {
   /** Show that a visit was saved on the phone to be sent later. */
   showQueued(entry) {
     const panel = cloneTemplate("queued-template");
-    slot(panel, "summary").textContent = this.summary(entry.children);
+    slot(panel, "summary").textContent = this.summary(entry);
     panel.querySelector("[data-cancel-visit]").dataset.cancelVisit = entry.key;
     this.verdict.replaceChildren(panel);
     this.present();
@@ -271,7 +271,7 @@ export class ScannerUI {
       row = cloneTemplate("queued-row-template");
       row.id = `queued-${entry.key}`;
       slot(row, "number").textContent = entry.display || "";
-      slot(row, "summary").textContent = this.summary(entry.children);
+      slot(row, "summary").textContent = this.summary(entry);
       const time = slot(row, "time");
       time.dateTime = entry.scanned_at;
       time.textContent = this.times.format(new Date(entry.scanned_at));
@@ -335,8 +335,10 @@ export class ScannerUI {
     }
   }
 
-  summary(children) {
-    return fill(this.labels.adults_children, { children });
+  /** "1 adult, 2 children" for a visit, and its assistants when it had any. */
+  summary({ children, assistants }) {
+    const label = assistants ? this.labels.adults_children_assistants : this.labels.adults_children;
+    return fill(label, { children, assistants });
   }
 
   formatDate(isoDay) {

@@ -264,17 +264,24 @@ async function queueVisit(visit) {
   await refreshStatus();
 }
 
+/** A stepper's count as a whole number from 0 to `max`. */
+function count(input, max) {
+  const asked = Math.floor(Number(input?.value || 0)) || 0;
+  return Math.min(Math.max(asked, 0), max);
+}
+
 async function recordOffline(form) {
   const { scan, scannedAt, card, number } = form.kaikuScan;
   // The phone's list says how many children the card brings: never more (nor a fraction).
-  const asked = Math.floor(Number(form.elements.children?.value || 0)) || 0;
-  const children = Math.min(Math.max(asked, 0), card.max_children || 0);
+  const children = count(form.elements.children, card.max_children || 0);
+  const assistants = count(form.elements.assistants, Number(form.elements.assistants.max));
   rememberVisit(card.id);
   await queueVisit({
     key: newKey(),
     token: scan.token || null,
     number: scan.token ? null : normalizeNumber(scan.number),
     children,
+    assistants,
     scanned_at: scannedAt,
     display: number ? number.replace(/(.{3})(?=.)/g, "$1 ") : "",
   });
@@ -299,6 +306,7 @@ async function recordAfterNetworkFailure(form) {
     token,
     number,
     children: Number(data.get("children") || 0),
+    assistants: Number(data.get("assistants") || 0),
     scanned_at: panel?.dataset.scannedAt || new Date().toISOString(),
     display: panel?.querySelector(".card-number")?.textContent || "",
   });
@@ -335,6 +343,7 @@ function rememberRecorded(panel) {
       recorder: config.recorder,
       visit_id: Number(panel.dataset.visit),
       children: Number(panel.dataset.children || 0),
+      assistants: Number(panel.dataset.assistants || 0),
       scanned_at: panel.dataset.recordedAt,
       display: panel.dataset.cardNumber || "",
     })

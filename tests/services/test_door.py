@@ -15,8 +15,8 @@ from webapp.models import (
     VisitDay,
     VisitSource,
 )
-from webapp.rules import Reason, WarningCode
-from webapp.services import cards, door
+from webapp.rules import Reason, WarningCode, helsinki_date
+from webapp.services import cards, door, stats
 
 from ..concurrency import in_threads
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
@@ -127,6 +127,58 @@ def test_record_visit_stores_one_adult_and_the_children(place):
         2,
         staff.id,
     )
+
+
+def test_record_visit_stores_the_assistants_and_counts_them(place):
+    venue, staff, card = place
+    visit, _ = door.record_visit(
+        venue=venue, user=staff, children=1, assistants=2, shown=door.Shown.typed(card.number)
+    )
+    db.session.commit()
+    assert (visit.adults, visit.children, visit.assistants) == (1, 1, 2)
+    assert db.session.get(Visit, visit.id).assistants == 2
+    today = helsinki_date(visit.recorded_at)
+    totals = stats.visit_stats(today, today, "venue", None).totals
+    assert (totals.visits, totals.adults, totals.children, totals.assistants) == (1, 1, 1, 2)
+    table = stats.national_table(today.year, venue.region)
+    [row] = [row for row in table.rows if row.assistants]
+    assert (row.field, row.kind, row.adults, row.children, row.assistants) == (
+        venue.category.value,
+        "personal",
+        1,
+        1,
+        2,
+    )
+
+
+def test_assistants_default_to_none(place):
+    venue, staff, card = place
+    visit, _ = door.record_visit(
+        venue=venue, user=staff, children=0, shown=door.Shown.typed(card.number)
+    )
+    assert visit.assistants == 0
+
+
+@pytest.mark.parametrize("assistants", [door.MAX_ASSISTANTS + 1, -1])
+def test_assistants_beyond_the_bounds_are_refused_on_their_field(app, place, assistants):
+    venue, staff, card = place
+    with pytest.raises(door.DoorError) as refused:
+        door.record_visit(
+            venue=venue,
+            user=staff,
+            children=0,
+            assistants=assistants,
+            shown=door.Shown.typed(card.number),
+        )
+    assert (refused.value.code, refused.value.field) == ("invalid_assistants", "assistants")
+    assert refused.value.verdict.valid  # the card itself is fine
+    with app.test_request_context(headers={"Cookie": "lang=en"}):
+        assert refused.value.message == (
+            "Enter the assistants, guides or interpreters beside the holder as a number "
+            "from 0 to 2."
+        )
+    db.session.rollback()
+    assert count_visits() == 0
 
 
 def test_same_idempotency_key_records_once(place):

@@ -64,11 +64,17 @@ operations = st.lists(
             st.integers(0, 2),  # venue
             moments,
             st.integers(0, 3),  # children
+            st.integers(0, door.MAX_ASSISTANTS),
             st.sampled_from([None, "a", "b"]),  # idempotency key: a retry answers the first
         ),
         st.tuples(st.just("undo"), st.integers(0, 50)),
         st.tuples(
-            st.just("insert"), st.integers(0, 2), st.integers(0, 2), moments, st.integers(0, 3)
+            st.just("insert"),
+            st.integers(0, 2),
+            st.integers(0, 2),
+            moments,
+            st.integers(0, 3),
+            st.integers(0, door.MAX_ASSISTANTS),
         ),
         st.tuples(st.just("commit")),
         st.tuples(st.just("rollback")),
@@ -107,7 +113,7 @@ def recomputed() -> tuple[dict, dict]:
     for visit in db.session.scalars(select(Visit)):
         day = helsinki_date(visit.recorded_at)
         assert visit.day == day
-        for name in ("visits", "adults", "children"):
+        for name in rollup.SUMS:
             days[visit.venue_id, day, name] += 1 if name == "visits" else getattr(visit, name)
         first[visit.card_id] = min(day, first.get(visit.card_id, day))
     return dict(days), first
@@ -116,7 +122,7 @@ def recomputed() -> tuple[dict, dict]:
 def stored() -> tuple[dict, dict]:
     days = {}
     for row in db.session.execute(select(VisitDay.__table__)):
-        for name in ("visits", "adults", "children"):
+        for name in rollup.SUMS:
             days[row.venue_id, row.day, name] = getattr(row, name)
     first = dict(
         db.session.execute(
@@ -130,12 +136,13 @@ def run(operation, venues, cards, staff) -> None:
     kind, *args = operation
     visits = db.session.scalars(select(Visit).order_by(Visit.id)).all()
     if kind == "record":
-        card, venue, moment, children, key = args
+        card, venue, moment, children, assistants, key = args
         try:
             door.record_visit(
                 venue=venues[venue],
                 user=staff,
                 children=children,
+                assistants=assistants,
                 shown=door.Shown.typed(cards[card].number),
                 idempotency_key=key,
                 moment=moment,
@@ -144,8 +151,10 @@ def run(operation, venues, cards, staff) -> None:
         except door.DoorError as error:  # the key is another card's, or its visit was undone
             assert error.code in ("idempotency_key_reused", "visit_undone")
     elif kind == "insert":
-        card, venue, moment, children = args
-        create_visit(cards[card], venues[venue], recorded_at=moment, children=children)
+        card, venue, moment, children, assistants = args
+        create_visit(
+            cards[card], venues[venue], recorded_at=moment, children=children, assistants=assistants
+        )
     elif kind == "undo" and visits:
         visit = visits[args[0] % len(visits)]
         door.undo_visit(visit.id, user=staff, moment=visit.recorded_at + timedelta(minutes=9))
@@ -175,7 +184,7 @@ def test_rollup_equals_a_recomputation_after_any_writes(place, ops):
     db.session.commit()
     expected = recomputed()
     assert stored() == expected
-    assert rollup.rebuild(db.session)["days"] == len(expected[0]) // 3
+    assert rollup.rebuild(db.session)["days"] == len(expected[0]) // len(rollup.SUMS)
     assert stored() == expected
 
 
@@ -222,7 +231,7 @@ def test_undoing_the_first_use_recomputes_it_and_removes_the_empty_day(place):
     venue, card = db.session.get(Organisation, venue_ids[0]), db.session.get(Card, card_ids[0])
     staff = db.session.get(User, staff_id)
     kwargs = {"venue": venue, "user": staff, "shown": door.Shown.typed(card.number), "children": 1}
-    first, _ = door.record_visit(**kwargs, moment=utc(2024, 5, 1, 9, 0))
+    first, _ = door.record_visit(**kwargs, assistants=1, moment=utc(2024, 5, 1, 9, 0))
     door.record_visit(**kwargs, moment=utc(2024, 5, 3, 9, 0))
     db.session.commit()
     door.undo_visit(first.id, user=staff, moment=utc(2024, 5, 1, 9, 5))
@@ -234,6 +243,24 @@ def test_undoing_the_first_use_recomputes_it_and_removes_the_empty_day(place):
     db.session.commit()
     assert card.first_used_on is None
     assert db.session.scalars(select(VisitDay)).all() == []
+
+
+def test_an_undo_takes_the_visits_assistants_off_its_day(place):
+    venue_ids, card_ids, staff_id = place
+    venue, staff = db.session.get(Organisation, venue_ids[0]), db.session.get(User, staff_id)
+    shown = [door.Shown.typed(db.session.get(Card, i).number) for i in card_ids[:2]]
+    moment = utc(2024, 5, 1, 9, 0)
+    kwargs = {"venue": venue, "user": staff, "children": 0, "moment": moment}
+    guided, _ = door.record_visit(shown=shown[0], assistants=2, **kwargs)
+    door.record_visit(shown=shown[1], assistants=1, **kwargs)
+    db.session.commit()
+    row = db.session.scalars(select(VisitDay)).one()
+    assert (row.visits, row.adults, row.assistants) == (2, 2, 3)
+    door.undo_visit(guided.id, user=staff, moment=moment + timedelta(minutes=5))
+    db.session.commit()
+    db.session.expire_all()
+    row = db.session.scalars(select(VisitDay)).one()
+    assert (row.visits, row.adults, row.assistants) == (1, 1, 1)
 
 
 def test_a_card_first_use_leaves_its_updated_at_alone(place):
@@ -250,7 +277,8 @@ def test_stats_rebuild_command_repairs_visits_written_around_the_orm(place, runn
     venue_ids, card_ids, _ = place
     rows = [
         {"card_id": card_ids[i % 2], "generation": 1, "venue_id": venue_ids[i % 3]}
-        | {"adults": 1, "children": i % 3, "recorded_at": TRICKY[i], "source": "api"}
+        | {"adults": 1, "children": i % 3, "assistants": i % 2, "recorded_at": TRICKY[i]}
+        | {"source": "api"}
         | {"day": helsinki_date(TRICKY[i])}
         for i in range(len(TRICKY))
     ]

@@ -645,6 +645,7 @@ class TestRecordVisit:
             "venue": theatre.id,
             "children": 2,
             "adults": 1,
+            "assistants": 0,
             "offline": False,
             "already_enrolled": False,
         }
@@ -657,6 +658,41 @@ class TestRecordVisit:
             theatre,
             user(VENUE).id,
         )
+
+    def test_an_assistant_beside_the_holder_is_recorded_and_counted(self, api, demo_cards):
+        body = {"token": token_of(demo_cards["active"]), "children": 1, "assistants": 2}
+        response = api(VENUE).post("/api/v1/visits", json={**body, "idempotency_key": "k"})
+        assert response.status_code == 201
+        visit = response.get_json()
+        assert (visit["adults"], visit["children"], visit["assistants"]) == (1, 1, 2)
+        assert db.session.get(Visit, visit["id"]).assistants == 2
+        again = api(VENUE).post("/api/v1/visits", json={**body, "idempotency_key": "k"})
+        assert (again.status_code, again.get_json()) == (200, visit)
+        totals = api(COORDINATOR).get(stats_url()).get_json()["totals"]
+        assert totals == {"visits": 1, "adults": 1, "children": 1, "assistants": 2}
+
+    @pytest.mark.parametrize("assistants", [3, -1, 10**40])
+    def test_assistants_beyond_two_are_refused_on_the_field(
+        self, api, client, demo_cards, assistants
+    ):
+        client.set_cookie("lang", "en")
+        body = {"token": token_of(demo_cards["active"]), "children": 0, "assistants": assistants}
+        response = api(VENUE).post("/api/v1/visits", json=body)
+        error = assert_error(response, 422, "invalid_assistants")
+        assert error["fields"] == {
+            "assistants": "Enter the assistants, guides or interpreters beside the holder as "
+            "a number from 0 to 2."
+        }
+        assert visit_count() == 0
+
+    @pytest.mark.parametrize("assistants", ["1", None, 1.5, True])
+    def test_assistants_that_are_no_whole_number_are_a_validation_error(
+        self, api, demo_cards, assistants
+    ):
+        body = {"token": token_of(demo_cards["active"]), "children": 0, "assistants": assistants}
+        response = api(VENUE).post("/api/v1/visits", json=body)
+        assert "assistants" in assert_error(response, 422, "validation_error")["fields"]
+        assert visit_count() == 0
 
     def test_same_idempotency_key_again_is_200_and_the_same_visit(self, api, demo_cards):
         client = api(VENUE)
@@ -929,25 +965,25 @@ class TestStats:
     @pytest.fixture
     def visits(self, api, demo_cards):
         token = token_of(demo_cards["active"])
-        api(VENUE).post("/api/v1/visits", json={"token": token, "children": 2})
-        api(COURSES).post("/api/v1/visits", json={"token": token, "children": 0})
+        api(VENUE).post("/api/v1/visits", json={"token": token, "children": 2, "assistants": 1})
+        api(COURSES).post("/api/v1/visits", json={"token": token, "children": 0, "assistants": 2})
         api(KAJAANI).post("/api/v1/visits", json={"token": token, "children": 1})
 
     def test_coordinator_sees_own_region_by_month(self, api, visits):
         response = api(COORDINATOR).get(stats_url())
         assert response.status_code == 200
         key = today().strftime("%Y-%m")
-        row = {"key": key, "visits": 2, "adults": 2, "children": 2}
+        row = {"key": key, "visits": 2, "adults": 2, "children": 2, "assistants": 3}
         assert response.get_json() == {
             "rows": [row],
-            "totals": {"visits": 2, "adults": 2, "children": 2},
+            "totals": {"visits": 2, "adults": 2, "children": 2, "assistants": 3},
         }
 
     def test_by_venue(self, api, visits):
         rows = api(COORDINATOR).get(stats_url("venue")).get_json()["rows"]
-        assert [(r["key"], r["visits"], r["children"]) for r in rows] == [
-            ("Kuopion kansalaisopisto", 1, 0),
-            ("Kuopion kaupunginteatteri", 1, 2),
+        assert [(r["key"], r["visits"], r["children"], r["assistants"]) for r in rows] == [
+            ("Kuopion kansalaisopisto", 1, 0, 2),
+            ("Kuopion kaupunginteatteri", 1, 2, 1),
         ]
 
     def test_admin_sees_every_region(self, api, visits):
@@ -956,14 +992,15 @@ class TestStats:
             ("kainuu", 1),
             ("pohjois-savo", 2),
         ]
-        assert body["totals"] == {"visits": 3, "adults": 3, "children": 3}
+        assert body["totals"] == {"visits": 3, "adults": 3, "children": 3, "assistants": 3}
 
     def test_venue_and_region_rows_keep_exactly_their_fields(self, api, visits):
         venue = api(COORDINATOR).get(stats_url("venue")).get_json()["rows"][0]
-        assert set(venue) == {"key", "id", "region", "visits", "adults", "children"}
+        figures = {"visits", "adults", "children", "assistants"}
+        assert set(venue) == {"key", "id", "region", *figures}
         assert venue["region"] == "pohjois-savo"
         region = api(admin()).get(stats_url("region")).get_json()["rows"][0]
-        figures = {"visits": 1, "adults": 1, "children": 1}
+        figures = {"visits": 1, "adults": 1, "children": 1, "assistants": 0}
         assert region == {"key": "kainuu", "name": "Kainuu", **figures}
 
     def test_group_defaults_to_month(self, api, visits):

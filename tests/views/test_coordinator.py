@@ -282,12 +282,12 @@ def visits(ids, demo_cards):
     card = one(Card, number=demo_cards["active"])
     museo = create_venue(db.session.get(Region, ids["savo"]), "Pyhäjärven Öljymuseo")
     kajaani = one(Organisation, name="Kajaanin kaupunginteatteri")
-    for venue, moment, children in [
-        (museo, datetime(2024, 1, 10, 12, tzinfo=UTC), 2),
-        (museo, datetime(2024, 1, 31, 23, 30, tzinfo=UTC), 1),
-        (kajaani, datetime(2024, 3, 5, 12, tzinfo=UTC), 0),
+    for venue, moment, children, assistants in [
+        (museo, datetime(2024, 1, 10, 12, tzinfo=UTC), 2, 1),
+        (museo, datetime(2024, 1, 31, 23, 30, tzinfo=UTC), 1, 0),
+        (kajaani, datetime(2024, 3, 5, 12, tzinfo=UTC), 0, 2),
     ]:
-        create_visit(card, venue, recorded_at=moment, children=children)
+        create_visit(card, venue, recorded_at=moment, children=children, assistants=assistants)
     db.session.commit()
 
 
@@ -297,7 +297,7 @@ def test_statistics_page_shows_the_region_figures_and_a_chart(client, visits):
     assert "Pyhäjärven Öljymuseo" in page and "Kajaanin kaupunginteatteri" not in page
     assert '<svg class="chart-svg"' in page and "<title id=" in page and "<desc id=" in page
     figures = dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)</dd>", page))
-    assert list(figures.values())[2:] == ["2", "2", "3"]  # uses, adults, children
+    assert list(figures.values())[2:] == ["2", "2", "3", "1"]  # uses, adults, children, assistants
 
 
 def test_admin_sees_all_regions_or_one(client, visits, ids):
@@ -339,16 +339,21 @@ def test_csv_opens_in_excel_with_finnish_characters(client, visits):
     text = response.data.decode("utf-8-sig")
     assert "\r\n" in text
     rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert all(len(row) == 5 for row in rows)
-    assert ["Pyhäjärven Öljymuseo", "Pohjois-Savo", "2", "2", "3"] in rows  # the region's name
-    assert rows[-1][2:] == ["2", "2", "3"]
+    assert rows[0][2:] == ["Käyttökerrat", "Aikuiset", "Lapset", "Avustajat"]
+    assert all(len(row) == 6 for row in rows)
+    assert ["Pyhäjärven Öljymuseo", "Pohjois-Savo", "2", "2", "3", "1"] in rows  # region's name
+    assert rows[-1][2:] == ["2", "2", "3", "1"]
 
 
 def test_csv_by_month_counts_helsinki_months(client, visits):
     client.sign_in(OWN)
     text = client.get("/coordinator/stats.csv?start=2024-01-01&end=2024-03-31&table=month")
     rows = list(csv.reader(io.StringIO(text.data.decode("utf-8-sig")), delimiter=";"))
-    assert [row[1:] for row in rows[1:4]] == [["1", "1", "2"], ["1", "1", "1"], ["0", "0", "0"]]
+    assert [row[1:] for row in rows[1:4]] == [
+        ["1", "1", "2", "1"],
+        ["1", "1", "1", "0"],
+        ["0", "0", "0", "0"],
+    ]
 
 
 def test_csv_neutralises_formulas_in_names(client, ids, visits):
@@ -366,7 +371,7 @@ def test_xlsx_holds_every_table(client, visits):
     workbook = load_workbook(io.BytesIO(response.data))
     assert len(workbook.sheetnames) == 5
     venues = [row for row in workbook.worksheets[2].iter_rows(values_only=True)]
-    assert ("Pyhäjärven Öljymuseo", "Pohjois-Savo", 2, 2, 3) in venues
+    assert ("Pyhäjärven Öljymuseo", "Pohjois-Savo", 2, 2, 3, 1) in venues
 
 
 # --- audit log ------------------------------------------------------------------------------
@@ -421,7 +426,8 @@ def test_swedish_pages_and_exports_name_the_regions_in_swedish(client, visits, i
     assert "Norra Savolax" in page and "Kajanaland" in page and "Pohjois-Savo" not in page
     url = "/coordinator/stats.csv?start=2024-01-01&end=2024-12-31&region=0&table=venue"
     rows = list(csv.reader(io.StringIO(client.get(url).data.decode("utf-8-sig")), delimiter=";"))
-    assert ["Pyhäjärven Öljymuseo", "Norra Savolax", "2", "2", "3"] in rows
+    assert ["Pyhäjärven Öljymuseo", "Norra Savolax", "2", "2", "3", "1"] in rows
+    assert ["Kajaanin kaupunginteatteri", "Kajanaland", "1", "1", "0", "2"] in rows
     workbook = load_workbook(io.BytesIO(client.get(url.replace(".csv", ".xlsx")).data))
     regions = [row[0] for row in workbook.worksheets[3].iter_rows(values_only=True)]
     assert "Kajanaland" in regions and "kainuu" not in regions

@@ -169,12 +169,16 @@ def test_request_bodies_are_the_contracts(spec):
         "token",
         "number",
         "children",
+        "assistants",
         "idempotency_key",
         "venue",
         "event",
     }
     assert set(visit["required"]) == {"children"}
     assert visit["properties"]["children"]["type"] == "integer"
+    assistants = visit["properties"]["assistants"]
+    assert (assistants["type"], assistants["minimum"], assistants["maximum"]) == ("integer", 0, 2)
+    assert assistants["default"] == 0
     for schema in (create, update, revoke, verify, visit):
         assert schema["additionalProperties"] is False
         for name, field in schema["properties"].items():
@@ -223,6 +227,7 @@ def test_answers_are_the_contracts(spec):
         "venue",
         "children",
         "adults",
+        "assistants",
         "recorded_at",
         "offline",
         "already_enrolled",
@@ -234,9 +239,9 @@ def test_answers_are_the_contracts(spec):
     assert pdf["application/pdf"]["schema"] == {"type": "string", "format": "binary"}
     stats = answer_schema(spec, "get", "/api/v1/stats", "200")
     row = resolve(spec, stats["properties"]["rows"]["items"])
-    assert {"key", "visits", "adults", "children"} <= set(row["properties"])
+    assert {"key", "visits", "adults", "children", "assistants"} <= set(row["properties"])
     totals = resolve(spec, stats["properties"]["totals"])
-    assert set(totals["properties"]) == {"visits", "adults", "children"}
+    assert set(totals["properties"]) == {"visits", "adults", "children", "assistants"}
 
 
 def test_error_codes_are_listed_per_operation(spec):

@@ -165,7 +165,10 @@ class TestVerify:
             headers=HX,
         )
         assert verdict_of(response) == ("ok", "ok")
-        assert 'class="stepper"' not in response.text
+        assert 'name="children" value="0"' in response.text
+        assert 'data-slot="children-stepper"' not in response.text
+        # An assistant, guide or interpreter comes free beside the holder at a course too.
+        assert 'data-slot="assistants-stepper"' in response.text
         # Finnish by default: it says why instead of a bare 0.
         assert "kursseille lapset eivät pääse maksutta" in response.text
         assert re.search(r'data-slot="max-children"[^>]*>0<', response.text) is None
@@ -221,6 +224,37 @@ class TestRecord:
         [visit] = visits()
         assert (visit.children, visit.adults, visit.source) == (2, 1, VisitSource.CAMERA)
         assert f'id="visit-{visit.id}"' in response.text and "hx-swap-oob" in response.text
+
+    def test_an_assistant_stepper_from_0_to_2_sits_beside_the_children(self, door):
+        response = verify(door, token=door.token("active"))
+        stepper = response.text.split('data-slot="assistants-stepper"', 1)[1].split("</div>")[0]
+        assert '<span class="stepper-label" id="assistants-label">Avustajat</span>' in stepper
+        assert 'name="assistants" value="0" min="0" max="2"' in stepper
+        assert 'aria-label="Yksi avustaja lisää"' in stepper
+        assert response.text.index("children-stepper") < response.text.index("assistants-stepper")
+
+    def test_records_the_assistants_and_says_so(self, door):
+        response = record(
+            door, token=door.token("active"), children="1", assistants="2", idempotency_key="k"
+        )
+        assert response.status_code == 201
+        [visit] = visits()
+        assert (visit.adults, visit.children, visit.assistants) == (1, 1, 2)
+        assert "1 aikuinen, lapsia 1, avustajia 2" in response.text
+        assert 'data-assistants="2"' in response.text
+
+    def test_a_visit_without_assistants_says_nothing_of_them(self, door):
+        response = record(door, token=door.token("active"), children="1")
+        assert visits()[0].assistants == 0
+        assert "1 aikuinen, lapsia 1<" in response.text and "avustaj" not in response.text.lower()
+
+    @pytest.mark.parametrize("assistants", ["3", "-1", "x", "1.5", "9" * 30])
+    def test_assistants_beyond_two_are_refused_clearly(self, door, assistants):
+        response = record(door, token=door.token("active"), assistants=assistants)
+        assert response.status_code == 422
+        assert verdict_of(response) == ("refuse", "invalid_assistants")
+        assert "Tarkista avustajien määrä" in response.text
+        assert visits() == []
 
     def test_same_key_twice_records_once(self, door):
         first = record(door, token=door.token("active"), idempotency_key="same")
@@ -430,6 +464,24 @@ class TestSync:
     def test_bad_input_is_a_400(self, door, fields):
         response = door.post("/scan/sync", json=self.payload(door, **fields))
         assert response.status_code == 400 and response.json["error"] == "invalid_request"
+        assert visits() == []
+
+    def test_the_assistants_are_stored_at_sync(self, door):
+        response = door.post("/scan/sync", json=self.payload(door, assistants=1))
+        assert response.status_code == 201 and response.json["assistants"] == 1
+        assert visits()[0].assistants == 1
+
+    def test_a_visit_queued_without_assistants_has_none(self, door):
+        payload = self.payload(door)
+        assert "assistants" not in payload
+        assert door.post("/scan/sync", json=payload).json["assistants"] == 0
+
+    @pytest.mark.parametrize(("assistants", "status"), [(3, 422), (-1, 422), ("1", 400)])
+    def test_assistants_beyond_two_are_refused_at_sync(self, door, assistants, status):
+        response = door.post("/scan/sync", json=self.payload(door, assistants=assistants))
+        assert response.status_code == status
+        if status == 422:
+            assert response.json["error"] == "invalid_assistants"
         assert visits() == []
 
     def test_not_json_is_a_400(self, door):

@@ -21,13 +21,13 @@ def uses(demo_cards):
     card = one(Card, number=demo_cards["active"])
     teatteri = one(Organisation, name="Kuopion kaupunginteatteri")
     kajaani = one(Organisation, name="Kajaanin kaupunginteatteri")
-    for venue, moment, children in [
-        (teatteri, datetime(2024, 5, 31, 20, 59, tzinfo=UTC), 2),  # 31 May 23:59 in Finland
-        (teatteri, datetime(2024, 5, 31, 21, 0, tzinfo=UTC), 1),  # 1 June 00:00 in Finland
-        (teatteri, datetime(2023, 12, 31, 12, 0, tzinfo=UTC), 0),  # another year
-        (kajaani, datetime(2024, 5, 10, 12, 0, tzinfo=UTC), 0),  # another venue
+    for venue, moment, children, assistants in [
+        (teatteri, datetime(2024, 5, 31, 20, 59, tzinfo=UTC), 2, 0),  # 31 May 23:59 in Finland
+        (teatteri, datetime(2024, 5, 31, 21, 0, tzinfo=UTC), 1, 2),  # 1 June 00:00 in Finland
+        (teatteri, datetime(2023, 12, 31, 12, 0, tzinfo=UTC), 0, 1),  # another year
+        (kajaani, datetime(2024, 5, 10, 12, 0, tzinfo=UTC), 0, 1),  # another venue
     ]:
-        create_visit(card, venue, recorded_at=moment, children=children)
+        create_visit(card, venue, recorded_at=moment, children=children, assistants=assistants)
     db.session.commit()
     return {"teatteri": teatteri.id, "kajaani": kajaani.id}
 
@@ -42,8 +42,10 @@ def test_venue_staff_see_their_venue_by_month(signed_in, uses):
     assert "Kuopion kaupunginteatteri" in page and "Kajaanin" not in page
     rows = month_rows(page)
     assert len(rows) == 12
-    assert '<td class="num">1</td><td class="num">1</td><td class="num">2</td>' in rows[4]  # May
-    assert '<td class="num">1</td><td class="num">1</td><td class="num">1</td>' in rows[5]  # June
+    cells = '<td class="num">{}</td>' * 4
+    assert cells.format(1, 1, 2, 0) in rows[4]  # May
+    assert cells.format(1, 1, 1, 2) in rows[5]  # June
+    assert "<dt>Avustajat</dt><dd>2</dd>" in page
     assert '<svg class="chart-svg"' in page
 
 
@@ -78,7 +80,7 @@ def test_csv_of_the_venue(signed_in, uses):
     response = signed_in("ovi@example.fi").get("/venue/stats.csv?year=2024")
     assert response.data.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(response.data.decode("utf-8-sig")), delimiter=";"))
-    assert rows[5][1:] == ["1", "1", "2"] and rows[-1][1:] == ["2", "2", "3"]
+    assert rows[5][1:] == ["1", "1", "2", "0"] and rows[-1][1:] == ["2", "2", "3", "2"]
 
 
 @pytest.mark.parametrize("email", ["jakaja@example.fi", "koordinaattori@example.fi"])

@@ -83,6 +83,7 @@ from ..rules import (
 from . import audit, digital, rollup
 
 UNDO_WINDOW = timedelta(minutes=10)
+MAX_ASSISTANTS = 2  # free companions beside the holder: an assistant, guide or interpreter
 
 T = TypeVar("T")
 
@@ -90,8 +91,10 @@ T = TypeVar("T")
 class DoorError(DomainError):
     """A visit that cannot be recorded or undone; ``code`` says why, ``verdict`` about what."""
 
-    def __init__(self, code: Code, verdict: Verdict | None = None):
-        super().__init__(code)
+    def __init__(
+        self, code: Code, verdict: Verdict | None = None, field: str | None = None, **values
+    ):
+        super().__init__(code, field, **values)
         self.verdict = verdict
 
 
@@ -196,6 +199,7 @@ class RecordedVisit:
     venue_id: int
     adults: int
     children: int
+    assistants: int
     recorded_at: datetime
     offline: bool = False
     already_enrolled: bool = False  # the card's existing place on the course, nothing new
@@ -312,6 +316,7 @@ _RECORDED = (
         _visit.c.venue_id,
         _visit.c.adults,
         _visit.c.children,
+        _visit.c.assistants,
         _visit.c.recorded_at,
         (_visit.c.source == VisitSource.OFFLINE).label("offline"),
     )
@@ -381,6 +386,7 @@ def record_visit(
     venue: VenueFacts,
     user: User | DoorStaff | None,
     children: int,
+    assistants: int = 0,
     idempotency_key: str | None = None,
     event: Event | None = None,
     source: VisitSource | None = None,
@@ -390,9 +396,10 @@ def record_visit(
 
     ``source`` defaults to what was shown (camera or manual). Raises DoorError with the verdict's
     reason when the card is refused, or with ``children_not_allowed``, ``too_many_children``,
-    ``invalid_children``, ``idempotency_key_reused`` (the key is another card's),
-    ``visit_undone`` (the key's visit was undone) or ``conflict``. A card that already holds
-    a place on the course gets that visit back, marked ``already_enrolled``, not new.
+    ``invalid_children``, ``invalid_assistants`` (not 0 to MAX_ASSISTANTS),
+    ``idempotency_key_reused`` (the key is another card's), ``visit_undone`` (the key's visit
+    was undone) or ``conflict``. A card that already holds a place on the course gets that
+    visit back, marked ``already_enrolled``, not new.
     """
     moment = moment or utcnow()
     idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
@@ -410,11 +417,19 @@ def record_visit(
     refusal = children_reason(decision, children)
     if refusal is not None:
         raise DoorError(refusal, decision)
+    _check_assistants(assistants, decision)
     if row.enrolled_visit is not None:
         return _enrolment(row.enrolled_visit), False
-
     return _store(
-        decision, venue, user, children, idempotency_key, event, source or shown.source, moment
+        decision,
+        venue,
+        user,
+        children,
+        assistants,
+        idempotency_key,
+        event,
+        source or shown.source,
+        moment,
     )
 
 
@@ -424,6 +439,7 @@ def record_offline_visit(
     venue: VenueFacts,
     user: User | DoorStaff | None,
     children: int,
+    assistants: int = 0,
     idempotency_key: str,
     event: Event | None = None,
     moment: datetime,
@@ -433,7 +449,8 @@ def record_offline_visit(
     Like a forced check-in it is stored even when the card is refused by then: what no longer
     held is kept as conflicts linked to the visit (returned with it); a card that already
     holds a place on the course gets that visit back, as online. Raises DoorError
-    ``invalid_children``, or the verdict's reason when there is no genuine card to link it to.
+    ``invalid_children``, ``invalid_assistants``, or the verdict's reason when there is no
+    genuine card to link it to.
     """
     idempotency_key = digital.replay_key(shown.token) or idempotency_key
     if _course(venue, event):
@@ -447,6 +464,7 @@ def record_offline_visit(
         return _enrolment(row.enrolled_visit), False, []
     if children < 0:
         raise DoorError(ErrorCode.INVALID_CHILDREN, decision)
+    _check_assistants(assistants, decision)
     conflicts: list[tuple[ConflictCode, str | None, int | None]] = []
     if row.revoked and decision.reason is not Reason.REVOKED:
         conflicts.append((ConflictCode.REVOKED_AFTER_SCAN, None, None))
@@ -459,7 +477,15 @@ def record_offline_visit(
         conflicts.append((ConflictCode.TOO_MANY_CHILDREN, None, children))
         children = allowed
     visit, created = _store(
-        decision, venue, user, children, idempotency_key, event, VisitSource.OFFLINE, moment
+        decision,
+        venue,
+        user,
+        children,
+        assistants,
+        idempotency_key,
+        event,
+        VisitSource.OFFLINE,
+        moment,
     )
     if created:
         db.session.add_all(
@@ -468,6 +494,13 @@ def record_offline_visit(
         )
         db.session.flush()
     return visit, created, [code for code, _reason, _asked in conflicts]
+
+
+def _check_assistants(assistants: int, decision: Verdict) -> None:
+    if not 0 <= assistants <= MAX_ASSISTANTS:
+        raise DoorError(
+            ErrorCode.INVALID_ASSISTANTS, decision, "assistants", min=0, max=MAX_ASSISTANTS
+        )
 
 
 def conflicts_of(visit_id: int) -> list[ConflictCode]:
@@ -481,6 +514,7 @@ def _store(
     venue: VenueFacts,
     user: User | DoorStaff | None,
     children: int,
+    assistants: int,
     idempotency_key: str | None,
     event: Event | None,
     source: VisitSource,
@@ -497,6 +531,7 @@ def _store(
         "term_ends_on": course.last_day if (course := _course(venue, event)) else None,
         "adults": 1,
         "children": children,
+        "assistants": assistants,
         "recorded_at": moment,
         "day": day,
         "recorded_by_id": user.id if user is not None else None,
@@ -512,12 +547,11 @@ def _store(
                 # An undo of the key's visit committed while this insert waited for it.
                 _run(delete(_visit).where(_visit.c.id == visit_id))
                 raise DoorError(ErrorCode.VISIT_UNDONE, decision)
-            rollup.count(
-                db.session, card_id=card.id, venue_id=venue.id, day=day, adults=1, children=children
-            )
+            counted = {"adults": 1, "children": children, "assistants": assistants}
+            rollup.count(db.session, card_id=card.id, venue_id=venue.id, day=day, **counted)
             offline = source is VisitSource.OFFLINE
             return RecordedVisit(
-                visit_id, card.number, venue.id, 1, children, moment, offline
+                visit_id, card.number, venue.id, **counted, recorded_at=moment, offline=offline
             ), True
         # A concurrent request with the same key stored it first: answer as for a retry.
         stored = _keyed(_run(_KEY_HOLDER, **keyed).one(), card.id, decision)
@@ -588,6 +622,7 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
         "card": visit.card.number,
         "venue": visit.venue.name,
         "children": visit.children,
+        "assistants": visit.assistants,
         "recorded_at": visit.recorded_at.isoformat(),
     }
     region_id = visit.venue.region_id

@@ -32,7 +32,7 @@ from sqlalchemy.orm.util import identity_key
 
 from ..models import Card, Visit, VisitDay
 
-SUMS = ("visits", "adults", "children")
+SUMS = ("visits", "adults", "children", "assistants")
 
 visit_table = Visit.__table__
 day_table = VisitDay.__table__
@@ -67,18 +67,27 @@ _DELETE = (
         visit_table.c.day,
         visit_table.c.adults,
         visit_table.c.children,
+        visit_table.c.assistants,
     )
 )
 
 
 def count(
-    session: Session, *, card_id: int, venue_id: int, day: date, adults: int, children: int
+    session: Session,
+    *,
+    card_id: int,
+    venue_id: int,
+    day: date,
+    adults: int,
+    children: int,
+    assistants: int,
 ) -> None:
     """Count a visit just inserted: add it to its day's row, move the card's first use."""
     connection = session.connection()
-    values = {"venue_id": venue_id, "day": day, "visits": 1}
+    values = {"venue_id": venue_id, "day": day, "visits": 1, "adults": adults}
     connection.execute(
-        ADD_TO_DAY[connection.dialect.name], values | {"adults": adults, "children": children}
+        ADD_TO_DAY[connection.dialect.name],
+        values | {"children": children, "assistants": assistants},
     )
     if connection.execute(EARLIER_FIRST_USE, {"card": card_id, "day": day}).rowcount:
         _sync_card(session, card_id, day)
@@ -105,6 +114,7 @@ def remove(session: Session, visit_id: int) -> bool:
             visits=day_table.c.visits - 1,
             adults=day_table.c.adults - row.adults,
             children=day_table.c.children - row.children,
+            assistants=day_table.c.assistants - row.assistants,
         )
     )
     connection.execute(delete(day_table).where(*key, day_table.c.visits == 0))
@@ -148,8 +158,9 @@ def rebuild(session: Session) -> dict[str, int]:
         func.count(),
         func.sum(visit_table.c.adults),
         func.sum(visit_table.c.children),
+        func.sum(visit_table.c.assistants),
     ).group_by(visit_table.c.venue_id, visit_table.c.day)
-    names = ["venue_id", "day", "visits", "adults", "children"]
+    names = ["venue_id", "day", *SUMS]
     session.execute(insert(day_table).from_select(names, sums))
     first = (
         select(func.min(visit_table.c.day))

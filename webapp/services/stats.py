@@ -3,7 +3,9 @@
 Definitions (the same on every page, export and in ``GET /api/v1/stats``):
 
 * A *use* is one recorded visit: ``adults`` (the cardholder, always 1) plus the children
-  they brought. ``visits`` counts the uses, ``adults`` and ``children`` the people.
+  they brought and the ``assistants`` (assistants, guides, interpreters) beside them, who
+  come free. ``visits`` counts the uses, ``adults``, ``children`` and ``assistants`` the
+  people.
 * Times are Finnish (Europe/Helsinki). The date range is inclusive: from the Helsinki
   midnight that starts ``start`` to the one that ends ``end``. Months are Helsinki
   calendar months keyed ``"YYYY-MM"``; a visit at 23:30 UTC on 31 January is in February.
@@ -53,6 +55,7 @@ from ..models import (
     VisitDay,
 )
 from ..rules import finnish_moment
+from . import rollup
 
 GROUPS = ("month", "venue", "region", "category")
 MAX_YEARS = 10
@@ -89,11 +92,12 @@ class Figures:
     visits: int = 0
     adults: int = 0
     children: int = 0
+    assistants: int = 0
 
-    def add(self, visits: int, adults: int, children: int) -> None:
-        self.visits += visits
-        self.adults += adults
-        self.children += children
+    def add(self, figures: tuple[int, ...]) -> None:
+        """Add sums given in the order of :data:`webapp.services.rollup.SUMS`."""
+        for name, value in zip(rollup.SUMS, figures, strict=True):
+            setattr(self, name, getattr(self, name) + value)
 
 
 @dataclass(kw_only=True)
@@ -167,20 +171,21 @@ def _venues(region_ids: list[int] | None, venue_ids: list[int] | None) -> dict[i
 
 
 def _sum_columns():
-    return func.sum(VisitDay.visits), func.sum(VisitDay.adults), func.sum(VisitDay.children)
+    return [func.sum(VisitDay.__table__.c[name]) for name in rollup.SUMS]
 
 
 def _sums(start, end, venues: dict[int, _Venue], filtered: bool):
-    """Yield (venue_id, month key, visits, adults, children) summed in SQL from visit_day."""
+    """Yield (venue_id, month key, figures) summed in SQL from visit_day, the figures in the
+    order of :data:`webapp.services.rollup.SUMS`."""
     months = month_starts(start, end)
     keys = [month.strftime("%Y-%m") for month in months]
     if db.session.get_bind().dialect.name == "postgresql":
         stmt = _postgres_sums(start, end, months, list(venues) if filtered else None)
     else:
         stmt = _sqlite_sums(start, end, months, list(venues))
-    for venue_id, month, visits, adults, children in db.session.execute(stmt):
+    for venue_id, month, *figures in db.session.execute(stmt):
         if venue_id in venues:
-            yield venue_id, keys[month], int(visits), int(adults), int(children)
+            yield venue_id, keys[month], tuple(int(figure) for figure in figures)
 
 
 def _postgres_sums(start: date, end: date, months: list[date], venue_ids: list[int] | None):
@@ -242,12 +247,12 @@ def _rollup(sums, group: str, venues: dict[int, _Venue], start: date, end: date)
     if group == "category":
         for category in VenueCategory:
             buckets[category.value]
-    for venue_id, month, visits, adults, children in sums:
+    for venue_id, month, figures in sums:
         venue = venues[venue_id]
         key = {"month": month, "venue": venue_id, "region": venue.region.code}.get(group)
         if group == "category":
             key = venue.category or ""
-        buckets[key].add(visits, adults, children)
+        buckets[key].add(figures)
     return [_row(group, key, figures, venues) for key, figures in _sorted(group, buckets, venues)]
 
 
@@ -284,8 +289,8 @@ def _scoped_sums(start, end, regions: list[Region] | None, venues: list[Organisa
     venue_info = _venues(region_ids, venue_ids)
     sums = list(_sums(start, end, venue_info, regions is not None or venues is not None))
     totals = Figures()
-    for *_, visits, adults, children in sums:
-        totals.add(visits, adults, children)
+    for *_, figures in sums:
+        totals.add(figures)
     return venue_info, sums, totals
 
 

@@ -262,6 +262,7 @@ def verify(data: dict, *, user: door.DoorStaff):
     "not_your_venue",
     "unknown_event",
     "validation_error",
+    "invalid_assistants",
     "idempotency_key_reused",
     description="The visit was not recorded: the card does not verify (`error` is the "
     "verdict's reason), the children may not come free, the input is wrong, or the "
@@ -278,11 +279,12 @@ def record_visit(data: dict, *, user: door.DoorStaff):
     """Record a visit
 
     Verifies the `token` (or the typed `number`, the card's `printed_number`) and records
-    one use of the card by the holder (one adult) and
-    `children` children. Send an `idempotency_key` so that a retried request does not count
-    the visit twice. With an `event` the visit takes one of its places; at a course provider
-    it is a place on the course for its term, one per card: a card that already holds one
-    answers 200 with that visit (`already_enrolled` true), and no children come free.
+    one use of the card by the holder (one adult), `children` children and `assistants`
+    (0 to 2, default 0: an assistant, guide or interpreter who comes free beside the holder).
+    Send an `idempotency_key` so that a retried request does not count the visit twice. With
+    an `event` the visit takes one of its places; at a course provider it is a place on the
+    course for its term, one per card: a card that already holds one answers 200 with that
+    visit (`already_enrolled` true), and no children come free.
     """
     venue = acting_venue(user, data.get("venue"))
     event = acting_event(venue, data.get("event"))
@@ -292,6 +294,7 @@ def record_visit(data: dict, *, user: door.DoorStaff):
             venue=venue,
             user=user,
             children=data["children"],
+            assistants=data["assistants"],
             idempotency_key=data.get("idempotency_key"),
             event=event,
             source=VisitSource.API,
@@ -299,7 +302,8 @@ def record_visit(data: dict, *, user: door.DoorStaff):
     except door.DoorError as error:
         if error.code in (ErrorCode.CONFLICT, ErrorCode.VISIT_UNDONE):
             raise ApiError(409, error.code) from None
-        raise ApiError(422, error.code, door_message(error)) from None
+        fields = {error.field: error.message} if error.field else None
+        raise ApiError(422, error.code, door_message(error), fields) from None
     commit()
     return visit_body(visit), 201 if created else 200
 
@@ -338,9 +342,10 @@ def undo_visit(visit_id: int, *, user: User):
 def visit_stats(query: dict, *, user: User):
     """Count the uses of the cards
 
-    Visits, adults (cardholders) and children between `from` and `to` (inclusive, Finnish
-    time) at the venues of the coordinator's region (an administrator sees every region),
-    grouped by month (`YYYY-MM`, every month of the range), venue, region or venue category.
+    Visits, adults (cardholders), children and assistants between `from` and `to`
+    (inclusive, Finnish time) at the venues of the coordinator's region (an administrator sees
+    every region), grouped by month (`YYYY-MM`, every month of the range), venue, region or
+    venue category.
     """
     regions = None if user.role is Role.ADMIN else [user.region] if user.region else []
     return stats.visit_stats(query["start"], query["end"], query["group"], regions)

@@ -77,6 +77,7 @@ def visit_body(visit: door.RecordedVisit) -> dict:
         "venue": visit.venue_id,
         "children": visit.children,
         "adults": visit.adults,
+        "assistants": visit.assistants,
         "recorded_at": visit.recorded_at,
         "offline": visit.offline,
         "already_enrolled": visit.already_enrolled,

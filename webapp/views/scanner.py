@@ -69,7 +69,8 @@ def record():
             shown,
             venue=venue,
             user=own_staff(),
-            children=_children(request.form.get("children")),
+            children=_count(request.form.get("children")),
+            assistants=_count(request.form.get("assistants")),
             idempotency_key=idempotency_key(request.form.get("idempotency_key")),
             event=event,
         )
@@ -101,6 +102,11 @@ def undo(visit_id: int):
         return _respond("scanner/_undone.html", venue, event, status, **context)
     db.session.commit()
     return _respond("scanner/_undone.html", venue, event, 200, visit_id=visit_id, error=None)
+
+
+@bp.context_processor
+def _limits() -> dict:
+    return {"max_assistants": door.MAX_ASSISTANTS}
 
 
 # --- choosing the venue and event ---------------------------------------------------------
@@ -167,7 +173,8 @@ def _shown(form) -> door.Shown:
     return door.Shown.scanned(token) if token else door.Shown.typed(form.get("number", ""))
 
 
-def _children(value) -> int:
+def _count(value) -> int:
+    """Return a stepper's count (missing: 0), -1 for what is no count, which the door refuses."""
     text = str(value if value is not None else "0").strip()
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 3 else -1
 

@@ -79,6 +79,7 @@ def sync():
         "venue": visit.venue_id,
         "children": visit.children,
         "adults": visit.adults,
+        "assistants": visit.assistants,
         "recorded_at": visit.recorded_at.isoformat(),
         "offline": visit.offline,
         "created": created,
@@ -161,6 +162,7 @@ def _offline_visit(data: dict, venue: door.DoorVenue) -> dict | None:
     return {
         "shown": shown,
         "children": visit["children"],
+        "assistants": visit["assistants"],
         "idempotency_key": visit["idempotency_key"],
         "event": event_at(venue, visit["event"]),
         "moment": min(visit["scanned_at"], utcnow()),
