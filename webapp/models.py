@@ -113,6 +113,7 @@ class VisitSource(enum.StrEnum):
     MANUAL = "manual"
     OFFLINE = "offline"
     API = "api"
+    PAPER = "paper"  # written on paper or in a spreadsheet at the door, entered later
 
 
 class ConflictCode(enum.StrEnum):

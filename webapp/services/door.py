@@ -345,10 +345,18 @@ def read_only(load: Callable[..., T]) -> Callable[..., T]:
 
 
 def verify(
-    shown: Shown, venue: VenueFacts, *, moment: datetime | None = None, event: Event | None = None
+    shown: Shown,
+    venue: VenueFacts,
+    *,
+    moment: datetime | None = None,
+    event: Event | None = None,
+    at_scan: bool = False,
 ) -> Verdict:
-    """Decide whether the card shown is accepted at the venue now."""
-    return _check(shown, venue, moment or utcnow(), event)[0]
+    """Decide whether the card shown is accepted at the venue now (or at ``moment``).
+
+    ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
+    """
+    return _check(shown, venue, moment or utcnow(), event, at_scan=at_scan)[0]
 
 
 def record_visit(
@@ -357,14 +365,17 @@ def record_visit(
     venue: VenueFacts,
     user: User | DoorStaff | None,
     children: int,
+    assistants: int = 0,
     idempotency_key: str | None = None,
     event: Event | None = None,
     source: VisitSource | None = None,
     moment: datetime | None = None,
+    at_scan: bool = False,
 ) -> tuple[RecordedVisit, bool]:
     """Record a visit once per idempotency key; return it and whether it is new.
 
-    ``source`` defaults to what was shown (camera or manual). Raises DoorError with the verdict's
+    ``source`` defaults to what was shown (camera or manual); ``at_scan`` judges a revocation
+    as at ``moment``, as :func:`verify` does. Raises DoorError with the verdict's
     reason when the card is refused, or with ``children_not_allowed``, ``too_many_children``,
     ``invalid_children``, ``idempotency_key_reused`` (the key is another card's),
     ``visit_undone`` (the key's visit was undone) or ``conflict``.
@@ -373,7 +384,7 @@ def record_visit(
     idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
     if event is not None and event.quota is not None:
         _lock_places(event)
-    decision, row = _check(shown, venue, moment, event, idempotency_key)
+    decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=at_scan)
     if row is None:  # no card named: nothing to look up under the key
         raise DoorError(decision.reason, decision)
     if idempotency_key is not None and (stored := _keyed(row, row.id, decision)) is not None:
@@ -386,8 +397,9 @@ def record_visit(
     if refusal is not None:
         raise DoorError(refusal, decision)
 
+    source = source or shown.source
     return _store(
-        decision, venue, user, children, idempotency_key, event, source or shown.source, moment
+        decision, venue, user, children, idempotency_key, event, source, moment, assistants
     )
 
 
@@ -453,6 +465,7 @@ def _store(
     event: Event | None,
     source: VisitSource,
     moment: datetime,
+    assistants: int = 0,
 ) -> tuple[RecordedVisit, bool]:
     """Insert the visit of the decision's card unless one is stored under the key."""
     card = decision.card
@@ -464,6 +477,7 @@ def _store(
         "event_id": event.id if event is not None else None,
         "adults": 1,
         "children": children,
+        "assistants": assistants,
         "recorded_at": moment,
         "day": day,
         "recorded_by_id": user.id if user is not None else None,
