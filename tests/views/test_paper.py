@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from webapp import cardnumbers
 from webapp.extensions import db
-from webapp.models import Card, Organisation, Visit, VisitDay, VisitSource
+from webapp.models import Card, Event, Organisation, Visit, VisitDay, VisitSource
 from webapp.rules import HELSINKI, helsinki_date
 from webapp.services import paper
 
@@ -216,6 +216,16 @@ def test_excel_files_with_semicolons_a_bom_or_windows_encoding_are_read(door, de
     assert statuses(preview(door, commas)) == ["new"]
     swedish = csv_file(row, header="kort;tid;barn;assistenter", bom=True)
     assert statuses(preview(door, swedish)) == ["new"]
+    hinted = b"sep=,\r\n\r\n" + csv_file(row.replace(";", ","), header="card,time,children")
+    assert statuses(preview(door, hinted)) == ["new"]
+
+
+def test_a_date_and_a_time_in_columns_of_their_own_make_one_moment(door, demo_cards):
+    moment = days_ago(1)
+    date, clock = finnish(moment).split(" ")
+    data = csv_file(f"{demo_cards['active']};{date};{clock};0", header="Kortti;Pvm;Klo;Lapset")
+    confirm(door, preview(door, data))
+    assert [visit.recorded_at for visit in paper_visits()] == [moment]
 
 
 def test_a_tampered_confirmation_is_judged_again(door, demo_cards):
@@ -263,3 +273,25 @@ def test_the_page_is_in_the_menus_and_in_swedish(door, demo_cards):
     door.get("/language/sv")
     page = preview(door, csv_file(f"{demo_cards['active']};{finnish(days_ago(1))};0"))
     assert "Förhandsvisning" in page.text and "Ska sparas" in page.text
+
+
+def test_a_use_at_an_event_counts_for_the_event_of_this_venue_only(door, demo_cards):
+    ours = db.session.scalar(select(Event).where(Event.venue_id == venue_id()).limit(1))
+    elsewhere = Event(
+        venue_id=venue_id("Kajaanin kaupunginteatteri"), name="K", starts_on=ours.starts_on
+    )
+    db.session.add(elsewhere)
+    db.session.commit()
+    card = demo_cards["active"]
+    header = "kortti;aika;lapset;avustajat;tapahtuma"
+    data = csv_file(
+        f"{card};{finnish(days_ago(1))};0;0;{ours.id}",
+        f"{card};{finnish(days_ago(2))};0;0;{elsewhere.id}",
+        f"{card};{finnish(days_ago(3))};0;0;99999999999",
+        header=header,
+    )
+    page = preview(door, data)
+    assert statuses(page) == ["new", "invalid", "invalid"]
+    assert "Kohteella ei ole voimassa olevaa tapahtumaa tällä tunnuksella." in page.text
+    confirm(door, page)
+    assert [visit.event_id for visit in paper_visits()] == [ours.id]

@@ -1,13 +1,14 @@
 """Uses written on paper or in a spreadsheet while a venue had no signal, entered later.
 
 A CSV file of at most :data:`MAX_ROWS` uses (UTF-8 with or without a BOM, or Excel's own
-Windows encoding; separated by commas, semicolons as a Finnish Excel writes, or tabs) names
-its columns on its first line (:data:`COLUMNS`, in Finnish, Swedish or English): the card
-(its printed number as typed, or the card number), the date and time in Finnish local
-time, the children and, optionally, the assistants and the event's id. :func:`enter`
-judges every row by the door as at the row's own moment (a card revoked after it was still
-valid then) and, when told to store, records the accepted rows as visits of source
-``paper``; refused and unreadable rows are listed with their line and stored nowhere.
+Windows encoding; separated by commas, semicolons as a Finnish Excel writes, or tabs, or as
+Excel's ``sep=`` line says) names its columns on its first line (:data:`COLUMNS`, in Finnish,
+Swedish or English): the card (its printed number as typed, or the card number), the date
+and time in Finnish local time (in one column, or a date and a time column), the children
+and, optionally, the assistants and the event's id. :func:`enter` judges every row by the
+door as at the row's own moment (a card revoked after it was still valid then) and, when
+told to store, records the accepted rows as visits of source ``paper``; refused and
+unreadable rows are listed with their line and stored nowhere.
 
 Each row's idempotency key is a hash of the venue, the card's stable number and the minute
 of the use, so the same file twice (or a second file with the same use, even with the card
@@ -27,6 +28,7 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from functools import cache
 
 from sqlalchemy import select
 
@@ -50,10 +52,11 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "sv": ("kort", "kortnummer", "kortets nummer"),
         "en": ("card", "card number"),
     },
-    "moment": {
-        "fi": ("aika", "päivämäärä ja aika", "ajankohta", "pvm", "päivämäärä"),
-        "sv": ("tid", "datum och tid", "tidpunkt", "datum"),
-        "en": ("time", "date and time", "date"),
+    "date": {"fi": ("päivämäärä", "pvm", "päivä"), "sv": ("datum",), "en": ("date",)},
+    "time": {  # the time of day, or the date and time in one column
+        "fi": ("aika", "kellonaika", "klo", "päivämäärä ja aika", "ajankohta"),
+        "sv": ("tid", "klockslag", "datum och tid", "tidpunkt"),
+        "en": ("time", "date and time"),
     },
     "children": {"fi": ("lapset", "lapsia"), "sv": ("barn",), "en": ("children",)},
     "assistants": {
@@ -67,7 +70,7 @@ COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("event", "event id"),
     },
 }
-REQUIRED = ("card", "moment", "children")
+REQUIRED = (("card",), ("date", "time"), ("children",))  # one column of each
 _COLUMN_OF = {
     name: column
     for column, languages in COLUMNS.items()
@@ -155,6 +158,7 @@ def enter(
     rows = _read(decode(data), now or utcnow())
     keys = {id(row): _key(venue, row) for row in rows if isinstance(row, _Row)}
     stored = _stored_keys(venue, {key for key in keys.values() if key is not None})
+    event_at = cache(lambda event_id: door.event_at(venue.id, event_id))  # once per file
     seen: dict[str, int] = {}
     outcomes = []
     for row in rows:
@@ -169,18 +173,18 @@ def enter(
         elif key in stored:
             outcome = _outcome(row, Status.STORED)
         else:
-            outcome = _judge(row, venue, user, key, store)
+            outcome = _judge(row, venue, user, key, store, event_at)
         if key is not None:
             seen.setdefault(key, row.line)
         outcomes.append(outcome)
     return Entry(outcomes, store)
 
 
-def _judge(row: _Row, venue: Organisation, user: User, key: str | None, store: bool) -> Outcome:
+def _judge(row: _Row, venue, user: User, key: str | None, store: bool, event_at) -> Outcome:
     """Return the door's verdict on the row at its moment, recording the visit with ``store``."""
     event = None
     if row.event_id is not None:
-        event = door.event_at(venue.id, row.event_id)
+        event = event_at(row.event_id)
         if event is None:
             return _outcome(row, Status.INVALID, ErrorCode.PAPER_UNKNOWN_EVENT)
     shown = door.Shown.typed(row.card)
@@ -241,13 +245,15 @@ def _stored_keys(venue: Organisation, keys: set[str]) -> set[str]:
 
 def _read(text: str, now: datetime) -> list[_Row | Outcome]:
     """Return the file's rows: readable ones, and an invalid Outcome for each of the others."""
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip()), "")
-    delimiter = max(";,\t", key=first.count) if first else ","
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    hinted = re.fullmatch(r"sep=([;,\t|])", first.strip(" "), re.I)  # Excel's hint line
+    delimiter = hinted[1] if hinted else max(";,\t", key=first.count)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
+        header = _filled(reader)
+        if hinted:
+            header = _filled(reader)
+        if header is None:
             raise PaperError(ErrorCode.PAPER_EMPTY)
         columns = _columns(header)
         rows = []
@@ -264,6 +270,11 @@ def _read(text: str, now: datetime) -> list[_Row | Outcome]:
     return rows
 
 
+def _filled(reader) -> list[str] | None:
+    """Return the reader's next row with something in it, None at the end."""
+    return next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
+
+
 def _columns(header: list[str]) -> dict[str, int]:
     """Return the position of each known column. Raises PaperError ``paper_missing_columns``."""
     columns: dict[str, int] = {}
@@ -272,9 +283,9 @@ def _columns(header: list[str]) -> dict[str, int]:
         if column is not None:
             columns.setdefault(column, position)
     missing = [
-        " / ".join(names[0] for names in COLUMNS[column].values())
-        for column in REQUIRED
-        if column not in columns
+        " / ".join(names[0] for names in COLUMNS[group[-1]].values())
+        for group in REQUIRED
+        if not any(column in columns for column in group)
     ]
     if missing:
         raise PaperError(ErrorCode.PAPER_MISSING_COLUMNS, columns=", ".join(missing))
@@ -291,7 +302,7 @@ def _row(line: int, cells: list[str], columns: dict[str, int], now: datetime) ->
     card = cell("card")[:40]
     if not card:
         return Outcome(line, card, code=ErrorCode.INVALID_NUMBER)
-    moment = _moment(cell("moment"))
+    moment = _moment(" ".join(filter(None, (cell("date"), cell("time")))))
     if moment is None:
         return Outcome(line, card, code=ErrorCode.PAPER_BAD_MOMENT)
     if moment > now:
