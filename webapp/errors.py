@@ -63,6 +63,7 @@ class ErrorCode(enum.StrEnum):
     PAPER_ENCODING = "paper_encoding"
     PAPER_EMPTY = "paper_empty"
     PAPER_TOO_MANY_ROWS = "paper_too_many_rows"
+    PAPER_TOO_LARGE = "paper_too_large"
     PAPER_MISSING_COLUMNS = "paper_missing_columns"
     PAPER_BAD_MOMENT = "paper_bad_moment"
     PAPER_FUTURE = "paper_future"
@@ -202,6 +203,9 @@ MESSAGES = {
     ),
     ErrorCode.PAPER_TOO_MANY_ROWS: _l(
         "The file has more than %(max)s uses. Split it into smaller files."
+    ),
+    ErrorCode.PAPER_TOO_LARGE: _l(
+        "The file is larger than %(size)s kB. Split it into smaller files."
     ),
     ErrorCode.PAPER_MISSING_COLUMNS: _l("Line 1 must name the columns. Missing: %(columns)s."),
     ErrorCode.PAPER_BAD_MOMENT: _l(

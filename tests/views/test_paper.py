@@ -208,6 +208,12 @@ def test_more_than_5000_rows_are_refused_before_any_check(door, demo_cards):
     assert len(statuses(preview(door, csv_file(*[row] * 3)))) == 3
 
 
+def test_a_file_too_large_for_a_request_says_so(door, demo_cards):
+    row = f"{demo_cards['active']};{finnish(days_ago(1))};0"
+    page = preview(door, csv_file(*[row] * 10_000))
+    assert page.status_code == 413 and "Tiedosto on suurempi kuin 256 kt" in page.text
+
+
 def test_excel_files_with_semicolons_a_bom_or_windows_encoding_are_read(door, demo_cards):
     row = f"{demo_cards['active']};{finnish(days_ago(1))};1"
     windows = csv_file(row, header="Kortti;Päivämäärä ja aika;Lapset", encoding="cp1252")

@@ -26,6 +26,7 @@ import enum
 import hashlib
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from functools import cache
@@ -180,7 +181,14 @@ def enter(
     return Entry(outcomes, store)
 
 
-def _judge(row: _Row, venue, user: User, key: str | None, store: bool, event_at) -> Outcome:
+def _judge(
+    row: _Row,
+    venue: Organisation,
+    user: User,
+    key: str | None,
+    store: bool,
+    event_at: Callable[[int], Event | None],
+) -> Outcome:
     """Return the door's verdict on the row at its moment, recording the visit with ``store``."""
     event = None
     if row.event_id is not None:
@@ -197,7 +205,14 @@ def _judge(row: _Row, venue, user: User, key: str | None, store: bool, event_at)
     return _outcome(row, Status.NEW, verdict=verdict)
 
 
-def _record(row: _Row, shown, venue, user, key, event: Event | None) -> Outcome:
+def _record(
+    row: _Row,
+    shown: door.Shown,
+    venue: Organisation,
+    user: User,
+    key: str | None,
+    event: Event | None,
+) -> Outcome:
     try:
         _visit, created = door.record_visit(
             shown,

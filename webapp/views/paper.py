@@ -12,6 +12,7 @@ import zlib
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..access import roles_required
 from ..errors import WARNING_WORDS, ErrorCode, message
@@ -56,6 +57,12 @@ def confirm():
         return _page(venues, venue, error=error.message, status=422)
     db.session.commit()
     return _page(venues, venue, entry=entry)
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error):
+    size = current_app.config["MAX_CONTENT_LENGTH"] // 1024
+    return _page(_venues(), error=message(ErrorCode.PAPER_TOO_LARGE, size=size), status=413)
 
 
 def _venues() -> list[Organisation]:
