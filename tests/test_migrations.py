@@ -165,3 +165,36 @@ def test_the_rollup_assistants_migration_counts_the_assistants_already_recorded(
         downgrade(revision="0011")
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_paper_migration_admits_paper_visits_and_keeps_the_conflicts(empty_database):
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0011")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        table = tables.tables
+        at = datetime(2024, 1, 1, 12, tzinfo=UTC)
+        paper = _visits()[0] | {"id": 9, "source": "paper", "day": date(2024, 2, 1)}
+        with db.engine.begin() as conn:
+            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2, 3)])
+            conn.execute(table["visit"].insert(), _visits()[0] | {"day": date(2024, 2, 1)})
+            conflict = {"visit_id": 1, "code": "second_use", "created_at": at}
+            conn.execute(table["visit_conflict"].insert(), conflict)
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(table["visit"].insert(), paper)
+        upgrade()
+        with db.engine.begin() as conn:
+            conn.execute(table["visit"].insert(), paper)
+            assert conn.execute(sa.text("SELECT count(*) FROM visit_conflict")).scalar() == 1
+        downgrade(revision="0011")
+        with db.engine.begin() as conn:
+            assert (
+                conn.execute(sa.text("SELECT source FROM visit WHERE id = 9")).scalar() == "manual"
+            )
+            assert conn.execute(sa.text("SELECT count(*) FROM visit_conflict")).scalar() == 1
+        with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
+            conn.execute(table["visit"].insert(), paper | {"id": 10, "idempotency_key": "x"})
+        db.engine.dispose()

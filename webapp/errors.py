@@ -61,6 +61,16 @@ class ErrorCode(enum.StrEnum):
     VISIT_UNDONE = "visit_undone"
     UNKNOWN_EVENT = "unknown_event"
     INVALID_ASSISTANTS = "invalid_assistants"
+    # uses written on paper, entered later
+    PAPER_ENCODING = "paper_encoding"
+    PAPER_EMPTY = "paper_empty"
+    PAPER_TOO_MANY_ROWS = "paper_too_many_rows"
+    PAPER_TOO_LARGE = "paper_too_large"
+    PAPER_MISSING_COLUMNS = "paper_missing_columns"
+    PAPER_BAD_MOMENT = "paper_bad_moment"
+    PAPER_FUTURE = "paper_future"
+    PAPER_TOO_OLD = "paper_too_old"
+    PAPER_REPEATED = "paper_repeated"
     # who acts for which organisation
     VENUE_REQUIRED = "venue_required"
     NOT_YOUR_VENUE = "not_your_venue"
@@ -194,6 +204,26 @@ MESSAGES = {
         "Enter the assistants, guides or interpreters beside the holder as a number from "
         "%(min)s to %(max)s."
     ),
+    ErrorCode.PAPER_ENCODING: _l(
+        "The file could not be read as CSV. In Excel, save it as CSV UTF-8 or as CSV "
+        "(semicolon separated)."
+    ),
+    ErrorCode.PAPER_EMPTY: _l(
+        "The file has no uses: its first line names the columns, each line after it is one use."
+    ),
+    ErrorCode.PAPER_TOO_MANY_ROWS: _l(
+        "The file has more than %(max)s uses. Split it into smaller files."
+    ),
+    ErrorCode.PAPER_TOO_LARGE: _l(
+        "The file is larger than %(size)s kB. Split it into smaller files."
+    ),
+    ErrorCode.PAPER_MISSING_COLUMNS: _l("Line 1 must name the columns. Missing: %(columns)s."),
+    ErrorCode.PAPER_BAD_MOMENT: _l(
+        "Write the date and time in Finnish time, like 28.11.2026 18:30 or 2026-11-28 18:30."
+    ),
+    ErrorCode.PAPER_FUTURE: _l("The date and time is in the future."),
+    ErrorCode.PAPER_TOO_OLD: _l("The use is more than a year old and can no longer be entered."),
+    ErrorCode.PAPER_REPEATED: _l("The same use as on line %(line)s: stored once."),
     ErrorCode.VENUE_REQUIRED: _l("You work at several venues: give the venue's id in venue."),
     ErrorCode.NOT_YOUR_VENUE: _l("You do not work at this venue."),
     ErrorCode.NO_VENUE: _l("Your account is not attached to any venue."),

@@ -115,6 +115,7 @@ class VisitSource(enum.StrEnum):
     MANUAL = "manual"
     OFFLINE = "offline"
     API = "api"
+    PAPER = "paper"  # written on paper or in a spreadsheet at the door, entered later
 
 
 class ConflictCode(enum.StrEnum):

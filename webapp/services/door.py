@@ -374,10 +374,18 @@ def read_only(load: Callable[..., T]) -> Callable[..., T]:
 
 
 def verify(
-    shown: Shown, venue: VenueFacts, *, moment: datetime | None = None, event: Event | None = None
+    shown: Shown,
+    venue: VenueFacts,
+    *,
+    moment: datetime | None = None,
+    event: Event | None = None,
+    at_scan: bool = False,
 ) -> Verdict:
-    """Decide whether the card shown is accepted at the venue now."""
-    return _check(shown, venue, moment or utcnow(), event)[0]
+    """Decide whether the card shown is accepted at the venue now (or at ``moment``).
+
+    ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
+    """
+    return _check(shown, venue, moment or utcnow(), event, at_scan=at_scan)[0]
 
 
 def record_visit(
@@ -391,10 +399,12 @@ def record_visit(
     event: Event | None = None,
     source: VisitSource | None = None,
     moment: datetime | None = None,
+    at_scan: bool = False,
 ) -> tuple[RecordedVisit, bool]:
     """Record a visit once per idempotency key; return it and whether it is new.
 
-    ``source`` defaults to what was shown (camera or manual). Raises DoorError with the verdict's
+    ``source`` defaults to what was shown (camera or manual); ``at_scan`` judges a revocation
+    as at ``moment``, as :func:`verify` does. Raises DoorError with the verdict's
     reason when the card is refused, or with ``children_not_allowed``, ``too_many_children``,
     ``invalid_children``, ``invalid_assistants`` (not 0 to MAX_ASSISTANTS),
     ``idempotency_key_reused`` (the key is another card's), ``visit_undone`` (the key's visit
@@ -405,7 +415,7 @@ def record_visit(
     idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
     if event is not None and (event.quota is not None or _course(venue, event)):
         _lock_places(event)
-    decision, row = _check(shown, venue, moment, event, idempotency_key)
+    decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=at_scan)
     if row is None:  # no card named: nothing to look up under the key
         raise DoorError(decision.reason, decision)
     if idempotency_key is not None and (stored := _keyed(row, row.id, decision)) is not None:

@@ -12,6 +12,7 @@ def register_blueprints(app: Flask) -> None:
         distributor,
         invite,
         offers,
+        paper,
         pwa,
         scanner,
         scanner_sync,
@@ -28,6 +29,7 @@ def register_blueprints(app: Flask) -> None:
         coordinator,
         invite,
         venue,
+        paper,
         offers,
         pwa,
     ):
