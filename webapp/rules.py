@@ -15,7 +15,9 @@ The reasons are checked in this order, and the first that applies is the verdict
 7. ``region_not_accepted``  the card's or the venue's region is not in the network that day
 8. ``home_region_only``     the venue accepts only cards of its own region
 9. ``quota_full``     the event's Kaikukortti places are taken and the venue refuses then
-10. ``ok``            accepted, perhaps with warnings (``visited_today``, ``quota_full``)
+10. ``ok``            accepted, perhaps with warnings (``visited_today``, ``quota_full``, and
+   ``check_card`` for a printed number typed by hand, which proves less than a signed code:
+   the staff looks at the card)
 
 Children are checked when a visit is recorded: ``children_not_allowed`` at a course provider
 (or for a card without registered children), ``too_many_children`` beyond the card's number.
@@ -50,6 +52,7 @@ class Reason(enum.StrEnum):
 class WarningCode(enum.StrEnum):
     VISITED_TODAY = "visited_today"
     QUOTA_FULL = "quota_full"
+    CHECK_CARD = "check_card"
 
 
 class NetworkRegion(Protocol):
@@ -136,8 +139,10 @@ def verdict(
     *,
     visited_today: bool = False,
     quota_full: bool = False,
+    typed: bool = False,
 ) -> Verdict:
-    """Decide whether the card, shown with a token of that generation, is accepted."""
+    """Decide whether the card, shown with a token (or, ``typed``, a printed number) of that
+    generation, is accepted."""
     if card is None:
         return Verdict(Reason.UNKNOWN_CARD, None, venue)
     today = helsinki_date(moment)
@@ -151,6 +156,8 @@ def verdict(
         warnings.append(WarningCode.VISITED_TODAY)
     if quota_full:
         warnings.append(WarningCode.QUOTA_FULL)
+    if typed:
+        warnings.append(WarningCode.CHECK_CARD)
     return Verdict(Reason.OK, card, venue, max_children(card, venue), tuple(warnings))
 
 

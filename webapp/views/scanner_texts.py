@@ -9,7 +9,7 @@ from flask_babel import format_date
 from flask_babel import lazy_gettext as _l
 
 from ..errors import DOOR_WORDS, WARNING_WORDS, ErrorCode, Words
-from ..rules import Reason, Verdict
+from ..rules import Reason, Verdict, WarningCode
 
 # The door's refusals (and ``ok``) come from the error catalogue; these are the scanner's
 # own offline situations. Keys are what the page's offline verdicts and sync answers name.
@@ -36,14 +36,7 @@ WORDS: dict[str, Words] = {
         _l("This phone has no list of valid cards yet. Connect to the network once."),
         _l("Sorry, we cannot check the card right now. Please wait a moment."),
     ),
-    "offline_typed": Words(
-        _l("Look at the card"),
-        _l(
-            "Checked offline from a typed number: it is on the list of valid cards. Check "
-            "that the card shown bears this number before you record the visit."
-        ),
-        _l("May I see your card for a moment?"),
-    ),
+    WarningCode.CHECK_CARD: WARNING_WORDS[WarningCode.CHECK_CARD],  # offline as online
     "offline_list_old": Words(
         _l("Check online"),
         _l(
