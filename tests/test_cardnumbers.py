@@ -221,6 +221,7 @@ def test_exactly_one_in_31_alphabet_strings_is_valid(text):
         ("", ""),
         ("ABCD", "ABCD"),
         ("K7MX4PQ23R", "K7M X4P Q23R"),
+        ("K7MX4PQ232E9RWTM", "K7M X4P Q23 2E9 RWTM"),
         ("ABCDEFG", "ABC DEFG"),
     ],
 )
@@ -237,31 +238,59 @@ def test_format_number_round_trips():
         assert is_valid(formatted)
 
 
-# Printed numbers: the number plus a version, covered by its own check character.
+# Printed numbers: the number, a version and random characters, covered by a check character.
+
+SECRETS = ["E9RWT", "22222", "ZZZZZ", "K7MX4"]
 
 
 def test_printed_number_pins_the_scheme():
     assert cardnumbers.printed_number("K7MX4PQ2D", 1) == "K7MX4PQ2D"  # the bare number
-    assert cardnumbers.printed_number("K7MX4PQ2D", 2) == "K7MX4PQ23R"
-    assert cardnumbers.printed_number("K7MX4PQ2D", 32) == "K7MX4PQ2325"
-    assert cardnumbers.parse_printed("k7mx-4pq2 3r") == ("K7MX4PQ2D", 2)
+    assert cardnumbers.printed_number("K7MX4PQ2D", 2, "E9RWT") == "K7MX4PQ23E9RWT8"
+    assert cardnumbers.printed_number("K7MX4PQ2D", 32, "E9RWT") == "K7MX4PQ232E9RWTM"
+    assert cardnumbers.parse_printed("k7m-x4p q23 e9r-wt8") == ("K7MX4PQ2D", 2, "E9RWT")
+    assert cardnumbers.parse_printed("K7MX4PQ2D") == ("K7MX4PQ2D", 1, None)
+    assert format_number("K7MX4PQ23E9RWT8") == "K7M X4P Q23 E9R WT8"
+
+
+def test_the_new_printed_number_cannot_be_computed_from_the_lost_cards():
+    # Two reissues of the same card to the same generation: the printed numbers differ in
+    # the random characters, which the lost card does not tell.
+    lost = cardnumbers.printed_number("K7MX4PQ2D", 1)
+    reissued = {cardnumbers.printed_number(lost, 2, cardnumbers.new_secret()) for _ in range(200)}
+    assert len(reissued) == 200
+    assert {printed[:9] for printed in reissued} == {"K7MX4PQ23"}  # data and version only
+    secrets = {printed[9:14] for printed in reissued}
+    assert set("".join(secrets)) == set(ALPHABET)
+
+
+def test_new_secret_draws_from_secrets(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cardnumbers.secrets, "choice", lambda seq: calls.append(seq) or seq[-1])
+    assert cardnumbers.new_secret() == "Z" * cardnumbers.SECRET_LENGTH
+    assert calls == [ALPHABET] * cardnumbers.SECRET_LENGTH
 
 
 def test_every_generation_has_its_own_printed_number_that_parses_back():
     for number in NUMBERS[:5]:
-        printed = [cardnumbers.printed_number(number, g) for g in range(1, 2000)]
-        assert len(set(printed)) == len(printed)  # an older generation's is never current
-        for generation, text in enumerate(printed, start=1):
-            assert cardnumbers.parse_printed(text) == (number, generation)
-    top = cardnumbers.printed_number(NUMBERS[0], cardnumbers.MAX_GENERATION)
-    assert len(top) == cardnumbers.MAX_PRINTED_LENGTH
-    assert cardnumbers.parse_printed(top) == (NUMBERS[0], cardnumbers.MAX_GENERATION)
+        for secret in SECRETS[:2]:
+            printed = [
+                cardnumbers.printed_number(number, g, secret if g > 1 else None)
+                for g in range(1, 2000)
+            ]
+            assert len(set(printed)) == len(printed)  # an older generation's is never current
+            for generation, text in enumerate(printed, start=1):
+                expected = (number, generation, secret if generation > 1 else None)
+                assert cardnumbers.parse_printed(text) == expected
+    top = cardnumbers.printed_number(NUMBERS[0], cardnumbers.MAX_GENERATION, "ZZZZZ")
+    assert len(top) == cardnumbers.MAX_PRINTED_LENGTH == 21
+    assert cardnumbers.parse_printed(top) == (NUMBERS[0], cardnumbers.MAX_GENERATION, "ZZZZZ")
+    assert len(cardnumbers.printed_number(NUMBERS[0], 2, "ZZZZZ")) == 15
 
 
 def test_every_substitution_and_swap_in_a_printed_number_is_detected():
     for number in NUMBERS[:20]:
-        for generation in (2, 17, 31, 32, 999, 123_456):
-            printed = cardnumbers.printed_number(number, generation)
+        for generation in (2, 17, 31, 32, 999, 123_456, cardnumbers.MAX_GENERATION):
+            printed = cardnumbers.printed_number(number, generation, SECRETS[generation % 4])
             for position, original in enumerate(printed):
                 for char in ALPHABET:
                     if char != original:
@@ -275,16 +304,45 @@ def test_every_substitution_and_swap_in_a_printed_number_is_detected():
                         assert cardnumbers.parse_printed("".join(swapped)) is None
 
 
+@pytest.mark.parametrize(
+    ("typed", "generation", "secret", "shown"),
+    [
+        (("K7MX4PQ2D", 1, None), 1, None, 1),  # the first card
+        (("K7MX4PQ2D", 1, None), 2, "E9RWT", 1),  # the bare number of a reissued card
+        (("K7MX4PQ2D", 2, "E9RWT"), 2, "E9RWT", 2),  # the current card
+        (("K7MX4PQ2D", 2, "E9RWT"), 3, "ABCDE", 2),  # an older card, whatever its secret
+        (("K7MX4PQ2D", 2, "ABCDE"), 3, "ABCDE", 2),
+        (("K7MX4PQ2D", 3, "E9RWT"), 3, "ABCDE", None),  # a guess of the secret
+        (("K7MX4PQ2D", 3, "ABCDE"), 2, "ABCDE", None),  # a version not issued yet
+        (("K7MX4PQ2D", 2, "ABCDE"), 1, None, None),
+    ],
+)
+def test_shown_generation(typed, generation, secret, shown):
+    printed = cardnumbers.Printed(*typed)
+    assert cardnumbers.shown_generation(printed, generation, secret) == shown
+
+
 def test_printed_number_refuses_a_leading_zero_version_and_bad_input():
-    body = NUMBERS[0][:8] + "2"  # version 0: not a printed number
-    fake = body + ALPHABET[-cardnumbers._weighted_sum(body, 10) % 31]
+    body = NUMBERS[0][:8] + "2" + "E9RWT"  # version 0: not a printed number
+    fake = body + ALPHABET[-cardnumbers._weighted_sum(body, 15) % 31]
     assert cardnumbers.parse_printed(fake) is None
-    for bad in ("", "K7MX4PQ2", "K7MX4PQ2D" + "3" * 8, None, 12, "K7MX4PQ2O3R"):
+    # What a reissued card showed before it had a secret (data, version, check) is none.
+    body = NUMBERS[0][:8] + "3"
+    unsecret = body + ALPHABET[-cardnumbers._weighted_sum(body, 10) % 31]
+    assert cardnumbers.parse_printed(unsecret) is None
+    for bad in ("", "K7MX4PQ2", "K7MX4PQ2D" + "3" * 13, None, 12, "K7MX4PQ2O3R"):
         assert cardnumbers.parse_printed(bad) is None
-    with pytest.raises(ValueError):
-        cardnumbers.printed_number("K7MX4PQ2R", 1)
-    with pytest.raises(ValueError):
-        cardnumbers.printed_number(NUMBERS[0], 0)
+    for number, generation, secret in (
+        ("K7MX4PQ2R", 1, None),
+        (NUMBERS[0], 0, None),
+        (NUMBERS[0], 2, None),
+        (NUMBERS[0], 2, "E9RW"),
+        (NUMBERS[0], 2, "E9RW0"),
+        (NUMBERS[0], 2, "e9rwt"),
+        (NUMBERS[0], 1, "E9RWT"),
+    ):
+        with pytest.raises(ValueError):
+            cardnumbers.printed_number(number, generation, secret)
 
 
 @FAST
@@ -292,7 +350,15 @@ def test_printed_number_refuses_a_leading_zero_version_and_bad_input():
 def test_parse_printed_never_raises(text):
     parsed = cardnumbers.parse_printed(text)
     if parsed is not None:
-        number, generation = parsed
-        assert is_valid(number) and cardnumbers.printed_number(number, generation) == normalize(
-            text
-        )
+        number, generation, secret = parsed
+        assert is_valid(number)
+        assert cardnumbers.printed_number(number, generation, secret) == normalize(text)
+
+
+@FAST
+@given(st.text(alphabet=ALPHABET, min_size=15, max_size=15))
+def test_one_in_31_versioned_strings_parses(text):
+    # A 15-character string parses exactly when its check holds and its version is not zero.
+    parsed = cardnumbers.parse_printed(text)
+    checked = cardnumbers._weighted_sum(text, 15) == 0 and text[8] != ALPHABET[0]
+    assert (parsed is not None) == checked

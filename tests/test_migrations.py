@@ -8,7 +8,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from webapp import create_app
+from webapp import cardnumbers, create_app
+from webapp.cardnumbers import new_number
 from webapp.extensions import db
 from webapp.models import Card, VisitDay
 from webapp.services import rollup
@@ -197,4 +198,40 @@ def test_the_paper_migration_admits_paper_visits_and_keeps_the_conflicts(empty_d
             assert conn.execute(sa.text("SELECT count(*) FROM visit_conflict")).scalar() == 1
         with pytest.raises(sa.exc.IntegrityError), db.engine.begin() as conn:
             conn.execute(table["visit"].insert(), paper | {"id": 10, "idempotency_key": "x"})
+        db.engine.dispose()
+
+
+def test_the_printed_secret_migration_gives_every_reissued_card_a_new_printed_number(
+    empty_database,
+):
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0011")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        at = datetime(2024, 1, 1, 12, tzinfo=UTC)
+        table = tables.tables
+        numbers = [new_number() for _ in range(3)]
+        with db.engine.begin() as conn:
+            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+            conn.execute(
+                table["card"].insert(),
+                [
+                    _card(i, at)
+                    | {"number": numbers[i - 1], "generation": generation}
+                    | {"number_hash": "cached:0123456789abcdef"}
+                    for i, generation in ((1, 1), (2, 2), (3, 7))
+                ],
+            )
+        upgrade()
+        stored = db.session.scalars(sa.select(Card).order_by(Card.id)).all()
+        assert [card.printed_secret is None for card in stored] == [True, False, False]
+        assert [card.number_hash for card in stored] == ["cached:0123456789abcdef", None, None]
+        assert stored[0].printed_number == numbers[0]  # generation 1 is printed as before
+        for card in stored[1:]:
+            parsed = cardnumbers.parse_printed(card.printed_number)
+            assert parsed == (card.number, card.generation, card.printed_secret)
+            assert len(card.printed_secret) == cardnumbers.SECRET_LENGTH
+        db.session.remove()
         db.engine.dispose()

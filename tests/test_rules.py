@@ -129,6 +129,14 @@ def test_second_visit_today_is_a_warning_not_a_refusal():
     assert result.valid and result.warnings == (WarningCode.VISITED_TODAY,)
 
 
+def test_a_typed_number_is_accepted_with_a_look_at_the_card():
+    result = decide(card(), typed=True)
+    assert result.reason is Reason.OK and result.warnings == (WarningCode.CHECK_CARD,)
+    both = decide(card(), typed=True, visited_today=True)
+    assert both.warnings == (WarningCode.VISITED_TODAY, WarningCode.CHECK_CARD)
+    assert decide(card(revoked=True), typed=True).warnings == ()  # a refusal warns of nothing
+
+
 def test_full_quota_warns_or_refuses_as_the_venue_chooses():
     warned = decide(card(), venue(quota_full_refuses=False), quota_full=True)
     assert warned.valid and warned.warnings == (WarningCode.QUOTA_FULL,)

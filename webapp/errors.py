@@ -419,6 +419,14 @@ WARNING_WORDS: dict[WarningCode, Words] = {
         _l("The Kaikukortti places of this event are taken, but this venue still accepts."),
         _l("Welcome!"),
     ),
+    WarningCode.CHECK_CARD: Words(
+        _l("Look at the card"),
+        _l(
+            "Checked from a typed number, which proves less than the card's code. Check that "
+            "the card shown bears this number before you record the visit."
+        ),
+        _l("May I see your card for a moment?"),
+    ),
 }
 
 # What changed between an offline scan and its sync: the venue's and coordinator's lists.

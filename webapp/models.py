@@ -324,8 +324,11 @@ class Card(db.Model):
     )
     # The Helsinki date of the card's first visit (None: never used); kept by services.rollup.
     first_used_on: Mapped[date | None] = mapped_column(Date)
-    # The slow salted hash of the number in the offline list, cached as "<salt id>:<digest>"
-    # (webapp.services.offline.number_hashes); None or another salt id: not computed yet.
+    # The random characters of the printed number from generation 2 on (None for generation 1),
+    # drawn anew at every reissue (webapp.cardnumbers).
+    printed_secret: Mapped[str | None] = mapped_column(String(8))
+    # The slow salted hash of the printed number in the offline list, cached as "<tag>:<digest>"
+    # (webapp.services.offline.number_hashes); a tag of another salt or printed number: stale.
     number_hash: Mapped[str | None] = mapped_column(String(40))
 
     region: Mapped[Region] = relationship()
@@ -334,7 +337,7 @@ class Card(db.Model):
     @property
     def printed_number(self) -> str:
         """What is printed on the card and typed at the door; it changes at every reissue."""
-        return cardnumbers.printed_number(self.number, self.generation)
+        return cardnumbers.printed_number(self.number, self.generation, self.printed_secret)
 
     @property
     def is_community(self) -> bool:

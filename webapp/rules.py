@@ -17,7 +17,8 @@ The reasons are checked in this order, and the first that applies is the verdict
 8. ``home_region_only``     the venue accepts only cards of its own region
 9. ``quota_full``     the event's Kaikukortti places are taken and the venue refuses then
 10. ``ok``            accepted, perhaps with warnings (``already_enrolled``, ``visited_today``,
-   ``quota_full``)
+   ``quota_full``, and ``check_card`` for a printed number typed by hand, which proves less
+   than a signed code: the staff looks at the card)
 
 A card that already holds a place on the course is never refused for a full quota: that
 place is its own (recording it again stores no new use, see :mod:`webapp.services.door`).
@@ -61,6 +62,7 @@ class WarningCode(enum.StrEnum):
     ALREADY_ENROLLED = "already_enrolled"
     VISITED_TODAY = "visited_today"
     QUOTA_FULL = "quota_full"
+    CHECK_CARD = "check_card"
 
 
 class NetworkRegion(Protocol):
@@ -148,8 +150,10 @@ def verdict(
     visited_today: bool = False,
     quota_full: bool = False,
     enrolled: bool = False,
+    typed: bool = False,
 ) -> Verdict:
-    """Decide whether the card, shown with a token of that generation, is accepted."""
+    """Decide whether the card, shown with a token (or, ``typed``, a printed number) of that
+    generation, is accepted."""
     if card is None:
         return Verdict(Reason.UNKNOWN_CARD, None, venue)
     today = helsinki_date(moment)
@@ -166,6 +170,8 @@ def verdict(
         warnings.append(WarningCode.VISITED_TODAY)
     if quota_full:
         warnings.append(WarningCode.QUOTA_FULL)
+    if typed:
+        warnings.append(WarningCode.CHECK_CARD)
     return Verdict(Reason.OK, card, venue, max_children(card, venue), tuple(warnings))
 
 

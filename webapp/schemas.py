@@ -192,8 +192,9 @@ class VerifySchema(RequestSchema):
         validate=validate.Length(1, 64, error=N_("Give 1 to 64 characters.")),
         metadata={
             "description": "The card's `printed_number` typed by hand (a damaged code), in any "
-            "case, with or without spaces or dashes; an older generation's answers `replaced`.",
-            "example": "K7MX4PQ23R",
+            "case, with or without spaces or dashes; an older generation's answers `replaced`, "
+            "and an accepted one carries the warning `check_card`.",
+            "example": "K7MX4PQ23E9RWT8",
         },
     )
     venue = _id("Id of the venue; needed only when the user works at several venues.")
@@ -348,8 +349,8 @@ class CardSchema(Schema):
             "description": "What is printed on the card and shown on the digital card, which "
             "staff type at the door (`number` in verify and visits). It changes at every "
             "reissue: the number for the first generation, then the number's first eight "
-            "characters, a version and a check character.",
-            "example": "K7MX4PQ23R",
+            "characters, a version, five random characters and a check character.",
+            "example": "K7MX4PQ23E9RWT8",
         },
     )
     token = fields.String(
@@ -414,7 +415,14 @@ class VerdictSchema(Schema):
         required=True,
         metadata={"description": "Children who may come free: 0 at a course provider."},
     )
-    warnings = fields.List(_one_of(WarningCode, "A warning for the door staff."), required=True)
+    warnings = fields.List(
+        _one_of(
+            WarningCode,
+            "A warning for the door staff: `visited_today`, `quota_full` (accepted all the "
+            "same), `check_card` (a typed number: check that the card shown bears it).",
+        ),
+        required=True,
+    )
 
 
 class VisitSchema(Schema):

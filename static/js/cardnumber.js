@@ -3,12 +3,15 @@
 // ninth is a check character: the sum of weight (9..1) x value over all nine is 0 mod 31.
 // What is printed on the card (and typed) is the printed number: the number itself for
 // the first generation, else its eight data characters, the version (generation - 1 in
-// base 31, no leading zero) and a check character with the weights length..1.
+// base 31, no leading zero), the card's five random characters and a check character with
+// the weights length..1.
 
 const ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ";
 const LENGTH = 9;
 const DATA = 8;
-const MAX_PRINTED = 16;
+const SECRET = 5;
+const MIN_VERSIONED = DATA + 1 + SECRET + 1;
+const MAX_PRINTED = DATA + 7 + SECRET + 1;
 const MAX_GENERATION = 999999999;
 
 /** Upper-case the text and drop spaces, dashes, dots and similar separators. */
@@ -35,19 +38,21 @@ export function isValidNumber(text) {
   return number.length === LENGTH && weightedSum(number, LENGTH) === 0;
 }
 
-/** The {number, generation} of a typed printed number, or null when it is none. */
+/** The {number, generation, secret} of a typed printed number, or null when it is none. */
 export function parsePrinted(text) {
   const typed = normalizeNumber(text);
-  if (typed.length === LENGTH) return isValidNumber(typed) ? { number: typed, generation: 1 } : null;
-  if (typed.length <= LENGTH || typed.length > MAX_PRINTED) return null;
+  if (typed.length === LENGTH) {
+    return isValidNumber(typed) ? { number: typed, generation: 1, secret: null } : null;
+  }
+  if (typed.length < MIN_VERSIONED || typed.length > MAX_PRINTED) return null;
   if (typed[DATA] === ALPHABET[0] || weightedSum(typed, typed.length) !== 0) return null;
   let value = 0;
-  for (const char of typed.slice(DATA, -1)) value = value * ALPHABET.length + ALPHABET.indexOf(char);
+  for (const char of typed.slice(DATA, -SECRET - 1)) value = value * ALPHABET.length + ALPHABET.indexOf(char);
   const generation = value + 1;
   if (generation > MAX_GENERATION) return null;
   const data = typed.slice(0, DATA);
   const check = ALPHABET[(ALPHABET.length - weightedSum(data, LENGTH)) % ALPHABET.length];
-  return { number: data + check, generation };
+  return { number: data + check, generation, secret: typed.slice(-SECRET - 1, -1) };
 }
 
 /** Show the number in groups of three (K7M X4P Q2D); a lone last character joins the group before. */

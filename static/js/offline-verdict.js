@@ -3,10 +3,10 @@
 // It looks the scanned code up in the venue's validity list (see
 // webapp/services/offline.py): a printed code by the SHA-256 of the whole signed token
 // (as each accepted signing key signs it), a typed printed number by a slow salted hash
-// (PBKDF2-SHA256, the list's salt and iterations, 64 bits) of the stable number it holds,
-// then by its generation: an older one is "replaced", and a typed number that matches is
-// only orange ("look at the card"). A forged or altered printed code hashes to a digest
-// that is not in the list. A list older than 48 hours decides nothing ("check online"). A digital card's own code ("C.", signed on
+// (PBKDF2-SHA256, the list's salt and iterations, 64 bits) of the whole number, once its
+// check character holds: a match is only orange ("look at the card"). The number printed
+// on a lost card (an older generation) is in no entry, so offline it is "not on the list".
+// A forged or altered printed code hashes to a digest that is not in the list. A list older than 48 hours decides nothing ("check online"). A digital card's own code ("C.", signed on
 // the holder's phone; format in webapp/tokens.py) is verified with WebCrypto: the issuer's
 // signature over its certificate with a public key of the list's `issuers`, the phone's
 // signature over the code, its age, then the card by the certificate's device serial and
@@ -39,7 +39,7 @@ async function sha256Hex(text) {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** The list's slow salted hash of a stable card number (webapp.services.offline.number_hash). */
+/** The list's slow salted hash of a printed number (webapp.services.offline.number_hash). */
 export async function numberHash(number, salt, iterations) {
   const key = await crypto.subtle.importKey("raw", encoder.encode(number), "PBKDF2", false, [
     "deriveBits",
@@ -115,16 +115,13 @@ async function listVerdict(scan, list, visitedToday) {
     return dated(card, token.split(".")[0], visitedToday);
   }
   const number = normalizeNumber(scan.number);
-  const printed = parsePrinted(number);
   const { salt, iterations } = list.stored;
-  if (!printed || !salt) return { state: "refuse", key: "offline_unknown" };
-  const card = list.byNumber.get(await numberHash(printed.number, salt, iterations));
+  if (!parsePrinted(number) || !salt) return { state: "refuse", key: "offline_unknown" };
+  const card = list.byNumber.get(await numberHash(number, salt, iterations));
   if (!card) return { state: "refuse", key: "offline_unknown" };
-  if (printed.generation < card.generation) return { state: "refuse", key: "replaced", number };
-  if (printed.generation > card.generation) return { state: "refuse", key: "offline_unknown" };
   const result = dated(card, number, visitedToday);
   // A typed number proves less than a signed code: the staff looks at the card itself.
-  return result.state === "ok" ? { ...result, state: "warn", key: "offline_typed" } : result;
+  return result.state === "ok" ? { ...result, state: "warn", key: "check_card" } : result;
 }
 
 function dated(card, number, visitedToday) {

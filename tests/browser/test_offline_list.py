@@ -44,28 +44,48 @@ def offline_scanner(scanner, context):
 
 def test_typed_printed_numbers_offline(scanner, demo_cards, no_sw_context):
     replaced = card_of(demo_cards["replaced"])
-    assert replaced.generation >= 2
-    old = cardnumbers.printed_number(replaced.number, replaced.generation - 1)
+    lost = replaced.printed_number  # generation 2, the card now lost
+    cards.reissue_card(replaced, actor=None)
+    db.session.commit()
+    current = replaced.printed_number
+    guessed = cardnumbers.printed_number(  # what the lost card tells, with a made-up secret
+        replaced.number, replaced.generation, "EEEEE" if current[9:14] != "EEEEE" else "FFFFF"
+    )
     never_issued = cardnumbers.new_number()
     page = offline_scanner(scanner, no_sw_context)
     verdict = page.locator(VERDICT)
 
-    # The number printed on the lost card: replaced, offline too.
-    type_number(page, old.lower())
-    expect(verdict).to_have_attribute("data-reason", "replaced")
-    expect(verdict).to_have_attribute("data-state", "refuse")
-    # The bare stable number is the first generation's: replaced as well.
-    type_number(page, replaced.number)
-    expect(verdict).to_have_attribute("data-reason", "replaced")
+    # The numbers printed on the lost cards, the bare stable number included: not on the
+    # list, which is all the offline door can tell of them.
+    for typed in (lost.lower(), cardnumbers.format_number(lost), replaced.number, guessed):
+        type_number(page, typed)
+        expect(verdict).to_have_attribute("data-reason", "offline_unknown")
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        expect(verdict.get_by_role("button", name="Record visit")).to_have_count(0)
     # The new card's number: orange, look at the card.
-    type_number(page, cardnumbers.format_number(replaced.printed_number))
+    type_number(page, "-".join(cardnumbers.format_number(current).lower().split()))
     expect(verdict).to_have_attribute("data-state", "warn")
-    expect(verdict).to_have_attribute("data-reason", "offline_typed")
+    expect(verdict).to_have_attribute("data-reason", "check_card")
     expect(verdict.locator(".verdict-title")).to_have_text("Look at the card")
     # A made-up number with a correct check character is not on the list.
     type_number(page, never_issued)
     expect(verdict).to_have_attribute("data-reason", "offline_unknown")
     expect(verdict).to_have_attribute("data-state", "refuse")
+    assert page.errors == []
+
+
+def test_a_typed_number_online_is_orange_with_the_same_words(scanner, demo_cards):
+    page = scanner()
+    page.wait_for_load_state("networkidle")
+    type_number(page, cardnumbers.format_number(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "warn")
+    expect(verdict).to_have_attribute("data-reason", "ok")
+    expect(verdict).not_to_have_attribute("data-offline", "true")
+    words = json.loads(page.locator("#scanner-config").text_content())["words"]["check_card"]
+    expect(verdict.locator(".verdict-title")).to_have_text(words["title"])
+    expect(verdict.locator(".verdict-staff")).to_have_text(words["staff"])
+    expect(verdict.get_by_role("button", name="Record visit")).to_be_visible()
     assert page.errors == []
 
 

@@ -189,7 +189,7 @@ def test_manual_entry_checks_the_number_in_the_browser_and_on_the_server(scanner
     field.fill(f"{number[:3].lower()} {number[3:6]}-{number[6:]}")
     page.get_by_role("button", name="Check").click()
     verdict = page.locator(VERDICT)
-    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-state", "warn")  # typed: look at the card
     expect(verdict.locator(".card-number")).to_have_text(f"{number[:3]} {number[3:6]} {number[6:]}")
     verdict.get_by_role("button", name="Record visit").click()
     expect(verdict).to_have_attribute("data-state", "recorded")
@@ -280,7 +280,7 @@ def test_offline_typed_number_is_checked_against_the_list(scanner, demo_cards, n
     page.get_by_role("button", name="Check").click()
     verdict = page.locator(VERDICT)
     expect(verdict).to_have_attribute("data-state", "warn")  # typed: look at the card
-    expect(verdict).to_have_attribute("data-reason", "offline_typed")
+    expect(verdict).to_have_attribute("data-reason", "check_card")
     expect(verdict).to_have_attribute("data-offline", "true")
 
 
@@ -347,6 +347,34 @@ def test_browser_check_character_agrees_with_the_server(scanner):
     assert in_browser == [cardnumbers.is_valid(c) for c in candidates]
 
 
+def test_browser_reads_printed_numbers_as_the_server(scanner):
+    from webapp import cardnumbers
+
+    page = scanner()
+    number = cardnumbers.new_number()
+    printed = [number] + [
+        cardnumbers.printed_number(number, g, cardnumbers.new_secret())
+        for g in (2, 3, 31, 32, 962, cardnumbers.MAX_GENERATION)
+    ]
+    typos = [p[:10] + ("Z" if p[10] != "Z" else "Y") + p[11:] for p in printed[1:]]
+    unsecret = number[:8] + "3"  # a reissued card's number before the secret: none now
+    unsecret += cardnumbers.ALPHABET[-cardnumbers._weighted_sum(unsecret, 10) % 31]
+    candidates = printed + [p.lower() for p in printed] + typos + [unsecret, "", "x" * 15]
+    in_browser = page.evaluate(
+        """async (candidates) => {
+          const { parsePrinted } = await import("/static/js/cardnumber.js");
+          return candidates.map((c) => {
+            const p = parsePrinted(c);
+            return p && [p.number, p.generation, p.secret];
+          });
+        }""",
+        candidates,
+    )
+    expected = [cardnumbers.parse_printed(c) for c in candidates]
+    assert in_browser == [list(p) if p else None for p in expected]
+    assert in_browser[1 : len(printed)] != [None] * (len(printed) - 1)
+
+
 def tab_to(page: Page, selector: str, presses: int = 40) -> None:
     """Press Tab until the element matching ``selector`` has focus, as a keyboard user would."""
     for _ in range(presses):
@@ -372,7 +400,7 @@ def test_keyboard_only_door_flow_with_escape_and_focus(live_server, demo_cards, 
     verdict = page.locator(VERDICT)
 
     type_number(page, demo_cards["active"])
-    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-state", "warn")  # typed: look at the card
     expect(verdict.locator(".verdict-title")).to_be_focused()
     page.keyboard.press("Escape")  # not this one after all
     expect(verdict).to_have_count(0)
@@ -381,7 +409,7 @@ def test_keyboard_only_door_flow_with_escape_and_focus(live_server, demo_cards, 
 
     page.keyboard.type(demo_cards["active"])  # straight on: focus is in the number field
     page.keyboard.press("Enter")
-    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-state", "warn")
     tab_to(page, "#verdict .record-button")
     page.keyboard.press("Enter")
     expect(verdict).to_have_attribute("data-state", "recorded")
@@ -423,19 +451,22 @@ def contrast(a: list[float], b: list[float]) -> float:
     return (high + 0.05) / (low + 0.05)
 
 
-def test_focus_ring_stands_out_on_every_verdict_colour(live_server, demo_cards, camera_page):
+def test_focus_ring_stands_out_on_every_verdict_colour(
+    live_server, demo_cards, camera_page, show_qr
+):
     page = camera_page(None, None)
     sign_in(page, live_server.url)
     start(page)
     verdict = page.locator(VERDICT)
     seen = {}
-    for number, state in [
-        (demo_cards["active"], "ok"),  # green
-        (demo_cards["active"], "warn"),  # orange: already used here today
-        (demo_cards["revoked"], "refuse"),  # red
+    for shown, state in [
+        (lambda: show_qr(page, token_of(demo_cards["active"])), "ok"),  # green: scanned
+        (lambda: type_number(page, demo_cards["active"]), "warn"),  # orange: typed
+        (lambda: type_number(page, demo_cards["revoked"]), "refuse"),  # red
     ]:
-        type_number(page, number)
+        shown()
         expect(verdict).to_have_attribute("data-state", state)
+        show_qr(page, None)
         count = page.evaluate(
             "() => [...document.querySelectorAll('#verdict button')]"
             ".map((b, i) => b.setAttribute('data-i', i)).length"
@@ -514,7 +545,7 @@ def test_slow_typing_in_the_number_field_stays_a_typed_number(scanner, demo_card
     page.keyboard.type(number, delay=80)  # a person, typing fast
     page.keyboard.press("Enter")
     verdict = page.locator(VERDICT)
-    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-state", "warn")  # typed: look at the card
     assert [(request.get("token"), request["number"]) for request in sent] == [(None, [number])]
     verdict.get_by_role("button", name="Record visit").click()
     expect(verdict).to_have_attribute("data-state", "recorded")

@@ -95,6 +95,51 @@ def test_reissued_card_is_listed_under_its_new_token_only(place):
     assert tokens.token_digest(cards.printed_token(card)) in digests
 
 
+def numbers_listed(venue) -> dict[int, str]:
+    return {entry["id"]: entry["number"] for entry in validity_list(venue)["cards"]}
+
+
+def test_reissued_card_is_listed_under_its_new_printed_number_only(place):
+    theatre, _, card, _, _ = place
+    salt = number_salt()
+    lost = [card.printed_number]
+    for _ in range(2):
+        cards.reissue_card(card, actor=None)
+        db.session.commit()
+        listed_numbers = set(numbers_listed(theatre).values())
+        assert number_hash(card.printed_number, salt) in listed_numbers
+        for old in lost:  # typed from a lost card, offline: on no entry
+            assert number_hash(old, salt) not in listed_numbers
+        lost.append(card.printed_number)
+    assert number_hash(card.number, salt) not in listed_numbers  # the stable number is not
+
+
+def test_issue_and_reissue_compute_the_hash_so_that_no_list_does(place, monkeypatch):
+    theatre, _, card, _, issuer = place
+    cards.reissue_card(card, actor=None)
+    new_card = create_card(issuer)
+    db.session.commit()
+    expected = {
+        card.id: number_hash(card.printed_number, number_salt()),
+        new_card.id: number_hash(new_card.printed_number, number_salt()),
+    }
+
+    def no_pbkdf2(*args, **kwargs):
+        raise AssertionError("a list computed a number hash")
+
+    monkeypatch.setattr(offline, "number_hash", no_pbkdf2)
+    listed_numbers = numbers_listed(theatre)
+    assert {card_id: listed_numbers[card_id] for card_id in expected} == expected
+
+
+def test_a_hash_cached_for_another_printed_number_is_not_used(place):
+    theatre, _, card, _, _ = place
+    card.generation = 2  # a change that bypassed reissue_card and its hash
+    card.printed_secret = cardnumbers.new_secret()
+    db.session.commit()
+    assert numbers_listed(theatre)[card.id] == number_hash(card.printed_number, number_salt())
+
+
 def test_course_provider_lists_home_region_cards_without_children(place):
     _, college, card, kainuu_card, _ = place
     entries = {entry["id"]: entry for entry in validity_list(college)["cards"]}
@@ -187,6 +232,7 @@ def test_a_big_list_is_built_from_the_cached_hashes(place):
     rng = random.Random(13)
     data = {"".join(rng.choice(cardnumbers.ALPHABET) for _ in range(8)) for _ in range(10_000)}
     numbers = [code + cardnumbers.check_character(code) for code in sorted(data)]
+    salt = number_salt()
     rows = [
         {
             "number": numbers[index],
@@ -200,13 +246,11 @@ def test_a_big_list_is_built_from_the_cached_hashes(place):
             "digital_key": f"key-{index}",
             "generation": 1,
             "revoked": False,
+            "number_hash": f"{offline._cache_tag(salt, numbers[index])}:{prefix * 16}",
         }
         for index in range(len(numbers))
     ]
     db.session.execute(Card.__table__.insert(), rows)
-    db.session.commit()
-    salt_id = offline._salt_id(number_salt())
-    db.session.execute(update(Card).values(number_hash=f"{salt_id}:{prefix * 16}"))
     db.session.commit()
     db.session.expire_all()
     started = perf_counter()

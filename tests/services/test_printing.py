@@ -131,6 +131,16 @@ def test_reissued_card_prints_the_new_generation(card, venue):
     assert door.verify(door.Shown.scanned(old), venue).reason is Reason.REPLACED
 
 
+def test_reissued_card_shows_its_new_printed_number_with_the_random_characters(card):
+    lost = format_number(card.printed_number)
+    cards.reissue_card(card, actor=None)
+    db.session.flush()
+    text = page_text(pdfium.PdfDocument(printing.card_pdf(card))[0])
+    printed = format_number(card.printed_number)
+    assert printed in text and card.printed_secret in printed.replace(" ", "")
+    assert lost not in text.replace(printed, "")
+
+
 @pytest.mark.parametrize("count", [1, 10, 13])
 def test_a4_sheets_of_n_cards_decode_to_n_tokens(demo_cards, venue, count):
     issuer = organisation("Kuopion sosiaalipalvelut")

@@ -506,6 +506,8 @@ class TestVerify:
         typed = "-".join(cardnumbers.format_number(card.printed_number).lower().split())
         body = door_client.post("/api/v1/verify", json={"number": typed}).get_json()
         assert (body["valid"], body["reason"]) == (True, "ok")
+        assert body["warnings"] == ["check_card"]  # typed: the staff looks at the card
+        assert "näytetyssä kortissa on tämä numero" in body["message"]  # the same words
         refused = door_client.post("/api/v1/visits", json={"number": old, "children": 0})
         assert (refused.status_code, refused.get_json()["error"]) == (422, "replaced")
         visit = door_client.post("/api/v1/visits", json={"number": typed, "children": 0})
@@ -530,7 +532,29 @@ class TestVerify:
         body = after.get_json()
         assert body["number"] == before["number"]
         assert body["printed_number"] != before["printed_number"]
-        assert cardnumbers.parse_printed(body["printed_number"]) == (body["number"], 2)
+        assert cardnumbers.parse_printed(body["printed_number"])[:2] == (body["number"], 2)
+
+    def test_a_lost_reissued_cards_number_stops_and_the_next_cannot_be_made(self, api, app):
+        number = api(DISTRIBUTOR).post("/api/v1/cards", json=NEW_CARD).get_json()["number"]
+        reissue = f"/api/v1/cards/{number}/reissue"
+        lost = api(DISTRIBUTOR).post(reissue).get_json()["printed_number"]  # generation 2
+        current = api(DISTRIBUTOR).post(reissue).get_json()["printed_number"]  # generation 3
+        door_client = api(VENUE)
+
+        def reason(typed: str) -> str:
+            return door_client.post("/api/v1/verify", json={"number": typed}).get_json()["reason"]
+
+        assert reason(lost) == reason(number) == "replaced"
+        assert reason(current) == "ok"
+        # Before the secret, generation 3 was the data, version "4" and a check character.
+        body = number[:8] + "4"
+        computable = body + cardnumbers.ALPHABET[-cardnumbers._weighted_sum(body, 10) % 31]
+        assert reason(computable) == "invalid_token"
+        parsed = cardnumbers.parse_printed(current)
+        other = "EEEEE" if parsed.secret != "EEEEE" else "FFFFF"
+        assert reason(cardnumbers.printed_number(number, 3, other)) == "invalid_token"
+        refused = door_client.post("/api/v1/visits", json={"number": lost, "children": 0})
+        assert (refused.status_code, refused.get_json()["error"]) == (422, "replaced")
 
     @pytest.mark.parametrize("token", ["", "garbage", "K7MX4PQ2D.1." + "A" * 43, "x" * 10_000])
     def test_not_genuine_token_has_no_card(self, api, token):

@@ -91,6 +91,14 @@ def open_card(client, card: Card):
     return client.get(url)
 
 
+def test_a_reissued_digital_card_shows_the_new_printed_number(client, card):
+    cards.reissue_card(card, actor=None)
+    db.session.commit()
+    page = open_card(client, card)
+    assert format_number(card.printed_number) in page.text
+    assert len(card.printed_number) == 15 and card.printed_secret in card.printed_number
+
+
 def test_first_device_activates_the_card_and_sees_it(client, card):
     page = open_card(client, card)
     assert page.status_code == 200

@@ -22,7 +22,7 @@ from ..models import (
     utcnow,
 )
 from ..rules import Reason, today_in_finland
-from . import audit, digital
+from . import audit, digital, offline
 
 MIN_AGE = 16
 MAX_CHILDREN = 20
@@ -77,6 +77,7 @@ def issue_card(
     card = Card(
         number=_unused_number(),
         kind=kind,
+        generation=1,
         region=region,
         issuer=issuer,
         birth_year=birth_year,
@@ -86,6 +87,7 @@ def issue_card(
         valid_until=valid_until,
         digital_key=secrets.token_urlsafe(32),
     )
+    offline.cache_number_hash(card)
     db.session.add(card)
     audit.record(
         "card.issued",
@@ -160,9 +162,12 @@ def change_validity(card: Card, *, actor: User | None, valid_until: date) -> Car
 
 
 def reissue_card(card: Card, *, actor: User | None) -> Card:
-    """Replace a lost card: same number, next generation; the old token stops working."""
+    """Replace a lost card: same number, next generation and a new printed number; the old
+    token and printed number stop working. Raise CardError ``revoked``."""
     _check_not_revoked(card)
     card.generation += 1
+    card.printed_secret = cardnumbers.new_secret()
+    offline.cache_number_hash(card)
     audit.record(
         "card.reissued", card, actor=actor, generation=card.generation, key_id=signing_key_id()
     )

@@ -262,6 +262,7 @@ _CARD = (
         _card.c.id,
         _card.c.number,
         _card.c.generation,
+        _card.c.printed_secret,
         _card.c.revoked,
         _card.c.revoked_at,
         _card.c.valid_from,
@@ -705,7 +706,7 @@ def _check(
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
     """
-    generation = None
+    generation = printed = None
     if shown.token is not None:
         try:
             parsed = digital.parse_token(shown.token, moment)
@@ -713,7 +714,7 @@ def _check(
             return Verdict(Reason(error.code), None, venue), None
         number, generation = parsed.number, parsed.generation
     elif shown.number is not None and (printed := cardnumbers.parse_printed(shown.number)):
-        number, generation = printed  # an older generation's printed number: replaced
+        number = printed.number
     else:
         return Verdict(Reason.INVALID_TOKEN, None, venue), None
 
@@ -729,6 +730,10 @@ def _check(
     if not rows:
         return verdict(None, 0, venue, moment), None
     row = rows[0]
+    if printed is not None:  # an older generation's printed number: replaced
+        generation = cardnumbers.shown_generation(printed, row.generation, row.printed_secret)
+        if generation is None:  # never printed for this card: not a genuine number
+            return Verdict(Reason.INVALID_TOKEN, None, venue), None
     card = DoorCard(
         row.id,
         row.number,
@@ -742,12 +747,13 @@ def _check(
     )
     decision = verdict(
         card,
-        card.generation if generation is None else generation,
+        generation,
         venue,
         moment,
         visited_today=row.visited_today,
         quota_full=_quota_full(event),
         enrolled=row.enrolled_visit is not None,
+        typed=printed is not None,
     )
     return decision, row
 

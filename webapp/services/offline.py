@@ -10,19 +10,27 @@ its last download. The list holds no secret and nothing personal:
   a token, and a forged or altered token hashes to a digest that is not in the list:
   offline, a forged printed code is never accepted. A replaced card's old token has
   another digest, so it is refused offline too.
-* ``number`` a slow salted hash of the card's stable number, for a printed number typed
-  by hand (a damaged card): PBKDF2-HMAC-SHA256 with the list's ``salt`` and
-  ``iterations`` (:data:`NUMBER_HASH_ITERATIONS`), 64 bits of it. The phone parses the
-  typed printed number into the stable number and its generation, does one PBKDF2 (a few
-  ms, WebCrypto) and compares the generation with the entry's: an older one is
-  ``replaced``. A number that was never issued matches some entry with a chance of
-  (cards in the list) / 2**64, 5.4e-15 for 100,000 cards; and finding which numbers
-  exist costs one PBKDF2 per guess of the 31**8 (8.5e11) numbers, about 225 CPU-core
-  years at 10,000 iterations (1.2 million iterations per second on one core). The hash
-  of a card is cached in ``Card.number_hash`` under the salt's id, so a list of 100,000
+* ``number`` a slow salted hash of the card's current *printed number*
+  (:func:`webapp.cardnumbers.printed_number`), for a number typed by hand (a damaged
+  card): PBKDF2-HMAC-SHA256 with the list's ``salt`` and ``iterations``
+  (:data:`NUMBER_HASH_ITERATIONS`), 64 bits of it. The phone checks the typed number's
+  check character, does one PBKDF2 of the whole normalized number (a few ms, WebCrypto)
+  and looks it up; a match is only orange ("look at the card"). The number printed on a
+  lost card (an older generation) is in no entry: offline it is "not on the list", which
+  is all an offline door can honestly say of it (online it answers ``replaced``). A
+  number that was never issued matches some entry with a chance of (cards in the list) /
+  2**64, 5.4e-15 for 100,000 cards; and finding which numbers exist costs one PBKDF2 per
+  guess of the 31**8 (8.5e11) first-generation numbers, about 225 CPU-core years at
+  10,000 iterations (1.2 million iterations per second on one core). The weaker bound is
+  a reissued card's: someone who holds both the venue's list and the lost card knows all
+  but the 31**5 secrets of :mod:`webapp.cardnumbers`, about 66 CPU-core hours, and a hit
+  still shows orange, asking for a card that bears the number. The hash is computed when
+  the card is issued or reissued (:func:`cache_number_hash`) and cached in
+  ``Card.number_hash`` under a tag of the salt and the printed number it is of, so a
+  reissue or another salt makes the old value stale by itself, and a list of 100,000
   cards is built from the column, not 100,000 PBKDF2s. The salt is the deployment's
-  (derived from ``SECRET_KEY``, or ``OFFLINE_NUMBER_SALT``): one per list would make every
-  list recompute every hash.
+  (derived from ``SECRET_KEY``, or ``OFFLINE_NUMBER_SALT``): one per list would make
+  every list recompute every hash.
 * the card's validity, region code, registered children and the children allowed at
   this venue, and an opaque ``id`` (the card's row id) that deltas use to remove it.
 
@@ -79,26 +87,35 @@ def number_salt() -> str:
     return hmac.new(secret, b"kaikukortti.offline-number-salt", hashlib.sha256).hexdigest()[:32]
 
 
-def number_hash(number: str, salt: str, iterations: int = NUMBER_HASH_ITERATIONS) -> str:
-    """Return the slow salted hash (16 hex) under which a stable card number is listed."""
-    normalized = cardnumbers.normalize(number).encode()
+def number_hash(printed: str, salt: str, iterations: int = NUMBER_HASH_ITERATIONS) -> str:
+    """Return the slow salted hash (16 hex) under which a card's printed number is listed."""
+    normalized = cardnumbers.normalize(printed).encode()
     digest = hashlib.pbkdf2_hmac("sha256", normalized, salt.encode(), iterations, NUMBER_HASH_BYTES)
     return digest.hex()
 
 
-def _salt_id(salt: str) -> str:
-    return hashlib.sha256(f"{salt}:{NUMBER_HASH_ITERATIONS}".encode()).hexdigest()[:8]
+def _cache_tag(salt: str, printed: str) -> str:
+    """Return what a cached hash is of: the salt, the iterations and the printed number."""
+    return hashlib.sha256(f"{salt}:{NUMBER_HASH_ITERATIONS}:{printed}".encode()).hexdigest()[:8]
+
+
+def cache_number_hash(card: Card) -> None:
+    """Compute the card's listed number hash into ``Card.number_hash`` (at issue and reissue)."""
+    salt, printed = number_salt(), card.printed_number
+    card.number_hash = f"{_cache_tag(salt, printed)}:{number_hash(printed, salt)}"
 
 
 def number_hashes(cards: list[Card], salt: str) -> dict[int, str]:
-    """Return the cards' number hashes, computing and caching those not cached for the salt."""
-    prefix = _salt_id(salt) + ":"
+    """Return the cards' number hashes, computing and caching those not cached for the salt
+    and the card's current printed number."""
     hashes, missing = {}, []
     for card in cards:
+        printed = card.printed_number
+        prefix = _cache_tag(salt, printed) + ":"
         if card.number_hash and card.number_hash.startswith(prefix):
             hashes[card.id] = card.number_hash[len(prefix) :]
         else:
-            hashes[card.id] = number_hash(card.number, salt)
+            hashes[card.id] = number_hash(printed, salt)
             missing.append({"card_id": card.id, "hash": prefix + hashes[card.id]})
     if missing:  # a cache, not a change of the card: updated_at stays, deltas ignore it
         table = Card.__table__

@@ -43,14 +43,7 @@ WORDS: dict[str, Words] = {
         _l("This phone has no list of valid cards yet. Connect to the network once."),
         _l("Sorry, we cannot check the card right now. Please wait a moment."),
     ),
-    "offline_typed": Words(
-        _l("Look at the card"),
-        _l(
-            "Checked offline from a typed number: it is on the list of valid cards. Check "
-            "that the card shown bears this number before you record the visit."
-        ),
-        _l("May I see your card for a moment?"),
-    ),
+    WarningCode.CHECK_CARD: WARNING_WORDS[WarningCode.CHECK_CARD],  # offline as online
     "offline_list_old": Words(
         _l("Check online"),
         _l(
