@@ -925,7 +925,8 @@ class TestCommunityCards:
 
     def test_at_a_course_provider_it_admits_the_worker_only(self, api, demo_cards):
         typed = card(demo_cards["community"]).printed_number
-        body = api(COURSES).post("/api/v1/verify", json={"number": typed}).get_json()
+        shown = {"token": token_of(demo_cards["community"])}  # a typed number says check_card
+        body = api(COURSES).post("/api/v1/verify", json=shown).get_json()
         assert (body["reason"], body["max_children"], body["children_allowed"]) == ("ok", 0, False)
         assert "vain työntekijän" in body["message"]
         response = api(COURSES).post("/api/v1/visits", json={"number": typed, "children": 2})
