@@ -19,7 +19,15 @@ from sqlalchemy import select
 from webapp.cardnumbers import format_number
 from webapp.demo import PASSWORD
 from webapp.extensions import db
-from webapp.models import Card, Organisation, User, Visit, VisitSource
+from webapp.models import (
+    Card,
+    ConflictCode,
+    Organisation,
+    User,
+    Visit,
+    VisitConflict,
+    VisitSource,
+)
 from webapp.rules import Reason
 from webapp.services import accounts, cards, door
 
@@ -254,3 +262,63 @@ def test_an_offline_scanner_accepts_the_phones_code_once_and_refuses_a_moved_car
         assert page.errors == []
     finally:
         scanners.close()
+
+
+def test_undo_of_a_phone_code_visit_reaches_the_server(
+    browser, new_context, live_server, card, camera_page, show_qr
+):
+    code = phone_code(new_context(), live_server.url, card)
+    scanners = browser.new_context(permissions=["camera"], service_workers="block")
+    try:
+        page = open_scanner(camera_page(scanners, None), live_server.url)
+        show_qr(page, code)
+        verdict = page.locator(VERDICT)
+        expect(verdict).to_have_attribute("data-state", "ok")
+        verdict.get_by_role("button", name="Record visit").click()
+        expect(verdict).to_have_attribute("data-state", "recorded")
+        db.session.rollback()
+        assert len(db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()) == 1
+        page.wait_for_load_state("networkidle")
+        page.reload()  # the recent list's undo goes by the scanner's key
+        row = page.locator("#recent-visits li")
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name="Undo").click()
+        expect(row).to_contain_text("Undone", timeout=20_000)
+        db.session.rollback()
+        assert db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all() == []
+        assert page.errors == []
+    finally:
+        scanners.close()
+
+
+def test_a_phone_code_two_offline_scanners_accepted_is_stored_twice_as_a_second_use(
+    browser, new_context, live_server, card, camera_page, show_qr
+):
+    code = phone_code(new_context(), live_server.url, card)
+    scanners = [browser.new_context(permissions=["camera"], service_workers="block")]
+    scanners.append(browser.new_context(permissions=["camera"], service_workers="block"))
+    try:
+        pages = [open_scanner(camera_page(context, None), live_server.url) for context in scanners]
+        for page in pages:
+            page.wait_for_load_state("networkidle")  # the offline list has fully arrived
+            go_offline(page)
+            show_qr(page, code)  # a screenshot of the code, shown at both doors
+            verdict = page.locator(VERDICT)
+            expect(verdict).to_have_attribute("data-state", "ok")
+            verdict.get_by_role("button", name="Record visit").click()
+            expect(verdict).to_have_attribute("data-state", "queued")
+        for page in pages:
+            page.context.set_offline(False)
+            expect(page.locator("[data-slot=queue]")).to_have_attribute(
+                "data-pending", "0", timeout=20_000
+            )
+        db.session.rollback()
+        stored = db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()
+        assert len(stored) == 2
+        codes = db.session.scalars(select(VisitConflict.code).join(Visit)).all()
+        assert codes == [ConflictCode.SECOND_USE]
+        pages[0].goto(f"{live_server.url}/venue/conflicts")
+        expect(pages[0].locator("[data-conflict=second_use]")).to_contain_text(card.number)
+    finally:
+        for context in scanners:
+            context.close()

@@ -433,9 +433,43 @@ class TestSync:
         body = {"venue": door.venue, "idempotency_key": "offline-1"}
         assert door.post("/scan/sync/undo", json=body).status_code == 204
         assert visits() == []
-        again = door.post("/scan/sync/undo", json=body)
-        assert again.status_code == 404 and again.json["error"] == "not_found"
+        assert door.post("/scan/sync/undo", json=body).status_code == 204  # retried: done
+        unknown = door.post("/scan/sync/undo", json={**body, "idempotency_key": "never-sent"})
+        assert unknown.status_code == 404 and unknown.json["error"] == "not_found"
         assert door.post("/scan/sync/undo", json={"venue": door.venue}).status_code == 400
+
+    def test_an_undo_that_overtakes_its_visit_keeps_the_visit_from_being_stored(self, door):
+        recent = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+        payload = self.payload(door, scanned_at=recent)
+        assert door.post("/scan/sync/undo", json=payload).status_code == 204
+        late = door.post("/scan/sync", json=payload)  # the record, after its undo
+        assert late.status_code == 422 and late.json["error"] == "visit_undone"
+        assert visits() == []
+
+    def test_a_recorder_token_ends_with_the_recorders_session(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        theatre = db.session.get(Organisation, door.venue)
+        create_user("ovi2@example.fi", Role.VENUE, [theatre], password=PASSWORD)
+        db.session.commit()
+        door.post("/sign-out")
+        door.sign_in("ovi2@example.fi")
+        after = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        response = door.post(
+            "/scan/sync", json=self.payload(door, recorder=recorder, scanned_at=after)
+        )
+        assert response.status_code == 403 and visits() == []  # scanned after the sign-out
+        before = self.payload(door, recorder=recorder, idempotency_key="offline-2")
+        assert door.post("/scan/sync", json=before).status_code == 201  # scanned before it
+
+    def test_an_uploader_from_another_venue_cannot_use_a_recorder_token(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        door.post("/sign-out")
+        door.sign_in("kajaani@example.fi")
+        before = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+        response = door.post(
+            "/scan/sync", json=self.payload(door, recorder=recorder, scanned_at=before)
+        )
+        assert response.status_code == 403 and visits() == []
 
     def test_scan_older_than_a_month_is_refused(self, door):
         old = (datetime.now(UTC) - timedelta(days=40)).isoformat()
