@@ -292,6 +292,7 @@
       iterations: update.iterations,
       issuers: update.issuers,
       max_age: update.max_age,
+      clock_skew: update.clock_skew,
       cards,
     };
     await inStore(LISTS, "readwrite", (store) => store.put(list));

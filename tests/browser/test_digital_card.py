@@ -8,12 +8,13 @@ The phone signs its codes itself, so none outlives DIGITAL_TOKEN_MAX_AGE.
 import io
 import re
 import time
+from datetime import datetime, timedelta
 
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 from sqlalchemy import select
 
 from webapp.cardnumbers import format_number
@@ -322,3 +323,31 @@ def test_a_phone_code_two_offline_scanners_accepted_is_stored_twice_as_a_second_
     finally:
         for context in scanners:
             context.close()
+
+
+def test_an_offline_scanner_judges_a_codes_time_by_the_servers_clock(
+    browser, new_context, live_server, card, camera_page, show_qr
+):
+    code = phone_code(new_context(), live_server.url, card)  # signed now
+    scanners = browser.new_context(permissions=["camera"], service_workers="block")
+
+    def server_behind(route: Route) -> None:  # this phone's clock is an hour ahead
+        response = route.fetch()
+        body = response.json()
+        behind = datetime.fromisoformat(body["generated_at"]) - timedelta(hours=1)
+        route.fulfill(response=response, json={**body, "generated_at": behind.isoformat()})
+
+    try:
+        scanners.route(re.compile(r"/scan/offline-list\?"), server_behind)
+        page = open_scanner(camera_page(scanners, None), live_server.url)
+        page.wait_for_load_state("networkidle")
+        go_offline(page)
+        # By the server's clock the code is dated an hour ahead, as one signed for later
+        # would be on a scanner whose clock agrees with it: refused, not green.
+        show_qr(page, code)
+        verdict = page.locator(VERDICT)
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        expect(verdict).to_have_attribute("data-reason", "token_expired")
+        assert page.errors == []
+    finally:
+        scanners.close()
