@@ -156,6 +156,15 @@ class TestVerify:
         current = cardnumbers.format_number(card.printed_number)
         assert verdict_of(verify(door, number=current)) == ("ok", "ok")
 
+    def test_a_reissued_card_is_shown_by_the_number_it_carries(self, door, demo_cards):
+        replaced = card(demo_cards["replaced"])
+        shown = cardnumbers.format_number(replaced.printed_number)
+        assert shown != cardnumbers.format_number(replaced.number)
+        assert shown in verify(door, token=door.token("replaced")).text
+        recorded = record(door, token=door.token("replaced"))
+        assert recorded.status_code == 201
+        assert f'data-card-number="{shown}"' in recorded.text  # the recent list's row
+
     def test_course_provider_offers_no_children(self, signed_in, demo_cards):
         client = signed_in("opisto@example.fi")
         token = cards.printed_token(card(demo_cards["active"]))

@@ -181,6 +181,11 @@ class DoorCard:
     def region_id(self) -> int:
         return self.region.id
 
+    @property
+    def printed_number(self) -> str:
+        """What the card of the current generation shows (and staff type)."""
+        return cardnumbers.printed_number(self.number, self.generation)
+
 
 @dataclass(frozen=True)
 class RecordedVisit:
@@ -190,7 +195,13 @@ class RecordedVisit:
     adults: int
     children: int
     recorded_at: datetime
-    offline: bool = False
+    offline: bool
+    generation: int  # of the card shown
+
+    @property
+    def printed_number(self) -> str:
+        """What the card shown at the visit shows."""
+        return cardnumbers.printed_number(self.card_number, self.generation)
 
 
 def _region_of(rows) -> DoorRegion:
@@ -305,6 +316,7 @@ _RECORDED = (
         _visit.c.children,
         _visit.c.recorded_at,
         (_visit.c.source == VisitSource.OFFLINE).label("offline"),
+        _visit.c.generation,
     )
     .join(_card)
     .where(_visit.c.id == bindparam("visit_id"))
@@ -526,9 +538,10 @@ def _store(
                 db.session, card_id=card.id, venue_id=venue.id, day=day, adults=1, children=children
             )
             offline = source is VisitSource.OFFLINE
-            return RecordedVisit(
-                visit_id, card.number, venue.id, 1, children, moment, offline
-            ), True
+            visit = RecordedVisit(
+                visit_id, card.number, venue.id, 1, children, moment, offline, card.generation
+            )
+            return visit, True
         # A concurrent request with the same key stored it first: answer as for a retry.
         stored = _keyed(_run(_KEY_HOLDER, **keyed).one(), card.id, decision)
         if stored is None and replay is not None and source is not VisitSource.OFFLINE:
