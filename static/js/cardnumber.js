@@ -50,6 +50,18 @@ export function parsePrinted(text) {
   return { number: data + check, generation };
 }
 
+/** What is printed on the card of that number and generation (cardnumbers.printed_number). */
+export function printedNumber(number, generation) {
+  const stable = normalizeNumber(number);
+  if (generation <= 1) return stable;
+  let version = "";
+  for (let value = generation - 1; value > 0; value = Math.floor(value / ALPHABET.length)) {
+    version = ALPHABET[value % ALPHABET.length] + version;
+  }
+  const body = stable.slice(0, DATA) + version;
+  return body + ALPHABET[(ALPHABET.length - weightedSum(body, body.length + 1)) % ALPHABET.length];
+}
+
 /** Show the number in groups of three (K7M X4P Q2D); a lone last character joins the group before. */
 export function formatNumber(text) {
   const groups = normalizeNumber(text).match(/.{1,3}/g) || [];

@@ -220,7 +220,8 @@
    * retry. Only the server's 204 is "undone"; any refusal (a 404 too) stays shown.
    */
   async function sendUndo(visit, csrf) {
-    const body = visit.token || visit.number ? payload(visit) : { idempotency_key: visit.key };
+    const unsent = visit.token || visit.number;
+    const body = unsent ? payload(visit) : { idempotency_key: visit.key, scanned_at: visit.scanned_at };
     let response;
     try {
       response = await fetch(urls.undo, {

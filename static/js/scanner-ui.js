@@ -1,7 +1,7 @@
 // What the scanner shows and plays: verdict panels (from the server, or made offline from
 // the page's templates), sound and vibration, the status line and the recent visits.
 
-import { formatNumber } from "./cardnumber.js";
+import { formatNumber, parsePrinted, printedNumber } from "./cardnumber.js";
 
 const MARKS = { ok: "✓", warn: "!", refuse: "✕" };
 const SOUND_OF = { ok: "ok", recorded: "ok", queued: "ok", warn: "warn", refuse: "refuse" };
@@ -108,8 +108,11 @@ export class ScannerUI {
     }
     slot(panel, "holder").textContent = fill(words.holder, values);
     const accepted = result.state !== "refuse";
+    // What the card carries: its current generation's printed number, whatever was shown.
+    const stable = card && parsePrinted(result.number || "");
+    const number = stable ? printedNumber(stable.number, card.generation) : result.number;
     if (card) {
-      slot(panel, "number").textContent = formatNumber(result.number || "");
+      slot(panel, "number").textContent = formatNumber(number || "");
       slot(panel, "valid-until").textContent = this.formatDate(card.valid_until);
       const children = slot(panel, "max-children");
       children.textContent = card.max_children ? String(card.max_children) : children.dataset.none;
@@ -121,7 +124,7 @@ export class ScannerUI {
     if (accepted) {
       slot(panel, "refused-actions").remove();
       this.setUpOfflineRecord(form, card);
-      form.kaikuScan = { scan, scannedAt, card, number: result.number };
+      form.kaikuScan = { scan, scannedAt, card, number };
     } else {
       form.remove();
     }

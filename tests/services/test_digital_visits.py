@@ -7,9 +7,18 @@ import pytest
 from sqlalchemy import func, select
 
 from webapp.extensions import db
-from webapp.models import ConflictCode, Role, UndoneVisit, Visit, VisitConflict
+from webapp.models import (
+    ConflictCode,
+    Organisation,
+    Role,
+    UndoneVisit,
+    User,
+    Visit,
+    VisitConflict,
+)
 from webapp.services import digital, door
 
+from ..concurrency import in_threads
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
 from ..test_device_codes import Phone
 
@@ -141,3 +150,19 @@ def test_an_undo_without_the_visit_it_overtook_is_not_found(place):
     with pytest.raises(door.DoorError) as excinfo:
         door.undo_by_key(theatre, "scan-1", user=staff)
     assert excinfo.value.code == "not_found"
+
+
+def test_one_code_recorded_at_once_by_eight_scanners_is_one_visit(app, place):
+    theatre, _museum, staff, *_ = place
+    code = code_of(place, datetime.now(UTC))
+    venue_id, staff_id = theatre.id, staff.id
+
+    def record(key):
+        venue, user = db.session.get(Organisation, venue_id), db.session.get(User, staff_id)
+        door.record_visit(
+            door.Shown.scanned(code), venue=venue, user=user, children=0, idempotency_key=key
+        )
+
+    errors = in_threads(app, *(lambda key=f"scanner-{i}": record(key) for i in range(8)))
+    db.session.rollback()
+    assert errors == [] and visit_count() == 1

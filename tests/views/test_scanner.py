@@ -470,6 +470,19 @@ class TestSync:
         before = self.payload(door, recorder=recorder, idempotency_key="offline-2")
         assert door.post("/scan/sync", json=before).status_code == 201  # scanned before it
 
+    def test_the_next_shift_delivers_an_undo_of_a_visit_recorded_before_the_sign_out(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        recent = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        door.post("/scan/sync", json=self.payload(door, recorder=recorder, scanned_at=recent))
+        theatre = db.session.get(Organisation, door.venue)
+        create_user("ovi2@example.fi", Role.VENUE, [theatre], password=PASSWORD)
+        db.session.commit()
+        door.post("/sign-out")
+        door.sign_in("ovi2@example.fi")
+        undo = {"venue": door.venue, "idempotency_key": "offline-1", "recorder": recorder}
+        assert door.post("/scan/sync/undo", json={**undo, "scanned_at": recent}).status_code == 204
+        assert visits() == []
+
     def test_an_uploader_from_another_venue_cannot_use_a_recorder_token(self, door):
         recorder = door.get("/scan/session").json["recorder"]
         door.post("/sign-out")

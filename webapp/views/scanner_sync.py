@@ -108,8 +108,9 @@ def undo():
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("idempotency_key"), str):
         return _json_error("invalid_request", 400)
-    unsent = _offline_visit(data)
-    recorder = _recorder(data.get("recorder"), unsent["moment"] if unsent else utcnow())
+    unsent = _offline_visit(data)  # the visit itself, while the phone still has it
+    scanned = unsent["moment"] if unsent else _moment(data.get("scanned_at"))
+    recorder = _recorder(data.get("recorder"), min(scanned or utcnow(), utcnow()))
     venue = _venue_of(recorder, data.get("venue"))
     if venue is None:
         return _json_error("not_your_venue", 403)
