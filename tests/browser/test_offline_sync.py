@@ -239,3 +239,28 @@ def test_offline_the_scanner_shows_the_printed_number_the_card_carries(
     verdict.get_by_role("button", name="Record visit").click()
     expect(verdict).to_have_attribute("data-state", "queued")
     expect(page.locator("#recent-visits li").first).to_contain_text(carried)
+
+
+def test_an_undo_the_server_does_not_know_stays_shown_instead_of_done(
+    show_qr, demo_cards, scanner, no_sw_context
+):
+    page = scanner(no_sw_context)
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    page.wait_for_load_state("networkidle")
+    page.reload()
+    page.route(
+        "**/scan/sync/undo",
+        lambda route: route.fulfill(
+            status=404,
+            content_type="application/json",
+            body='{"error": "not_found", "message": "Not found."}',
+        ),
+    )
+    row = page.locator("#recent-visits li")
+    row.get_by_role("button", name="Undo").click()
+    expect(page.locator("#recent-visits li[data-refused=true]")).to_have_count(1, timeout=20_000)
+    expect(row).to_contain_text("Not undone: the visit stays recorded")
+    assert len(visits()) == 1  # the visit stands, and the phone says its undo did not happen
