@@ -93,6 +93,35 @@ def test_the_rollup_migration_fills_the_rollup_from_existing_visits(empty_databa
         db.engine.dispose()
 
 
+def test_the_replay_key_migration_moves_phone_codes_beside_the_clients_key(empty_database):
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0001")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        at = datetime(2024, 1, 1, 12, tzinfo=UTC)
+        table = tables.tables
+        visits = _visits()[:2]
+        visits[0]["idempotency_key"], visits[1]["idempotency_key"] = "code:3f2a", "scan-1"
+        with db.engine.begin() as conn:
+            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+            conn.execute(table["card"].insert(), [_card(1, at)])
+            conn.execute(table["visit"].insert(), visits)
+        upgrade()
+        keys = sa.text("SELECT idempotency_key, replay_key FROM visit ORDER BY id")
+        assert [tuple(row) for row in db.session.execute(keys)] == [
+            (None, "code:3f2a"),  # a phone's code, from when it replaced the client's key
+            ("scan-1", None),
+        ]
+        db.session.remove()
+        downgrade(revision="0011")
+        keys = sa.text("SELECT idempotency_key FROM visit ORDER BY id")
+        assert db.session.scalars(keys).all() == ["code:3f2a", "scan-1"]
+        db.session.remove()
+        db.engine.dispose()
+
+
 def _organisation(i: int, at: datetime) -> dict:
     return dict(
         id=i,

@@ -241,6 +241,9 @@ class User(UserMixin, db.Model):
     invite_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Part of every session's id: raising it ends all of the person's sessions at once.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # When the sessions before the current version ended (a visit queued in one of them is
+    # still delivered if it was scanned before then: webapp.services.accounts.session_was_live).
+    sessions_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     region: Mapped[Region | None] = relationship()
@@ -448,6 +451,8 @@ class Visit(db.Model):
         # "used here today" (card, day, venue) and a card's first use; the rebuild's groups
         Index("ix_visit_card_day", "card_id", "day", "venue_id"),
         Index("ix_visit_venue_day", "venue_id", "day"),
+        # a phone-signed code counts once per venue; led by the key to find its other venues
+        Index("uq_visit_replay_key_venue", "replay_key", "venue_id", unique=True),
         {"sqlite_autoincrement": True},  # an undone visit's id is never given to another
     )
 
@@ -468,7 +473,8 @@ class Visit(db.Model):
     source: Mapped[VisitSource] = mapped_column(
         _enum(VisitSource, "visit_source"), default=VisitSource.API
     )
-    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))  # the client's
+    replay_key: Mapped[str | None] = mapped_column(String(64))  # the phone's code, if one
 
     card: Mapped[Card] = relationship()
     venue: Mapped[Organisation] = relationship()

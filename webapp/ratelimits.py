@@ -7,7 +7,8 @@ Several app instances share counts through Redis when ``REDIS_URL`` is set.
 The door and the lookups count per *person*: the user that the API token or the session
 authenticated (:func:`caller`), never a header the client spells as it likes. Each is one
 budget shared by its endpoints: checking a card and recording a visit, in the scanner and
-in the API, draw on the same door limit.
+in the API, draw on the same door limit. The scanner's offline upload and its undo share
+another, the offline list a third.
 """
 
 import hashlib
@@ -26,6 +27,10 @@ SIGN_IN_PER_ADDRESS = "30 per minute"
 SIGN_IN_PER_ACCOUNT_AND_ADDRESS = "5 per minute; 10 per hour; 20 per day"
 DOOR_CHECKS = "120 per minute"  # a busy door scans one card every few seconds
 CARD_LOOKUPS = "60 per minute"
+# A phone back online sends its whole queue at once, one request a visit (or undo): a queue
+# of 500 goes in one minute; past the limit the phone keeps the rest and sends it later.
+OFFLINE_SYNC = "600 per minute; 5000 per hour"
+OFFLINE_LISTS = "30 per minute"  # a list or its changes, at each start, reconnect and venue
 
 
 def limits_off() -> bool:
@@ -59,4 +64,10 @@ door_checks = limiter.shared_limit(
 )
 card_lookups = limiter.shared_limit(
     CARD_LOOKUPS, scope="card-lookups", key_func=caller, exempt_when=limits_off
+)
+offline_sync = limiter.shared_limit(
+    OFFLINE_SYNC, scope="offline-sync", key_func=caller, exempt_when=limits_off
+)
+offline_lists = limiter.shared_limit(
+    OFFLINE_LISTS, scope="offline-lists", key_func=caller, exempt_when=limits_off
 )

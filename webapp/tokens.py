@@ -391,20 +391,30 @@ def _verify(key: ec.EllipticCurvePublicKey, raw: bytes, message: bytes) -> None:
 RECORDER_SALT = "kaikukortti.scanner-recorder"
 
 
-def sign_recorder(user_id: int, keys: Sequence[str]) -> str:
-    """Sign the id of the staff member for whom a scanner phone queues visits."""
-    return _recorders(keys).dumps(user_id)
+def sign_recorder(user_id: int, session_version: int, keys: Sequence[str]) -> str:
+    """Sign the staff member (id and session version) for whom a scanner phone queues visits.
+
+    The signature carries its time, so the token also lapses with age (``max_age``).
+    """
+    return _recorders(keys).dumps([user_id, session_version])
 
 
-def parse_recorder(token: str, keys: Sequence[str], max_age: int) -> int:
-    """Return the user id of a recorder token; raise TokenError ``invalid_token`` otherwise."""
+def parse_recorder(token: str, keys: Sequence[str], max_age: int) -> tuple[int, int]:
+    """Return the user id and session version of a recorder token.
+
+    Raises TokenError ``invalid_token`` for a bad, too old or malformed token.
+    """
     try:
-        user_id = _recorders(keys).loads(token[:200], max_age=max_age)
+        signed = _recorders(keys).loads(token[:200], max_age=max_age)
     except BadSignature as error:
         raise TokenError(Reason.INVALID_TOKEN) from error
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
+    if not (
+        isinstance(signed, list)
+        and len(signed) == 2
+        and all(isinstance(part, int) and not isinstance(part, bool) for part in signed)
+    ):
         raise TokenError(Reason.INVALID_TOKEN)
-    return user_id
+    return signed[0], signed[1]
 
 
 def _recorders(keys: Sequence[str]) -> URLSafeTimedSerializer:

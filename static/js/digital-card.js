@@ -24,7 +24,6 @@
   const refreshMs = Number(card.dataset.refreshSeconds || 20) * 1000;
   const CODE_DOMAIN = new TextEncoder().encode("kaikukortti.code.v1\0");
   const ECDSA = { name: "ECDSA", hash: "SHA-256" };
-  const RENEW_MS = 30 * 24 * 3600 * 1000; // certify a new key this long before expiry
   let device = null; // {privateKey, certificate, serial, generation, offset}
   let shownAt = 0;
 
@@ -112,7 +111,8 @@
           kept &&
           kept.serial === state.serial &&
           kept.generation === state.generation &&
-          expiresAt(kept.certificate) - Date.now() > RENEW_MS;
+          // a card extended since: a new certificate would last longer
+          expiresAt(kept.certificate) >= state.certificate_until * 1000;
         if (current) {
           kept.offset = state.offset;
           await saveDevice(kept);

@@ -215,30 +215,32 @@
     return null;
   }
 
-  /** POST an undo by the visit's key: true when done (or nothing stored), null to retry. */
+  /**
+   * POST an undo by the visit's key, with the visit itself when the phone still has it (the
+   * server then stores it as undone if the undo overtook it): true when answered, null to
+   * retry. Only the server's 204 is "undone"; any refusal (a 404 too) stays shown.
+   */
   async function sendUndo(visit, csrf) {
+    const unsent = visit.token || visit.number;
+    const body = unsent ? payload(visit) : { idempotency_key: visit.key, scanned_at: visit.scanned_at };
     let response;
     try {
       response = await fetch(urls.undo, {
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
-        body: JSON.stringify({
-          venue: visit.venue,
-          idempotency_key: visit.key,
-          recorder: visit.recorder || null,
-        }),
+        body: JSON.stringify({ ...body, venue: visit.venue, recorder: visit.recorder || null }),
       });
     } catch {
       return null;
     }
-    if (response.status === 204 || response.status === 404) {
+    if (response.status === 204) {
       await inStore(QUEUE, "readwrite", (store) => store.delete(visit.key));
       notify({ type: "undone", key: visit.key });
       return true;
     }
     const json = (response.headers.get("Content-Type") || "").includes("application/json");
-    if (json && [403, 422].includes(response.status)) {
+    if (json && [403, 404, 422].includes(response.status)) {
       const error = (await response.json()).error;
       const kept = { ...visit, status: "refused", error, undo_refused: true };
       await inStore(QUEUE, "readwrite", (store) => store.put(kept));
@@ -292,6 +294,7 @@
       iterations: update.iterations,
       issuers: update.issuers,
       max_age: update.max_age,
+      clock_skew: update.clock_skew,
       cards,
     };
     await inStore(LISTS, "readwrite", (store) => store.put(list));

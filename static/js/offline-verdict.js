@@ -22,7 +22,7 @@ export const MAX_CLOCK_OFFSET_MS = 5 * 60 * 1000;
 const DIGITAL_PREFIX = "D.";
 const DEVICE_PREFIX = "C.";
 const MAX_AGE_SECONDS = 120; // DIGITAL_TOKEN_MAX_AGE, unless the list says otherwise
-const CLOCK_SKEW_SECONDS = 30;
+const CLOCK_SKEW_SECONDS = 30; // webapp.tokens.CLOCK_SKEW, unless the list says otherwise
 const CERT_DOMAIN = "kaikukortti.certificate.v1\0";
 const CODE_DOMAIN = "kaikukortti.code.v1\0";
 const HEAD = 17; // version 1, issuer 4, serial 4, generation 4, expires 4
@@ -63,6 +63,12 @@ export class OfflineList {
     }
     this.issuers = stored.issuers || {};
     this.maxAge = stored.max_age || MAX_AGE_SECONDS;
+    this.clockSkew = stored.clock_skew ?? CLOCK_SKEW_SECONDS;
+  }
+
+  /** The server's clock as this phone's clock and the offset at the last sync tell it. */
+  serverNow(now = Date.now()) {
+    return now + (this.stored.clock_offset_ms || 0);
   }
 
   get size() {
@@ -187,7 +193,7 @@ async function verifies(rawKey, signature, message) {
 }
 
 /** Verify a code the card's phone signed, then decide on its card like any other scan. */
-async function deviceVerdict(token, list, visitedToday, now = Date.now()) {
+async function deviceVerdict(token, list, visitedToday, now = list.serverNow()) {
   const invalid = { state: "refuse", key: "offline_unknown" };
   const raw = fromBase64Url(token.slice(DEVICE_PREFIX.length));
   if (!raw || raw.length !== CODE) return invalid;
@@ -209,7 +215,8 @@ async function deviceVerdict(token, list, visitedToday, now = Date.now()) {
   const seconds = now / 1000;
   if (seconds > view.getUint32(13)) return invalid; // the certificate has lapsed
   const age = seconds - view.getUint32(CERT);
-  if (age > list.maxAge || age < -CLOCK_SKEW_SECONDS) return { state: "refuse", key: "token_expired" };
+  // Judged by the server's clock, so a wrong clock here lets no code dated ahead pass.
+  if (age > list.maxAge || age < -list.clockSkew) return { state: "refuse", key: "token_expired" };
   const number = new TextDecoder().decode(raw.subarray(HEAD, HEAD + NUMBER_LENGTH));
   const card = list.byDevice.get(view.getUint32(5));
   // A serial in no entry: the card moved to another phone, or is not accepted here.

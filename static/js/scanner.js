@@ -7,7 +7,7 @@
 // worker). The same code seen again by the camera within a few seconds is ignored; a USB
 // barcode reader's code (wedge.js) is a scan each time, taken in turn.
 
-import { normalizeNumber, parsePrinted } from "./cardnumber.js";
+import { formatNumber, normalizeNumber, parsePrinted } from "./cardnumber.js";
 import { createDetector } from "./decoder.js";
 import { OfflineList, finnishToday, offlineVerdict } from "./offline-verdict.js";
 import { registerServiceWorker } from "./pwa.js";
@@ -283,7 +283,7 @@ async function recordOffline(form) {
     children,
     assistants,
     scanned_at: scannedAt,
-    display: number ? number.replace(/(.{3})(?=.)/g, "$1 ") : "",
+    display: number ? formatNumber(number) : "",
   });
 }
 

@@ -8,18 +8,27 @@ The phone signs its codes itself, so none outlives DIGITAL_TOKEN_MAX_AGE.
 import io
 import re
 import time
+from datetime import datetime, timedelta
 
 import pypdfium2 as pdfium
 import pytest
 import zxingcpp
 from PIL import Image
-from playwright.sync_api import expect
+from playwright.sync_api import Route, expect
 from sqlalchemy import select
 
 from webapp.cardnumbers import format_number
 from webapp.demo import PASSWORD
 from webapp.extensions import db
-from webapp.models import Card, Organisation, User, Visit, VisitSource
+from webapp.models import (
+    Card,
+    ConflictCode,
+    Organisation,
+    User,
+    Visit,
+    VisitConflict,
+    VisitSource,
+)
 from webapp.rules import Reason
 from webapp.services import accounts, cards, door
 
@@ -251,6 +260,94 @@ def test_an_offline_scanner_accepts_the_phones_code_once_and_refuses_a_moved_car
         db.session.rollback()
         stored = db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()
         assert [(v.source, v.children) for v in stored] == [(VisitSource.OFFLINE, 0)]
+        assert page.errors == []
+    finally:
+        scanners.close()
+
+
+def test_undo_of_a_phone_code_visit_reaches_the_server(
+    browser, new_context, live_server, card, camera_page, show_qr
+):
+    code = phone_code(new_context(), live_server.url, card)
+    scanners = browser.new_context(permissions=["camera"], service_workers="block")
+    try:
+        page = open_scanner(camera_page(scanners, None), live_server.url)
+        show_qr(page, code)
+        verdict = page.locator(VERDICT)
+        expect(verdict).to_have_attribute("data-state", "ok")
+        verdict.get_by_role("button", name="Record visit").click()
+        expect(verdict).to_have_attribute("data-state", "recorded")
+        db.session.rollback()
+        assert len(db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()) == 1
+        page.wait_for_load_state("networkidle")
+        page.reload()  # the recent list's undo goes by the scanner's key
+        row = page.locator("#recent-visits li")
+        expect(row).to_have_count(1)
+        row.get_by_role("button", name="Undo").click()
+        expect(row).to_contain_text("Undone", timeout=20_000)
+        db.session.rollback()
+        assert db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all() == []
+        assert page.errors == []
+    finally:
+        scanners.close()
+
+
+def test_a_phone_code_two_offline_scanners_accepted_is_stored_twice_as_a_second_use(
+    browser, new_context, live_server, card, camera_page, show_qr
+):
+    code = phone_code(new_context(), live_server.url, card)
+    scanners = [browser.new_context(permissions=["camera"], service_workers="block")]
+    scanners.append(browser.new_context(permissions=["camera"], service_workers="block"))
+    try:
+        pages = [open_scanner(camera_page(context, None), live_server.url) for context in scanners]
+        for page in pages:
+            page.wait_for_load_state("networkidle")  # the offline list has fully arrived
+            go_offline(page)
+            show_qr(page, code)  # a screenshot of the code, shown at both doors
+            verdict = page.locator(VERDICT)
+            expect(verdict).to_have_attribute("data-state", "ok")
+            verdict.get_by_role("button", name="Record visit").click()
+            expect(verdict).to_have_attribute("data-state", "queued")
+        for page in pages:
+            page.context.set_offline(False)
+            expect(page.locator("[data-slot=queue]")).to_have_attribute(
+                "data-pending", "0", timeout=20_000
+            )
+        db.session.rollback()
+        stored = db.session.scalars(select(Visit).where(Visit.card_id == card.id)).all()
+        assert len(stored) == 2
+        codes = db.session.scalars(select(VisitConflict.code).join(Visit)).all()
+        assert codes == [ConflictCode.SECOND_USE]
+        pages[0].goto(f"{live_server.url}/venue/conflicts")
+        expect(pages[0].locator("[data-conflict=second_use]")).to_contain_text(card.number)
+    finally:
+        for context in scanners:
+            context.close()
+
+
+def test_an_offline_scanner_judges_a_codes_time_by_the_servers_clock(
+    browser, new_context, live_server, card, camera_page, show_qr
+):
+    code = phone_code(new_context(), live_server.url, card)  # signed now
+    scanners = browser.new_context(permissions=["camera"], service_workers="block")
+
+    def server_behind(route: Route) -> None:  # this phone's clock is an hour ahead
+        response = route.fetch()
+        body = response.json()
+        behind = datetime.fromisoformat(body["generated_at"]) - timedelta(hours=1)
+        route.fulfill(response=response, json={**body, "generated_at": behind.isoformat()})
+
+    try:
+        scanners.route(re.compile(r"/scan/offline-list\?"), server_behind)
+        page = open_scanner(camera_page(scanners, None), live_server.url)
+        page.wait_for_load_state("networkidle")
+        go_offline(page)
+        # By the server's clock the code is dated an hour ahead, as one signed for later
+        # would be on a scanner whose clock agrees with it: refused, not green.
+        show_qr(page, code)
+        verdict = page.locator(VERDICT)
+        expect(verdict).to_have_attribute("data-state", "refuse")
+        expect(verdict).to_have_attribute("data-reason", "token_expired")
         assert page.errors == []
     finally:
         scanners.close()

@@ -2,7 +2,7 @@
 
 import base64
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -13,7 +13,7 @@ from webapp import tokens
 from webapp.cardnumbers import format_number
 from webapp.extensions import db
 from webapp.models import AuditEvent, Card, Organisation, User, utcnow
-from webapp.rules import Reason, WarningCode
+from webapp.rules import Reason, WarningCode, finnish_moment
 from webapp.services import accounts, cards, digital, door
 from webapp.views.cardholder import DEVICE_COOKIE
 
@@ -394,3 +394,19 @@ def test_a_replay_with_a_respelled_signature_is_still_the_same_visit(client, car
         door.Shown.scanned(respelled), venue=venue, user=None, children=0
     )
     assert not created and again.id == first.id
+
+
+def test_a_phones_certificate_ends_with_the_card_and_an_extension_asks_for_a_new_one(client, card):
+    _key, certificate = activate_key(client, card)
+    raw = base64.urlsafe_b64decode(certificate + "=" * (-len(certificate) % 4))
+    expires = datetime.fromtimestamp(int.from_bytes(raw[13:17], "big"), UTC)
+    assert expires == finnish_moment(card.valid_until + timedelta(days=1))  # not 400 days
+    assert client.get(f"/k/{card.digital_key}/device").json["certificate_until"] == (
+        expires.timestamp()
+    )
+    cards.change_validity(
+        reload(card), actor=None, valid_until=card.valid_until + timedelta(days=90)
+    )
+    db.session.commit()
+    later = client.get(f"/k/{card.digital_key}/device").json["certificate_until"]
+    assert later > expires.timestamp()  # the phone then has a new key certified

@@ -1,5 +1,7 @@
 """Rate limits slow guessing (per address, per account and address) and never lock out an owner."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from webapp import create_app
@@ -161,3 +163,46 @@ def test_recording_visits_counts_against_the_same_door_limit(limited_client):
     headers = _api_token("ovi@example.fi")
     body = {"token": "x", "children": 0}
     assert limited_client.post("/api/v1/visits", json=body, headers=headers).status_code == 429
+
+
+def _theatre(client) -> int:
+    return client.get("/scan/session").json["venues"][0]
+
+
+def test_a_phone_sends_a_queue_of_500_visits_and_a_flood_is_stopped(limited_client, demo_cards):
+    limited_client.sign_in("ovi@example.fi")
+    venue = _theatre(limited_client)
+    limited_client.auto_csrf = False
+    csrf = {"X-CSRFToken": limited_client.get("/scan/session").json["csrf_token"]}
+    scanned_at = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+
+    def send(i: int):
+        visit = {
+            "venue": venue,
+            "idempotency_key": f"queued-{i}",
+            "number": demo_cards["active"],
+            "children": 0,
+            "scanned_at": scanned_at,
+        }
+        return limited_client.post("/scan/sync", json=visit, headers=csrf).status_code
+
+    assert {send(i) for i in range(500)} == {201}  # the whole queue of a long day offline
+    assert {send(i) for i in range(500, 600)} == {201}
+    assert send(600) == 429  # beyond: the phone keeps the rest and sends it later
+    undo = {"venue": venue, "idempotency_key": "queued-1"}
+    assert limited_client.post("/scan/sync/undo", json=undo, headers=csrf).status_code == 429
+    assert limited_client.get(f"/scan/offline-list?venue={venue}").status_code == 200
+
+
+def test_offline_list_downloads_are_limited_per_user(limited_client):
+    limited_client.sign_in("ovi@example.fi")
+    venue = _theatre(limited_client)
+    url = f"/scan/offline-list?venue={venue}"
+    assert {limited_client.get(url).status_code for _ in range(30)} == {200}
+    assert limited_client.get(url).status_code == 429
+    limited_client.post("/sign-out")
+    limited_client.sign_in("opisto@example.fi")  # another person: their own budget
+    assert (
+        limited_client.get(f"/scan/offline-list?venue={_theatre(limited_client)}").status_code
+        == 200
+    )

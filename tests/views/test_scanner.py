@@ -185,6 +185,15 @@ class TestVerify:
         scanned = verify(door, token=door.token("active"))  # a scanned code needs no look
         assert "Katso korttia" not in scanned.text
 
+    def test_a_reissued_card_is_shown_by_the_number_it_carries(self, door, demo_cards):
+        replaced = card(demo_cards["replaced"])
+        shown = cardnumbers.format_number(replaced.printed_number)
+        assert shown != cardnumbers.format_number(replaced.number)
+        assert shown in verify(door, token=door.token("replaced")).text
+        recorded = record(door, token=door.token("replaced"))
+        assert recorded.status_code == 201
+        assert f'data-card-number="{shown}"' in recorded.text  # the recent list's row
+
     def test_course_provider_offers_no_children(self, signed_in, demo_cards):
         client = signed_in("opisto@example.fi")
         token = cards.printed_token(card(demo_cards["active"]))
@@ -561,9 +570,56 @@ class TestSync:
         body = {"venue": door.venue, "idempotency_key": "offline-1"}
         assert door.post("/scan/sync/undo", json=body).status_code == 204
         assert visits() == []
-        again = door.post("/scan/sync/undo", json=body)
-        assert again.status_code == 404 and again.json["error"] == "not_found"
+        assert door.post("/scan/sync/undo", json=body).status_code == 204  # retried: done
+        unknown = door.post("/scan/sync/undo", json={**body, "idempotency_key": "never-sent"})
+        assert unknown.status_code == 404 and unknown.json["error"] == "not_found"
         assert door.post("/scan/sync/undo", json={"venue": door.venue}).status_code == 400
+
+    def test_an_undo_that_overtakes_its_visit_keeps_the_visit_from_being_stored(self, door):
+        recent = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()
+        payload = self.payload(door, scanned_at=recent)
+        assert door.post("/scan/sync/undo", json=payload).status_code == 204
+        late = door.post("/scan/sync", json=payload)  # the record, after its undo
+        assert late.status_code == 422 and late.json["error"] == "visit_undone"
+        assert visits() == []
+
+    def test_a_recorder_token_ends_with_the_recorders_session(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        theatre = db.session.get(Organisation, door.venue)
+        create_user("ovi2@example.fi", Role.VENUE, [theatre], password=PASSWORD)
+        db.session.commit()
+        door.post("/sign-out")
+        door.sign_in("ovi2@example.fi")
+        after = (datetime.now(UTC) + timedelta(seconds=1)).isoformat()
+        response = door.post(
+            "/scan/sync", json=self.payload(door, recorder=recorder, scanned_at=after)
+        )
+        assert response.status_code == 403 and visits() == []  # scanned after the sign-out
+        before = self.payload(door, recorder=recorder, idempotency_key="offline-2")
+        assert door.post("/scan/sync", json=before).status_code == 201  # scanned before it
+
+    def test_the_next_shift_delivers_an_undo_of_a_visit_recorded_before_the_sign_out(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        recent = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+        door.post("/scan/sync", json=self.payload(door, recorder=recorder, scanned_at=recent))
+        theatre = db.session.get(Organisation, door.venue)
+        create_user("ovi2@example.fi", Role.VENUE, [theatre], password=PASSWORD)
+        db.session.commit()
+        door.post("/sign-out")
+        door.sign_in("ovi2@example.fi")
+        undo = {"venue": door.venue, "idempotency_key": "offline-1", "recorder": recorder}
+        assert door.post("/scan/sync/undo", json={**undo, "scanned_at": recent}).status_code == 204
+        assert visits() == []
+
+    def test_an_uploader_from_another_venue_cannot_use_a_recorder_token(self, door):
+        recorder = door.get("/scan/session").json["recorder"]
+        door.post("/sign-out")
+        door.sign_in("kajaani@example.fi")
+        before = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+        response = door.post(
+            "/scan/sync", json=self.payload(door, recorder=recorder, scanned_at=before)
+        )
+        assert response.status_code == 403 and visits() == []
 
     def test_scan_older_than_a_month_is_refused(self, door):
         old = (datetime.now(UTC) - timedelta(days=40)).isoformat()

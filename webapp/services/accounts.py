@@ -32,6 +32,19 @@ def set_password(user: User, password: str) -> None:
 def end_sessions(user: User) -> None:
     """End every session of the person, on every device (sign-out, deactivation, new password)."""
     user.session_version = (user.session_version or 0) + 1
+    user.sessions_ended_at = utcnow()
+
+
+def session_was_live(user: User, version: int, moment: datetime) -> bool:
+    """Tell whether the person's session of that version was live at the moment.
+
+    The current version is live now; the one just before it was live until its sessions
+    ended. Older ones are not known to have been live at any moment.
+    """
+    if version == user.session_version:
+        return True
+    ended = user.sessions_ended_at
+    return version == user.session_version - 1 and ended is not None and moment <= ended
 
 
 def authenticate(email: str, password: str) -> User | None:

@@ -9,7 +9,10 @@ gives it a new link, forgets the device and retires its signing key at once.
 The bound device then makes a non-extractable ECDSA P-256 key with WebCrypto and sends
 its public key (:func:`register_device`); the server keeps it as a :class:`DeviceKey`
 and answers a certificate signed with the newest issuer key (``DIGITAL_ISSUER_KEYS``)
-that binds card number, generation, device serial (the key's id) and an expiry. The
+that binds card number, generation, device serial (the key's id) and an expiry: the end
+of the card's last valid day (:func:`certificate_until`), so no code outlives the card even
+where a door cannot ask. When the card is extended the phone has a new key certified the
+next time it is online (it compares its certificate with ``certificate_until``). The
 phone signs a fresh code every few seconds by itself (format in :mod:`webapp.tokens`);
 nothing it shows stays valid longer than ``DIGITAL_TOKEN_MAX_AGE``.
 
@@ -38,10 +41,9 @@ from .. import tokens
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import Card, DeviceKey, utcnow
-from ..rules import Reason
+from ..rules import Reason, finnish_moment
 from . import audit
 
-CERTIFICATE_LIFETIME = timedelta(days=400)
 REPLAY_KEY_PREFIX = "code:"
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{20,64}")
@@ -182,17 +184,22 @@ def register_device(card: Card, public_key: str) -> tuple[DeviceKey, bytes]:
     db.session.add(device)
     db.session.flush()
     audit.record("card.device_key", card, actor=None, serial=device.id)
-    return device, certificate(card, device, now)
+    return device, certificate(card, device)
 
 
-def certificate(card: Card, device: DeviceKey, now: datetime | None = None) -> bytes:
+def certificate_until(card: Card) -> datetime:
+    """Return when a certificate of the card lapses: the end of its last valid day in Finland."""
+    return finnish_moment(card.valid_until + timedelta(days=1))
+
+
+def certificate(card: Card, device: DeviceKey) -> bytes:
     """Return the certificate of the device key for the card's current generation."""
     return tokens.sign_certificate(
         _issuers()[-1],
         serial=device.id,
         number=card.number,
         generation=card.generation,
-        expires_at=(now or utcnow()) + CERTIFICATE_LIFETIME,
+        expires_at=certificate_until(card),
         device_key=device.public_key,
     )
 

@@ -12,6 +12,10 @@ autocommit (:func:`read_only`).
 
 Recording, against retries and races:
 
+* A code the card's phone signed also has a replay key (:func:`webapp.services.digital.
+  replay_key`), kept beside the client's idempotency key: a replay at the same venue answers
+  its first visit online, and is stored with a ``second_use`` conflict when a phone accepted
+  it offline; a use at another venue is stored with a ``second_use`` conflict.
 * An idempotency key belongs to its venue *and card*. It is looked up only for a card that
   what was shown names: a garbage token never reaches a stored visit, and the same key
   with another card is refused (``idempotency_key_reused``), never answered with that
@@ -30,7 +34,8 @@ Recording, against retries and races:
   the places do, so two doors at once store one place.
 * An undo deletes the visit there (:func:`webapp.services.rollup.remove`) and leaves an
   :class:`~webapp.models.UndoneVisit`: its key stays taken (a retried POST answers
-  ``visit_undone`` and stores nothing) and a retried DELETE answers as done. Visit ids are
+  ``visit_undone`` and stores nothing) and a retried DELETE answers as done. An undo that
+  overtakes its visit stores the visit as undone (:func:`undo_by_key`). Visit ids are
   never reused (a sequence on PostgreSQL, ``AUTOINCREMENT`` on SQLite), so a retried DELETE
   can never reach another visit.
 """
@@ -256,6 +261,16 @@ _KEY_CARD = func.coalesce(
 ).label("key_card")
 _KEY_HOLDER = select(_KEY_VISIT, _KEY_CARD)
 _KEY_UNDONE = select(_undone.c.visit_id).filter_by(**_KEYED)
+# The visits of the phone's code (its replay key): the one at this venue, and any elsewhere.
+_REPLAY = _visit.c.replay_key == bindparam("replay")
+_REPLAY_HERE = select(_visit.c.id).where(_REPLAY, _visit.c.venue_id == bindparam("venue_id"))
+_REPLAY_ELSEWHERE = (
+    select(_visit.c.id)
+    .where(_REPLAY, _visit.c.venue_id != bindparam("venue_id"))
+    .limit(1)
+    .exists()
+    .label("replay_elsewhere")
+)
 
 _CARD = (
     select(
@@ -294,15 +309,15 @@ _CARD = (
         .label("enrolled_visit"),
         _KEY_VISIT,
         _KEY_CARD,
+        _REPLAY_HERE.scalar_subquery().label("replay_visit"),
+        _REPLAY_ELSEWHERE,
     )
     .select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
     .where(_card.c.number == bindparam("number"))
 )
 
-_INSERT = {  # a visit, unless the venue has one under the same idempotency key
-    name: dialect.insert(_visit)
-    .on_conflict_do_nothing(index_elements=["venue_id", "idempotency_key"])
-    .returning(_visit.c.id)
+_INSERT = {  # a visit, unless the venue has one under the same idempotency or replay key
+    name: dialect.insert(_visit).on_conflict_do_nothing().returning(_visit.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 
@@ -410,16 +425,20 @@ def record_visit(
     ``invalid_children``, ``invalid_assistants`` (not 0 to MAX_ASSISTANTS),
     ``idempotency_key_reused`` (the key is another card's), ``visit_undone`` (the key's visit
     was undone) or ``conflict``. A card that already holds a place on the course gets that
-    visit back, marked ``already_enrolled``, not new.
+    visit back, marked ``already_enrolled``, not new. A phone's code already used at the
+    venue answers that visit; one used at another venue is stored with a ``second_use``
+    conflict.
     """
     moment = moment or utcnow()
-    idempotency_key = digital.replay_key(shown.token) or idempotency_key  # a code counts once
+    replay = digital.replay_key(shown.token)
     if event is not None and (event.quota is not None or _course(venue, event)):
         _lock_places(event)
-    decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=at_scan)
+    decision, row = _check(shown, venue, moment, event, idempotency_key, replay, at_scan=at_scan)
     if row is None:  # no card named: nothing to look up under the key
         raise DoorError(decision.reason, decision)
     if idempotency_key is not None and (stored := _keyed(row, row.id, decision)) is not None:
+        return stored, False
+    if (stored := _recorded(row.replay_visit)) is not None:  # the code counts once here
         return stored, False
     if not decision.valid:
         raise DoorError(decision.reason, decision)
@@ -431,17 +450,20 @@ def record_visit(
     _check_assistants(assistants, decision)
     if row.enrolled_visit is not None:
         return _enrolment(row.enrolled_visit), False
-    return _store(
+    visit, created = _store(
         decision,
         venue,
         user,
         children,
         assistants,
-        idempotency_key,
+        (idempotency_key, replay),
         event,
         source or shown.source,
         moment,
     )
+    if created and row.replay_elsewhere:
+        _add_conflicts(visit, [(ConflictCode.SECOND_USE, None, None)])
+    return visit, created
 
 
 def record_offline_visit(
@@ -461,12 +483,13 @@ def record_offline_visit(
     held is kept as conflicts linked to the visit (returned with it); a card that already
     holds a place on the course gets that visit back, as online. Raises DoorError
     ``invalid_children``, ``invalid_assistants``, or the verdict's reason when there is no
-    genuine card to link it to.
+    genuine card to link it to. A phone's code used before (here or at another venue) is a
+    ``second_use``.
     """
-    idempotency_key = digital.replay_key(shown.token) or idempotency_key
+    replay = digital.replay_key(shown.token)
     if _course(venue, event):
         _lock_places(event)
-    decision, row = _check(shown, venue, moment, event, idempotency_key, at_scan=True)
+    decision, row = _check(shown, venue, moment, event, idempotency_key, replay, at_scan=True)
     if row is None:  # no genuine card to link the visit to
         raise DoorError(decision.reason, decision)
     if (stored := _keyed(row, row.id, decision)) is not None:
@@ -481,29 +504,21 @@ def record_offline_visit(
         conflicts.append((ConflictCode.REVOKED_AFTER_SCAN, None, None))
     if not decision.valid:
         conflicts.append((ConflictCode.LIST_OUT_OF_DATE, decision.reason.value, None))
-    if WarningCode.VISITED_TODAY in decision.warnings:
+    used_before = row.replay_visit is not None or row.replay_elsewhere
+    if WarningCode.VISITED_TODAY in decision.warnings or used_before:
         conflicts.append((ConflictCode.SECOND_USE, None, None))
     allowed = max_children(decision.card, venue)
     if children > allowed:
         conflicts.append((ConflictCode.TOO_MANY_CHILDREN, None, children))
         children = allowed
+    if row.replay_visit is not None:  # the code's first visit here holds its replay key
+        replay = None
+    keys = (idempotency_key, replay)
     visit, created = _store(
-        decision,
-        venue,
-        user,
-        children,
-        assistants,
-        idempotency_key,
-        event,
-        VisitSource.OFFLINE,
-        moment,
+        decision, venue, user, children, assistants, keys, event, VisitSource.OFFLINE, moment
     )
     if created:
-        db.session.add_all(
-            VisitConflict(visit_id=visit.id, code=code, reason=reason, children=asked)
-            for code, reason, asked in conflicts
-        )
-        db.session.flush()
+        _add_conflicts(visit, conflicts)
     return visit, created, [code for code, _reason, _asked in conflicts]
 
 
@@ -512,6 +527,16 @@ def _check_assistants(assistants: int, decision: Verdict) -> None:
         raise DoorError(
             ErrorCode.INVALID_ASSISTANTS, decision, "assistants", min=0, max=MAX_ASSISTANTS
         )
+
+
+def _add_conflicts(
+    visit: RecordedVisit, conflicts: list[tuple[ConflictCode, str | None, int | None]]
+) -> None:
+    db.session.add_all(
+        VisitConflict(visit_id=visit.id, code=code, reason=reason, children=asked)
+        for code, reason, asked in conflicts
+    )
+    db.session.flush()
 
 
 def conflicts_of(visit_id: int) -> list[ConflictCode]:
@@ -526,12 +551,14 @@ def _store(
     user: User | DoorStaff | None,
     children: int,
     assistants: int,
-    idempotency_key: str | None,
+    keys: tuple[str | None, str | None],
     event: Event | None,
     source: VisitSource,
     moment: datetime,
 ) -> tuple[RecordedVisit, bool]:
-    """Insert the visit of the decision's card unless one is stored under the key."""
+    """Insert the visit of the decision's card unless one is stored under its keys (the
+    client's idempotency key, the replay key of a phone's code)."""
+    idempotency_key, replay = keys
     card = decision.card
     day = helsinki_date(moment)
     values = {
@@ -548,6 +575,7 @@ def _store(
         "recorded_by_id": user.id if user is not None else None,
         "source": source,
         "idempotency_key": idempotency_key,
+        "replay_key": replay,
     }
     connection = db.session.connection()
     keyed = {"venue_id": venue.id, "key": idempotency_key}
@@ -566,6 +594,8 @@ def _store(
             ), True
         # A concurrent request with the same key stored it first: answer as for a retry.
         stored = _keyed(_run(_KEY_HOLDER, **keyed).one(), card.id, decision)
+        if stored is None and replay is not None and source is not VisitSource.OFFLINE:
+            stored = _recorded(_run(_REPLAY_HERE, venue_id=venue.id, replay=replay).scalar())
         if stored is not None:
             return stored, False
     raise DoorError(ErrorCode.CONFLICT, decision)
@@ -651,16 +681,35 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
     audit.record("visit.undone", visit, actor=user, region_id=region_id, **details)
 
 
-def undo_by_key(venue_id: int, key: str, *, user: User, moment: datetime | None = None) -> Visit:
+def undo_by_key(
+    venue: VenueFacts,
+    key: str,
+    *,
+    user: User,
+    unsent: dict | None = None,
+    moment: datetime | None = None,
+) -> None:
     """Delete the visit stored under the venue's idempotency key, as :func:`undo_visit`.
 
-    Raises DoorError ``not_found`` (nothing stored under the key) or ``undo_window_passed``.
+    A key undone already is done. An undo that overtook its visit (``unsent``: the visit
+    under the key, as :func:`record_offline_visit` takes it) stores it as undone, so that
+    its record, when it arrives, stores nothing; one that would be refused is never stored
+    either. Raises DoorError ``not_found`` (nothing known under the key) or
+    ``undo_window_passed``.
     """
-    query = select(Visit.id).where(Visit.venue_id == venue_id, Visit.idempotency_key == key)
+    query = select(Visit.id).where(Visit.venue_id == venue.id, Visit.idempotency_key == key)
     visit_id = db.session.scalar(query)
-    if visit_id is None:
+    if visit_id is not None:
+        return undo_visit(visit_id, user=user, moment=moment)
+    if _run(_KEY_UNDONE, venue_id=venue.id, key=key).first():
+        return None  # a retried undo
+    if unsent is None:
         raise DoorError(ErrorCode.NOT_FOUND)
-    return undo_visit(visit_id, user=user, moment=moment)
+    try:
+        visit, _created, _conflicts = record_offline_visit(venue=venue, user=user, **unsent)
+    except DoorError:
+        return None  # refused: its record stores nothing now or when resent
+    return undo_visit(visit.id, user=user, moment=visit.recorded_at)  # undone as it arrives
 
 
 def visits_per_event(event_ids: list[int]) -> dict[int, int]:
@@ -699,10 +748,11 @@ def _check(
     moment: datetime,
     event: Event | None,
     idempotency_key: str | None = None,
+    replay: str | None = None,
     *,
     at_scan: bool = False,
 ) -> tuple[Verdict, Row | None]:
-    """Return the verdict and the card's row (with the key's holder), None for no card.
+    """Return the verdict and the card's row (with the keys' visits), None for no card.
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
     """
@@ -723,6 +773,7 @@ def _check(
         "number": number,
         "venue_id": venue.id,
         "key": idempotency_key,
+        "replay": replay,
         "course_id": course.id if course else None,
         "term_starts_on": course.starts_on if course else None,
     }

@@ -170,6 +170,7 @@ def validity_list(
         "iterations": NUMBER_HASH_ITERATIONS,
         "issuers": offline_issuers(),
         "max_age": current_app.config["DIGITAL_TOKEN_MAX_AGE"],
+        "clock_skew": tokens.CLOCK_SKEW,
         "cards": entries,
         "removed": [] if full else removed,
     }

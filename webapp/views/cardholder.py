@@ -132,6 +132,7 @@ def _device_answer(card: Card, serial: int | None, certificate: bytes | None = N
         serial=serial,
         generation=card.generation,
         certificate=None if certificate is None else digital.b64(certificate),
+        certificate_until=digital.certificate_until(card).timestamp(),
         max_age=current_app.config["DIGITAL_TOKEN_MAX_AGE"],
         refresh_in=_refresh_seconds(),
         server_time=utcnow().timestamp(),

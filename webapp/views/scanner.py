@@ -114,7 +114,8 @@ def _limits() -> dict:
 
 def recorder_token() -> str:
     """Return the signed-in staff member's recorder token, for the visits their phone queues."""
-    return tokens.sign_recorder(current_user.id, [current_app.secret_key])
+    user = current_user
+    return tokens.sign_recorder(user.id, user.session_version, [current_app.secret_key])
 
 
 def own_staff() -> door.DoorStaff:

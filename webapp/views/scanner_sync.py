@@ -3,8 +3,13 @@ venue's validity list, the upload of visits recorded offline (idempotent by the 
 key) and their undo. The page itself is :mod:`webapp.views.scanner`.
 
 A visit queued on a phone carries the recorder token that /scan/session gave the person
-who recorded it (their user id, signed): whoever is signed in on the phone when it is sent
-(the next shift), the visit is stored as recorded by that person at their venue.
+who recorded it (their user id and session version, signed with its time): whoever is
+signed in on the phone when it is sent (the next shift, at the same venue), the visit is
+stored as recorded by that person at their venue, if it was scanned while that session was
+live. Sign-out and deactivation end the token as they end the session.
+
+The three endpoints count against one budget per signed-in user (:mod:`webapp.ratelimits`),
+wide enough for a phone that sends a long queue at once.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -14,12 +19,12 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from marshmallow import ValidationError
 
-from .. import tokens
+from .. import ratelimits, tokens
 from ..errors import message
 from ..extensions import db
 from ..models import Role, User, utcnow
 from ..schemas import OfflineVisitSchema
-from ..services import door, offline
+from ..services import accounts, door, offline
 from .scanner import event_at, own_staff, own_venue, own_venues, recorder_token
 
 bp = Blueprint("scanner_sync", __name__)
@@ -38,6 +43,7 @@ def session_info():
 
 
 @bp.get("/scan/offline-list")
+@ratelimits.offline_lists
 def offline_list():
     if (refusal := _json_refusal()) is not None:
         return refusal
@@ -49,6 +55,7 @@ def offline_list():
 
 
 @bp.post("/scan/sync")
+@ratelimits.offline_sync
 def sync():
     """Record a visit made offline, at the moment it was scanned, once per key."""
     if (refusal := _json_refusal()) is not None:
@@ -56,15 +63,16 @@ def sync():
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
         return _json_error("invalid_request", 400)
-    recorder = _recorder(data.get("recorder"))
+    visit_input = _offline_visit(data)
+    if visit_input is None:
+        return _json_error("invalid_request", 400)
+    recorder = _recorder(data.get("recorder"), visit_input["moment"])
     venue = _venue_of(recorder, data.get("venue"))
     if venue is None:
         return _json_error("not_your_venue", 403)
-    visit_input = _offline_visit(data, venue)
-    if visit_input is None:
-        return _json_error("invalid_request", 400)
     if visit_input["moment"] < utcnow() - MAX_OFFLINE_AGE:
         return _json_error("scan_too_old", 422)
+    visit_input["event"] = event_at(venue, visit_input["event"])
     try:
         visit, created, conflicts = door.record_offline_visit(
             venue=venue, user=recorder, **visit_input
@@ -89,20 +97,30 @@ def sync():
 
 
 @bp.post("/scan/sync/undo")
+@ratelimits.offline_sync
 def undo():
-    """Undo a visit by its idempotency key, wherever its record got to (sent or not)."""
+    """Undo a visit by its idempotency key, wherever its record got to (sent or not).
+
+    The phone sends the visit with its undo: if the undo overtook it, the visit is stored
+    as undone, so that its record, arriving later, stores nothing.
+    """
     if (refusal := _json_refusal()) is not None:
         return refusal
     data = request.get_json(silent=True)
     if not isinstance(data, dict) or not isinstance(data.get("idempotency_key"), str):
         return _json_error("invalid_request", 400)
-    recorder = _recorder(data.get("recorder"))
+    unsent = _offline_visit(data)  # the visit itself, while the phone still has it
+    scanned = unsent["moment"] if unsent else _moment(data.get("scanned_at"))
+    recorder = _recorder(data.get("recorder"), min(scanned or utcnow(), utcnow()))
     venue = _venue_of(recorder, data.get("venue"))
     if venue is None:
         return _json_error("not_your_venue", 403)
+    if unsent is not None:
+        unsent["event"] = event_at(venue, unsent["event"])
+    key = unsent["idempotency_key"] if unsent else data["idempotency_key"][:64]
     user = db.session.get(User, recorder.id)
     try:
-        door.undo_by_key(venue.id, data["idempotency_key"][:64], user=user)
+        door.undo_by_key(venue, key, user=user, unsent=unsent)
     except door.DoorError as error:
         db.session.rollback()
         return _json_error(error.code, 404 if error.code == "not_found" else 422)
@@ -113,23 +131,26 @@ def undo():
 # --- who recorded -------------------------------------------------------------------------
 
 
-def _recorder(token) -> door.DoorStaff | None:
-    """Return the staff who recorded the visit (their signed token), else the signed-in user."""
+def _recorder(token, moment: datetime) -> door.DoorStaff | None:
+    """Return the staff who recorded a visit scanned at the moment: the person of the signed
+    token if their session was live then (else None), without a token the signed-in user."""
     if not isinstance(token, str) or not token:
         return own_staff()
     try:
         max_age = int(MAX_OFFLINE_AGE.total_seconds())
-        user_id = tokens.parse_recorder(token, [current_app.secret_key], max_age)
+        user_id, version = tokens.parse_recorder(token, [current_app.secret_key], max_age)
     except tokens.TokenError:
         return None
-    if user_id == current_user.id:
-        return own_staff()
-    staff = door.staff(user_id)
+    user = db.session.get(User, user_id)
+    if user is None or not accounts.session_was_live(user, version, moment):
+        return None
+    staff = own_staff() if user_id == current_user.id else door.staff(user_id)
     return staff if staff is not None and staff.role is Role.VENUE else None
 
 
 def _venue_of(staff: door.DoorStaff | None, venue_id) -> door.DoorVenue | None:
-    if staff is None:
+    """Return the venue, if both the recorder and the signed-in user work there."""
+    if staff is None or own_venue(venue_id) is None:
         return None
     return next((v for v in staff.venues if str(v.id) == str(venue_id)), None)
 
@@ -150,8 +171,9 @@ def _moment(value) -> datetime | None:
         return None
 
 
-def _offline_visit(data: dict, venue: door.DoorVenue) -> dict | None:
-    """Load the JSON of a visit recorded offline; return record_visit's arguments or None."""
+def _offline_visit(data: dict) -> dict | None:
+    """Load the JSON of a visit recorded offline; return record_offline_visit's arguments
+    (with the event's id, for the view to look up at the venue) or None."""
     try:
         visit = OfflineVisitSchema().load(data)
     except ValidationError:
@@ -164,7 +186,7 @@ def _offline_visit(data: dict, venue: door.DoorVenue) -> dict | None:
         "children": visit["children"],
         "assistants": visit["assistants"],
         "idempotency_key": visit["idempotency_key"],
-        "event": event_at(venue, visit["event"]),
+        "event": visit["event"],
         "moment": min(visit["scanned_at"], utcnow()),
     }
 
