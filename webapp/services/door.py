@@ -187,10 +187,16 @@ class DoorCard:
     children: int
     region: DoorRegion
     kind: CardKind = CardKind.PERSONAL
+    printed_secret: str | None = None
 
     @property
     def region_id(self) -> int:
         return self.region.id
+
+    @property
+    def printed_number(self) -> str:
+        """What the card of the current generation shows (and staff type)."""
+        return cardnumbers.printed_number(self.number, self.generation, self.printed_secret)
 
     @property
     def is_community(self) -> bool:
@@ -206,8 +212,15 @@ class RecordedVisit:
     children: int
     assistants: int
     recorded_at: datetime
-    offline: bool = False
+    offline: bool
+    generation: int  # the card's current generation and its printed characters
+    printed_secret: str | None
     already_enrolled: bool = False  # the card's existing place on the course, nothing new
+
+    @property
+    def printed_number(self) -> str:
+        """What the card carries now (the recent list shows it)."""
+        return cardnumbers.printed_number(self.card_number, self.generation, self.printed_secret)
 
 
 def _region_of(rows) -> DoorRegion:
@@ -335,6 +348,8 @@ _RECORDED = (
         _visit.c.assistants,
         _visit.c.recorded_at,
         (_visit.c.source == VisitSource.OFFLINE).label("offline"),
+        _card.c.generation,
+        _card.c.printed_secret,
     )
     .join(_card)
     .where(_visit.c.id == bindparam("visit_id"))
@@ -589,9 +604,17 @@ def _store(
             counted = {"adults": 1, "children": children, "assistants": assistants}
             rollup.count(db.session, card_id=card.id, venue_id=venue.id, day=day, **counted)
             offline = source is VisitSource.OFFLINE
-            return RecordedVisit(
-                visit_id, card.number, venue.id, **counted, recorded_at=moment, offline=offline
-            ), True
+            visit = RecordedVisit(
+                visit_id,
+                card.number,
+                venue.id,
+                **counted,
+                recorded_at=moment,
+                offline=offline,
+                generation=card.generation,
+                printed_secret=card.printed_secret,
+            )
+            return visit, True
         # A concurrent request with the same key stored it first: answer as for a retry.
         stored = _keyed(_run(_KEY_HOLDER, **keyed).one(), card.id, decision)
         if stored is None and replay is not None and source is not VisitSource.OFFLINE:
@@ -795,6 +818,7 @@ def _check(
         row.children,
         _region_of(rows),
         row.kind,
+        row.printed_secret,
     )
     decision = verdict(
         card,

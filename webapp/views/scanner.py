@@ -81,7 +81,7 @@ def record():
     context = {
         "visit": visit,
         "created": created,
-        "card_number": cardnumbers.format_number(visit.card_number),
+        "card_number": cardnumbers.format_number(visit.printed_number),
         "undo_until": (visit.recorded_at + door.UNDO_WINDOW).isoformat(),
         "idempotency_key": idempotency_key(request.form.get("idempotency_key")),
         "enrolled": texts.enrolled_words() if visit.already_enrolled else None,
@@ -197,7 +197,7 @@ def _verdict(result: Verdict, venue, event, shown: door.Shown, *, code=None):
         "state": "refuse" if code else texts.state_of(result),
         "reason": code or result.reason,
         "words": texts.words_for(result, code=code, manual=manual),
-        "card_number": cardnumbers.format_number(card.number) if card else None,
+        "card_number": cardnumbers.format_number(card.printed_number) if card else None,
         "token": shown.token,
         "number": shown.number,
         "source": "manual" if manual else "camera",
