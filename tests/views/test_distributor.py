@@ -717,3 +717,19 @@ class TestCommunityCards:
         assert response.status_code == 200
         front = pdfium.PdfDocument(response.data)[0].get_textpage().get_text_range()
         assert "Yhteisön Kaikukortti" in front and "Kuopion sosiaalipalvelut" in front
+
+
+@pytest.mark.parametrize(
+    ("action", "children"), [("correct", "16"), ("renew", "0"), ("renew", "20")]
+)
+def test_a_community_cards_group_beyond_1_to_15_is_explained_on_the_field(
+    signed_in, demo_cards, action, children
+):
+    number = demo_cards["community"]
+    response = signed_in(JAKAJA).post(
+        f"/distributor/cards/{number}/{action}",
+        data={"children": children, "valid_until": cards.today_in_finland().isoformat()},
+    )
+    assert response.status_code == 422
+    assert "Anna luku väliltä 1–15." in response.get_data(as_text=True)
+    assert card_by_number(number).children == 5
