@@ -383,7 +383,8 @@ class CardSchema(Schema):
         metadata={
             "format": "uri",
             "description": "The holder's digital card; works without an account. Like "
-            "`token`, only for the issuing organisation's staff (absent for coordinators).",
+            "`token`, only for the issuing organisation's staff (absent for coordinators), "
+            "and never for a community card, which its workers carry printed.",
         },
     )
 

@@ -5,11 +5,18 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from tests.factories import create_distributor, create_region, create_venue, create_visit
+from tests.factories import (
+    create_distributor,
+    create_region,
+    create_user,
+    create_venue,
+    create_visit,
+)
+from webapp import rules
 from webapp.cardnumbers import new_number
 from webapp.extensions import db
-from webapp.models import Card, CardKind, VenueCategory
-from webapp.services import stats
+from webapp.models import Card, CardKind, Role, VenueCategory
+from webapp.services import cards, door, stats
 
 
 def utc(*args) -> datetime:
@@ -220,3 +227,33 @@ def test_the_networks_table_hides_what_a_region_hides():
     # 18-29 and 45-64 are each hidden in one region's table (0 there: shown, it would give
     # that region's other small cell back through its total), 16-17 is small everywhere
     assert cells == {"16-17": "< 5", "18-29": "..", "30-44": 17, "45-64": "..", "65+": ".."}
+
+
+def test_a_community_card_issued_and_used_at_the_door_counts_under_its_kind():
+    """The whole way: issued by the card service, its group recorded by the door service."""
+    today = rules.today_in_finland()
+    region = create_region("pohjois-savo", "Pohjois-Savo")
+    theatre, museum = (
+        create_venue(region, "Teatteri"),
+        create_venue(region, "Museo", category=VenueCategory.SCIENCE),
+    )
+    issuer = create_distributor(region)
+    staff = create_user("ovi@example.fi", Role.VENUE, [theatre, museum])
+    group = cards.issue_card(
+        issuer=issuer, actor=None, kind=CardKind.COMMUNITY, children=6, today=today
+    )
+    person = cards.issue_card(
+        issuer=issuer, actor=None, birth_year=1980, postcode="70100", children=2, today=today
+    )
+    db.session.commit()
+    for card, venue, children in ((group, theatre, 6), (group, museum, 4), (person, theatre, 1)):
+        shown = door.Shown.scanned(cards.printed_token(card))
+        door.record_visit(shown, venue=venue, user=staff, children=children)
+    db.session.commit()
+    table = stats.national_table(today.year, region)
+    assert figures(table) == {
+        ("culture", "community"): (1, 6, 0),
+        ("science", "community"): (1, 4, 0),
+        ("culture", "personal"): (1, 1, 0),
+    }
+    assert (table.cards_registered, table.cards_used) == (2, 2)

@@ -209,3 +209,36 @@ def test_a_card_of_a_region_with_sami_letters_prints_and_reads_back(card, venue)
     assert "Čohkkiras – Anár ŋ Ž" in page_text(document[0])
     (result,) = decode(document[0], CARD_DPI)
     assert result.text == cards.printed_token(card)
+
+
+@pytest.fixture
+def community_card(demo_cards) -> Card:
+    return db.session.scalar(select(Card).where(Card.number == demo_cards["community"]))
+
+
+def test_a_community_card_has_its_own_title_and_names_its_organisation(community_card):
+    front = page_text(pdfium.PdfDocument(printing.card_pdf(community_card))[0])
+    assert "Yhteisön Kaikukortti" in front and "Gemenskapens Kaikukort" in front
+    assert "Kuopion sosiaalipalvelut" in front and "Yhteisö / Gemenskap" in front
+    assert "Nimi / Namn" not in front
+    assert format_number(community_card.printed_number) in front
+
+
+def test_a_community_cards_back_has_the_groups_rules(community_card):
+    back = " ".join(page_text(pdfium.PdfDocument(printing.card_pdf(community_card))[1]).split())
+    assert "Yhteisön kortti" in back and "alle 16-vuotiaita" in back and "kursseille" in back
+    assert "Gemenskapens kort" in back and "under 16" in back
+    assert "henkilökohtainen" not in back and "personligt" not in back
+
+
+def test_a_community_card_reads_back_and_verifies(community_card, venue):
+    [code] = decode(pdfium.PdfDocument(printing.card_pdf(community_card))[0], CARD_DPI)
+    verdict = door.verify(door.Shown.scanned(code.text), venue)
+    assert verdict.reason is Reason.OK and verdict.card.is_community
+
+
+def test_a_sheet_gives_each_card_the_back_of_its_kind(card, community_card):
+    document = pdfium.PdfDocument(printing.sheet_pdf([card, community_card]))
+    fronts, backs = page_text(document[0]), page_text(document[1])
+    assert fronts.count("Yhteisön Kaikukortti") == 1
+    assert backs.count("Yhteisön kortti") == 1 and backs.count("henkilökohtainen") == 1

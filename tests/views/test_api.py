@@ -1122,6 +1122,7 @@ def texts(min_size=0, max_size=80):
 # Values of the right JSON type, at the edges of what is allowed: these reach the services.
 TYPED = {
     "/api/v1/cards": {
+        "kind": st.sampled_from(["personal", "community"]) | texts(max_size=10),
         "birth_year": st.integers(1890, 2040) | st.integers(),
         "postcode": st.text(alphabet="0123456789", min_size=4, max_size=6) | texts(max_size=8),
         "children": st.integers(-3, 25),
@@ -1138,7 +1139,7 @@ TYPED = {
     },
 }
 REQUIRED = {
-    "/api/v1/cards": {"birth_year", "postcode", "children"},
+    "/api/v1/cards": {"children"},  # birth_year and postcode: a personal card's
     "/api/v1/verify": {"token"},
     "/api/v1/visits": {"token", "children"},
 }

@@ -626,3 +626,110 @@ class TestRenewals:
         page = client.get("/distributor/renewals").get_data(as_text=True)
         assert "No card of your organisation is due for renewal now." in page
         assert "<table" not in page
+
+
+class TestCommunityCards:
+    """The organisation's own card for its workers' groups of clients under 16."""
+
+    def form(self, client, **changes) -> dict:
+        page = client.get("/distributor/community-cards/new").get_data(as_text=True)
+        data = {
+            "issuer": re.search(r'name="issuer" value="(\d+)"', page).group(1),
+            "region": re.search(r'<option selected value="(\d+)">', page).group(1),
+            "children": "6",
+            "valid_until": cards.one_year_after(cards.today_in_finland()).isoformat(),
+        }
+        data.update(changes)
+        return data
+
+    def test_home_offers_to_register_one(self, signed_in):
+        page = signed_in(JAKAJA).get("/distributor/").get_data(as_text=True)
+        assert 'href="/distributor/community-cards/new">Rekisteröi yhteisökortti<' in page
+
+    def test_registers_the_organisations_card_without_a_holder(self, signed_in):
+        client = signed_in(JAKAJA)
+        page = client.get("/distributor/community-cards/new").get_data(as_text=True)
+        assert 'name="birth_year"' not in page and 'name="postcode"' not in page
+        # A birth year or postcode slipped into the post is no field of the form: not stored.
+        data = self.form(client, birth_year="1980", postcode="70100")
+        response = client.post("/distributor/community-cards/new", data=data)
+        assert response.status_code == 303
+        number = response.headers["Location"].rsplit("/", 1)[1]
+        card = card_by_number(number)
+        assert card.is_community and card.issuer.name == "Kuopion sosiaalipalvelut"
+        assert (card.birth_year, card.postcode, card.children) == (None, None, 6)
+        shown = client.get(response.headers["Location"]).get_data(as_text=True)
+        assert "<dd>Yhteisökortti</dd>" in shown and "<dd>Kuopion sosiaalipalvelut</dd>" in shown
+        assert "Syntymävuosi" not in shown and "Postinumero" not in shown
+        assert "/handover" not in shown and "/move-phone" not in shown  # printed only
+
+    @pytest.mark.parametrize("children", ["0", "16", "", "viisi"])
+    def test_a_group_size_outside_1_to_15_is_explained_and_nothing_stored(
+        self, signed_in, demo_cards, children
+    ):
+        client = signed_in(JAKAJA)
+        response = client.post(
+            "/distributor/community-cards/new", data=self.form(client, children=children)
+        )
+        assert response.status_code == 422
+        assert 'class="error"' in response.get_data(as_text=True)
+        assert db.session.scalar(select(func.count()).select_from(Card)) == len(demo_cards)
+
+    def test_the_group_is_corrected_without_a_postcode(self, signed_in, demo_cards):
+        client = signed_in(JAKAJA)
+        number = demo_cards["community"]
+        page = client.get(f"/distributor/cards/{number}/correct").get_data(as_text=True)
+        assert 'name="children"' in page and 'name="postcode"' not in page
+        response = client.post(f"/distributor/cards/{number}/correct", data={"children": "3"})
+        assert response.status_code == 303
+        assert (card_by_number(number).children, card_by_number(number).postcode) == (3, None)
+        assert audit_actions(number) == ["card.corrected"]
+
+    def test_renewal_keeps_it_a_community_card(self, signed_in, demo_cards):
+        number = demo_cards["community"]
+        new_end = cards.today_in_finland() + timedelta(days=200)
+        response = signed_in(JAKAJA).post(
+            f"/distributor/cards/{number}/renew", data={"valid_until": new_end.isoformat()}
+        )
+        assert response.status_code == 303
+        card = card_by_number(number)
+        assert card.valid_until == new_end and card.is_community and card.postcode is None
+
+    @pytest.mark.parametrize("path", ["handover", "move-phone"])
+    def test_it_has_no_digital_card(self, signed_in, demo_cards, path):
+        number = demo_cards["community"]
+        assert signed_in(JAKAJA).get(f"/distributor/cards/{number}/{path}").status_code == 404
+
+    def test_its_digital_link_opens_nothing(self, client, demo_cards):
+        key = card_by_number(demo_cards["community"]).digital_key
+        assert client.get(f"/k/{key}").status_code == 404
+
+    def test_it_is_marked_in_the_renewal_worklist(self, signed_in, demo_cards):
+        community = card_by_number(demo_cards["community"])
+        community.valid_until = cards.today_in_finland() + timedelta(days=3)
+        db.session.commit()
+        page = signed_in(JAKAJA).get("/distributor/renewals").get_data(as_text=True)
+        row = page.split(format_number(demo_cards["community"]), 1)[1].split("</td>", 1)[0]
+        assert "Yhteisökortti" in row
+
+    def test_it_prints_as_a_community_card(self, signed_in, demo_cards):
+        response = signed_in(JAKAJA).get(f"/distributor/cards/{demo_cards['community']}/card.pdf")
+        assert response.status_code == 200
+        front = pdfium.PdfDocument(response.data)[0].get_textpage().get_text_range()
+        assert "Yhteisön Kaikukortti" in front and "Kuopion sosiaalipalvelut" in front
+
+
+@pytest.mark.parametrize(
+    ("action", "children"), [("correct", "16"), ("renew", "0"), ("renew", "20")]
+)
+def test_a_community_cards_group_beyond_1_to_15_is_explained_on_the_field(
+    signed_in, demo_cards, action, children
+):
+    number = demo_cards["community"]
+    response = signed_in(JAKAJA).post(
+        f"/distributor/cards/{number}/{action}",
+        data={"children": children, "valid_until": cards.today_in_finland().isoformat()},
+    )
+    assert response.status_code == 422
+    assert "Anna luku väliltä 1–15." in response.get_data(as_text=True)
+    assert card_by_number(number).children == 5

@@ -58,6 +58,8 @@ PAGES = {
         "/distributor/find",
         "/distributor/cards/{active}/revoke",
         "/distributor/cards/{active}/renew",
+        "/distributor/community-cards/new",
+        "/distributor/cards/{community}/correct",
     ],
     "koordinaattori@example.fi": [
         "/coordinator/venues/new",
@@ -80,7 +82,12 @@ def test_every_form_answers_any_input_without_a_server_error(client, demo_cards,
     create_user("admin@example.fi", Role.ADMIN, password="kaikukortti-demo")
     db.session.commit()
     venue = db.session.scalar(db.select(Organisation).filter_by(name="Kuopion kaupunginteatteri"))
-    url = page.format(active=demo_cards["active"], venue=venue.id, region=venue.region_id)
+    url = page.format(
+        active=demo_cards["active"],
+        community=demo_cards["community"],
+        venue=venue.id,
+        region=venue.region_id,
+    )
     if email:
         client.sign_in(email)
     forms = [f for f in forms_on(client, url) if not f["action"].endswith("/sign-out")]

@@ -55,12 +55,11 @@ RULES_FI = (
     "Uusi tai palauta kortti siellä, mistä sait sen.",
 )
 COMMUNITY_RULES_FI = (
-    "Kortti on yhteisön. Sen työntekijä käyttää sitä asiakasryhmän kanssa.",
-    "Näytä kortti lipunmyynnissä tai ovella.",
+    "Yhteisön kortti: työntekijä näyttää sen ovella.",
     "Työntekijän mukana pääsee maksutta pieni ryhmä alle {group}-vuotiaita asiakkaita "
     "tapahtumiin, mutta ei kursseille.",
-    "{group} vuotta täyttänyt tarvitsee oman kortin.",
     "Kortti käy Kaikukortti-verkoston kohteissa.",
+    "{group} vuotta täyttänyt tarvitsee oman kortin.",
 )
 RULES_SV = (
     "Kortet är personligt.",
@@ -71,12 +70,11 @@ RULES_SV = (
     "Förnya eller lämna tillbaka kortet där du fick det.",
 )
 COMMUNITY_RULES_SV = (
-    "Kortet tillhör gemenskapen. Dess anställda använder det med en grupp klienter.",
-    "Visa kortet i biljettkassan eller vid dörren.",
+    "Gemenskapens kort: den anställda visar det vid dörren.",
     "Med den anställda kommer en liten grupp klienter under {group}\u00a0år gratis till "
     "evenemang, men inte till kurser.",
-    "Den som fyllt {group}\u00a0år behöver ett eget kort.",
     "Kortet gäller hos Kaikukortti-nätverkets aktörer.",
+    "Den som fyllt {group}\u00a0år behöver ett eget kort.",
 )
 COMMUNITY_TITLE_FI, COMMUNITY_TITLE_SV = "Yhteisön Kaikukortti", "Gemenskapens Kaikukort"
 

@@ -264,6 +264,7 @@ def act(number: str, action: str):
     if not spec.applies_to(card):
         abort(404)
     form = spec.form(data={"children": card.children, "postcode": card.postcode})
+    form.card_kind = card.kind  # the children's rule of the card's kind
     if card.is_community and "postcode" in form:
         del form.postcode  # the organisation's card has none
     if form.validate_on_submit():

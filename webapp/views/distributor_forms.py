@@ -23,14 +23,16 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def _rule(check: Callable[[object], None]) -> Callable:
-    """Return a validator that applies the card service's rule to the field's value."""
+def _rule(check: Callable[..., None], *, by_kind: bool = False) -> Callable:
+    """Return a validator that applies the card service's rule to the field's value (with
+    ``by_kind``, the rule for the form's ``card_kind``: personal unless the form says)."""
 
     def validate(form, field) -> None:
         if field.data is None:
             return
+        kind = (getattr(form, "card_kind", CardKind.PERSONAL),) if by_kind else ()
         try:
-            check(field.data)
+            check(field.data, *kind)
         except cards.CardError as error:
             raise ValidationError(error.message) from None
 
@@ -54,9 +56,11 @@ def _postcode_field(required) -> StringField:
     )
 
 
-def _children_field(required, default: int | None = 0) -> IntegerField:
+def _children_field(required, default: int | None = 0, label=None) -> IntegerField:
     return IntegerField(
-        _l("Children"), default=default, validators=[required, _rule(cards.check_children)]
+        label or _l("Children"),
+        default=default,
+        validators=[required, _rule(cards.check_children, by_kind=True)],
     )
 
 
@@ -81,14 +85,12 @@ class RegisterForm(FlaskForm):
 class CommunityCardForm(FlaskForm):
     """A community card: the organisation's own, for its workers' groups; nothing personal."""
 
+    card_kind = CardKind.COMMUNITY
     issuer = SelectField(_l("Organisation"), coerce=int)
-    children = IntegerField(
-        _l("Group size"),
+    children = _children_field(
+        InputRequired(_l("Enter the size of the group, for example 5.")),
         default=cards.MAX_GROUP,
-        validators=[
-            InputRequired(_l("Enter the size of the group, for example 5.")),
-            _rule(lambda children: cards.check_children(children, CardKind.COMMUNITY)),
-        ],
+        label=_l("Group size"),
     )
     region = SelectField(_l("Region"), coerce=int)
     valid_until = _valid_until_field()
