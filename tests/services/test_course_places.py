@@ -79,8 +79,8 @@ def test_another_course_the_same_term_is_a_new_use(school):
     assert created and uses() == 2
 
 
-def test_the_same_course_next_term_is_a_new_use(school, app):
-    venue, staff, _card, course = school
+def test_the_same_course_next_term_is_a_new_use(school):
+    venue, _staff, _card, course = school
     first, _created = enrol(school)
     db.session.commit()
     spring = course.ends_on + timedelta(days=20)
@@ -117,7 +117,7 @@ def test_the_next_term_counts_the_courses_places_anew(school):
 
 
 def test_correcting_the_term_keeps_the_places_taken(school):
-    venue, staff, _card, course = school
+    _venue, _staff, _card, course = school
     first, _created = enrol(school)
     db.session.commit()
     course.starts_on += timedelta(days=7)  # the term moved by a week, not to the next term
