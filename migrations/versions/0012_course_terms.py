@@ -19,6 +19,16 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table('visit', schema=None) as batch_op:
         batch_op.add_column(sa.Column('term_ends_on', sa.Date(), nullable=True))
+    # The visits already recorded on a course took their places for its present term.
+    op.execute(
+        sa.text(
+            "UPDATE visit SET term_ends_on = ("
+            " SELECT coalesce(event.ends_on, event.starts_on) FROM event"
+            " JOIN organisation ON organisation.id = event.venue_id"
+            " WHERE event.id = visit.event_id AND organisation.course_provider"
+            ") WHERE event_id IS NOT NULL"
+        )
+    )
 
 
 def downgrade():

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from webapp.extensions import db
 from webapp.models import Event, Organisation, Role, User, Visit, VisitDay
 from webapp.rules import Reason, WarningCode, today_in_finland
-from webapp.services import cards, door, network
+from webapp.services import cards, door, network, offers
 
 from ..concurrency import in_threads
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
@@ -79,8 +79,8 @@ def test_another_course_the_same_term_is_a_new_use(school):
     assert created and uses() == 2
 
 
-def test_the_same_course_next_term_is_a_new_use(school, app):
-    venue, staff, _card, course = school
+def test_the_same_course_next_term_is_a_new_use(school):
+    venue, _staff, _card, course = school
     first, _created = enrol(school)
     db.session.commit()
     spring = course.ends_on + timedelta(days=20)
@@ -99,8 +99,25 @@ def test_the_same_course_next_term_is_a_new_use(school, app):
     assert uses() == 2
 
 
+def test_the_next_term_counts_the_courses_places_anew(school):
+    venue, _staff, card, course = school
+    venue.quota_full_refuses = True
+    course.quota = 1
+    enrol(school)
+    db.session.commit()
+    assert (network.event_usage(course), offers.places_left([course])) == (1, {course.id: 0})
+    course.starts_on, course.ends_on = course.ends_on + timedelta(1), course.ends_on + timedelta(90)
+    db.session.commit()
+    assert (network.event_usage(course), offers.places_left([course])) == (0, {course.id: 1})
+    _visit, created = enrol(school, card=create_card(card.issuer))
+    assert created
+    with pytest.raises(door.DoorError) as excinfo:
+        enrol(school)  # last term's place is not this term's
+    assert excinfo.value.code is Reason.QUOTA_FULL
+
+
 def test_correcting_the_term_keeps_the_places_taken(school):
-    venue, staff, _card, course = school
+    _venue, _staff, _card, course = school
     first, _created = enrol(school)
     db.session.commit()
     course.starts_on += timedelta(days=7)  # the term moved by a week, not to the next term

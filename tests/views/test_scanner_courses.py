@@ -1,7 +1,7 @@
 """The scanner at a course provider: the event choice is the course, one place per term."""
 
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -97,3 +97,20 @@ def test_a_course_already_running_is_in_the_event_choice_until_its_term_ends(des
     course.ends_on = today - timedelta(1)
     db.session.commit()
     assert f'<option value="{course.id}"' not in desk.get("/scan").text
+
+
+def test_an_offline_enrolment_sent_after_the_card_took_its_place_stores_nothing(desk):
+    first = post(desk, "/scan/visits", children="0")
+    visit_id = int(re.search(r'data-visit="(\d+)"', first.text).group(1))
+    payload = {
+        "venue": desk.venue,
+        "event": desk.course.id,
+        "idempotency_key": "phone-1",
+        "token": desk.token,
+        "children": 0,
+        "scanned_at": (datetime.now(UTC) - timedelta(minutes=5)).isoformat(),
+    }
+    response = desk.post("/scan/sync", json=payload)
+    assert response.status_code == 200
+    assert (response.json["id"], response.json["created"]) == (visit_id, False)
+    assert len(visits()) == 1

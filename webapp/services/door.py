@@ -28,10 +28,11 @@ Recording, against retries and races:
   both take the last place.
 * At a course provider an event is a course, and a use is a place on it for its term
   (:attr:`~webapp.models.Event.last_day`). A visit stores the last day of the term it took
-  a place for; a card that holds a place whose term had not ended when the course's term
-  starts gets that visit back (``already_enrolled``), and nothing new is stored. Moving the
-  course's term on to the next term frees the places. Enrolments take the event's lock as
-  the places do, so two doors at once store one place.
+  a place for, and holds its place while that day is not before the course's first day
+  (:func:`this_term`): a card with a place gets that visit back (``already_enrolled``) and
+  nothing new is stored, and the quota counts those places. Moving the course's days on to
+  the next term frees the places. Enrolments take the event's lock as the places do, so
+  two doors at once store one place.
 * An undo deletes the visit there (:func:`webapp.services.rollup.remove`) and leaves an
   :class:`~webapp.models.UndoneVisit`: its key stays taken (a retried POST answers
   ``visit_undone`` and stores nothing) and a retried DELETE answers as done. An undo that
@@ -49,7 +50,7 @@ from functools import wraps
 from itertools import groupby
 from typing import TypeVar
 
-from sqlalchemy import CursorResult, Row, bindparam, delete, func, insert, select, update
+from sqlalchemy import CursorResult, Row, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, tokens
@@ -264,6 +265,13 @@ def staff_statement(user_id):
 
 _STAFF = staff_statement(bindparam("user_id"))
 
+
+def this_term(term_ends_on, starts_on):
+    """Return the condition that a visit holds one of the event's places now: every visit of
+    an event, but at a course only one for a term that had not ended when this term starts."""
+    return or_(term_ends_on.is_(None), term_ends_on >= starts_on)
+
+
 _KEYED = {"venue_id": bindparam("venue_id"), "idempotency_key": bindparam("key")}
 # Who holds the idempotency key at the venue: the visit stored under it, and its card (that
 # of the visit, or of the visit undone under it).
@@ -314,7 +322,7 @@ _CARD = (
         .where(
             _visit.c.card_id == _card.c.id,
             _visit.c.event_id == bindparam("course_id"),
-            _visit.c.term_ends_on >= bindparam("term_starts_on"),
+            this_term(_visit.c.term_ends_on, bindparam("term_starts_on")),
         )
         .order_by(_visit.c.id)
         .limit(1)
@@ -736,12 +744,13 @@ def undo_by_key(
 
 
 def visits_per_event(event_ids: list[int]) -> dict[int, int]:
-    """Return how many visits are recorded at each of the events (the places taken)."""
+    """Return how many of each event's places are taken: its visits (a course's this term)."""
     if not event_ids:
         return {}
     query = (
         select(Visit.event_id, func.count())
-        .where(Visit.event_id.in_(event_ids))
+        .join(Event, Event.id == Visit.event_id)
+        .where(Visit.event_id.in_(event_ids), this_term(Visit.term_ends_on, Event.starts_on))
         .group_by(Visit.event_id)
     )
     return dict(db.session.execute(query).all())
