@@ -244,10 +244,26 @@ def test_undo_of_a_record_whose_answer_was_lost_removes_the_servers_visit(
     assert visits() == []
 
 
+def test_a_record_whose_answer_was_lost_keeps_its_assistants_on_the_phone(
+    show_qr, demo_cards, scanner, no_sw_context
+):
+    page = scanner(no_sw_context)
+    page.route("**/scan/visits", lambda route: (route.fetch(), route.abort("timedout")))
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    verdict.get_by_role("button", name="One assistant more").click()
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "queued")
+    expect(verdict).to_contain_text("1 adult, 0 children, assistants: 1")
+    [visit] = visits()
+    assert visit.assistants == 1
+
+
 def test_the_recent_list_and_its_undo_survive_a_reload(show_qr, demo_cards, scanner, no_sw_context):
     page = scanner(no_sw_context)
     show_qr(page, token_of(demo_cards["active"]))
     verdict = page.locator(VERDICT)
+    verdict.get_by_role("button", name="One assistant more").click()
     verdict.get_by_role("button", name="Record visit").click()
     expect(verdict).to_have_attribute("data-state", "recorded")
     assert len(visits()) == 1
@@ -256,6 +272,7 @@ def test_the_recent_list_and_its_undo_survive_a_reload(show_qr, demo_cards, scan
     row = page.locator("#recent-visits li")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Sent")
+    expect(row).to_contain_text("assistants: 1")
     row.get_by_role("button", name="Undo").click()
     expect(row).to_contain_text("Undone", timeout=20_000)
     assert visits() == []
