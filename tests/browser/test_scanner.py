@@ -100,6 +100,7 @@ def test_an_assistant_is_recorded_beside_the_holder(scanner, show_qr, demo_cards
         more.click()
     expect(verdict.locator("input[name=assistants]")).to_have_value("2")
     verdict.get_by_role("button", name="One assistant fewer").click()
+    expect(page.locator("#verdict-announcer")).to_have_text("Assistants 1")
     verdict.get_by_role("button", name="Record visit").click()
 
     expect(verdict).to_have_attribute("data-state", "recorded")
