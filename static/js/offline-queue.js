@@ -149,7 +149,7 @@
       token: visit.token || null,
       number: visit.token ? null : visit.number,
       children: visit.children,
-      assistants: visit.assistants || 0, // none in a visit queued before assistants were
+      assistants: visit.assistants || 0, // a visit an older page queued has none
       scanned_at: visit.scanned_at,
       recorder: visit.recorder || null,
     };

@@ -217,11 +217,14 @@ export class ScannerUI {
   }
 
   step(button) {
-    const input = button.closest(".stepper").querySelector("input");
+    const stepper = button.closest(".stepper");
+    const input = stepper.querySelector("input");
     const max = Number(input.max || 0);
     const value = Math.min(max, Math.max(0, Number(input.value || 0) + Number(button.dataset.step)));
     input.value = String(value);
-    this.announcer.textContent = `${input.labels?.[0]?.textContent || ""} ${value}`.trim();
+    // which of the steppers changed, for a screen reader: "Assistants 1"
+    const label = stepper.querySelector(".stepper-label")?.textContent || "";
+    this.announcer.textContent = `${label} ${value}`.trim();
   }
 
   cameraMessage(key) {

@@ -13,8 +13,17 @@ from sqlalchemy import select
 
 from webapp import cardnumbers
 from webapp.extensions import db
-from webapp.models import Card, ConflictCode, Organisation, Role, User, VisitConflict
-from webapp.services import cards
+from webapp.models import (
+    Card,
+    ConflictCode,
+    Organisation,
+    Role,
+    User,
+    VisitConflict,
+    VisitSource,
+)
+from webapp.rules import helsinki_date
+from webapp.services import cards, stats
 
 from ..factories import create_user
 from . import test_scanner
@@ -104,6 +113,45 @@ def test_children_above_the_cap_cannot_be_typed_offline(
     expect(page.locator(QUEUE)).to_have_attribute("data-pending", "0", timeout=20_000)
     [visit] = visits()
     assert visit.children == 2 and conflicts() == []
+
+
+def test_an_assistant_recorded_offline_is_stored_and_counted_at_sync(
+    show_qr, demo_cards, scanner, no_sw_context
+):
+    page = scanner(no_sw_context)
+    go_offline(page)
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-offline", "true")
+    verdict.get_by_role("button", name="One assistant more").click()
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "queued")
+    expect(verdict).to_contain_text("1 adult, 0 children, assistants: 1")
+    verdict.get_by_role("button", name="Scan next").click()
+    expect(page.locator("#recent-visits li")).to_contain_text("assistants: 1")
+    assert visits() == []
+    page.context.set_offline(False)
+    expect(page.locator(QUEUE)).to_have_attribute("data-pending", "0", timeout=20_000)
+    [visit] = visits()
+    assert (visit.source, visit.children, visit.assistants) == (VisitSource.OFFLINE, 0, 1)
+    day = helsinki_date(visit.recorded_at)
+    assert stats.visit_stats(day, day, "venue", None).totals.assistants == 1
+    assert stats.national_table(day.year, None).totals.assistants == 1
+
+
+def test_assistants_above_two_cannot_be_typed_offline(show_qr, demo_cards, scanner, no_sw_context):
+    page = scanner(no_sw_context)
+    go_offline(page)
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-offline", "true")
+    verdict.locator("input[name=assistants]").fill("5")
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_contain_text("1 adult, 0 children, assistants: 2")
+    page.context.set_offline(False)
+    expect(page.locator(QUEUE)).to_have_attribute("data-pending", "0", timeout=20_000)
+    [visit] = visits()
+    assert visit.assistants == 2 and conflicts() == []
 
 
 def test_a_card_revoked_between_the_scan_and_the_sync_is_stored_with_its_conflict(
@@ -197,10 +245,26 @@ def test_undo_of_a_record_whose_answer_was_lost_removes_the_servers_visit(
     assert visits() == []
 
 
+def test_a_record_whose_answer_was_lost_keeps_its_assistants_on_the_phone(
+    show_qr, demo_cards, scanner, no_sw_context
+):
+    page = scanner(no_sw_context)
+    page.route("**/scan/visits", lambda route: (route.fetch(), route.abort("timedout")))
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    verdict.get_by_role("button", name="One assistant more").click()
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "queued")
+    expect(verdict).to_contain_text("1 adult, 0 children, assistants: 1")
+    [visit] = visits()
+    assert visit.assistants == 1
+
+
 def test_the_recent_list_and_its_undo_survive_a_reload(show_qr, demo_cards, scanner, no_sw_context):
     page = scanner(no_sw_context)
     show_qr(page, token_of(demo_cards["active"]))
     verdict = page.locator(VERDICT)
+    verdict.get_by_role("button", name="One assistant more").click()
     verdict.get_by_role("button", name="Record visit").click()
     expect(verdict).to_have_attribute("data-state", "recorded")
     assert len(visits()) == 1
@@ -209,6 +273,7 @@ def test_the_recent_list_and_its_undo_survive_a_reload(show_qr, demo_cards, scan
     row = page.locator("#recent-visits li")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("Sent")
+    expect(row).to_contain_text("assistants: 1")
     row.get_by_role("button", name="Undo").click()
     expect(row).to_contain_text("Undone", timeout=20_000)
     assert visits() == []

@@ -90,6 +90,27 @@ def test_active_card_turns_green_and_records_two_children(scanner, show_qr, demo
     assert page.errors == []
 
 
+def test_an_assistant_is_recorded_beside_the_holder(scanner, show_qr, demo_cards):
+    page = scanner()
+    show_qr(page, token_of(demo_cards["active"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    more = verdict.get_by_role("button", name="One assistant more")
+    for _ in range(3):  # two at most
+        more.click()
+    expect(verdict.locator("input[name=assistants]")).to_have_value("2")
+    verdict.get_by_role("button", name="One assistant fewer").click()
+    expect(page.locator("#verdict-announcer")).to_have_text("Assistants 1")
+    verdict.get_by_role("button", name="Record visit").click()
+
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    expect(verdict).to_contain_text("1 adult, 0 children, assistants: 1")
+    expect(page.locator("#recent-visits li")).to_contain_text("assistants: 1")
+    [visit] = visits()
+    assert (visit.adults, visit.children, visit.assistants) == (1, 0, 1)
+    assert page.errors == []
+
+
 def test_undo_deletes_the_visit(scanner, show_qr, demo_cards):
     page = scanner()
     show_qr(page, token_of(demo_cards["active"]))
@@ -204,7 +225,8 @@ def test_course_provider_has_no_children_stepper(live_server, demo_cards, camera
     show_qr(page, token_of(demo_cards["active"]))
     verdict = page.locator(VERDICT)
     expect(verdict).to_have_attribute("data-state", "ok")
-    expect(verdict.locator(".stepper")).to_have_count(0)
+    expect(verdict.locator("[data-slot=children-stepper]")).to_have_count(0)
+    expect(verdict.locator("[data-slot=assistants-stepper]")).to_be_visible()
     expect(verdict.locator("[data-slot=max-children]")).to_have_text(
         "None: courses admit no children free"
     )

@@ -272,7 +272,11 @@ def test_full_quota_warns_or_refuses(place):
 def test_undo_within_ten_minutes_deletes_the_visit_and_audits(place):
     venue, staff, card = place
     visit, _ = door.record_visit(
-        venue=venue, user=staff, children=1, shown=door.Shown.scanned(cards.printed_token(card))
+        venue=venue,
+        user=staff,
+        children=1,
+        assistants=1,
+        shown=door.Shown.scanned(cards.printed_token(card)),
     )
     db.session.commit()
     door.undo_visit(visit.id, user=staff, moment=visit.recorded_at + timedelta(minutes=9))
@@ -280,6 +284,8 @@ def test_undo_within_ten_minutes_deletes_the_visit_and_audits(place):
     assert count_visits() == 0
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "visit.undone"))
     assert event.actor == staff and event.details["card"] == card.number
+    assert (event.details["children"], event.details["assistants"]) == (1, 1)
+    assert db.session.scalars(select(VisitDay)).all() == []  # nor counted any more
 
 
 def test_undo_after_ten_minutes_is_refused(place):

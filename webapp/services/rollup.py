@@ -84,10 +84,9 @@ def count(
 ) -> None:
     """Count a visit just inserted: add it to its day's row, move the card's first use."""
     connection = session.connection()
-    values = {"venue_id": venue_id, "day": day, "visits": 1, "adults": adults}
+    sums = {"visits": 1, "adults": adults, "children": children, "assistants": assistants}
     connection.execute(
-        ADD_TO_DAY[connection.dialect.name],
-        values | {"children": children, "assistants": assistants},
+        ADD_TO_DAY[connection.dialect.name], {"venue_id": venue_id, "day": day} | sums
     )
     if connection.execute(EARLIER_FIRST_USE, {"card": card_id, "day": day}).rowcount:
         _sync_card(session, card_id, day)

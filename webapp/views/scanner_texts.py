@@ -77,7 +77,7 @@ LABELS = {
     "undo": _l("Undo"),
     "undone": _l("Undone"),
     "adults_children": _l("1 adult, %(children)s children"),
-    "adults_children_assistants": _l("1 adult, %(children)s children, %(assistants)s assistants"),
+    "adults_children_assistants": _l("1 adult, %(children)s children, assistants: %(assistants)s"),
     "invalid_number": _l("Check the number: it is not a Kaikukortti card number."),
     "camera_denied": _l("The camera is not allowed. Allow it in the browser, or type numbers."),
     "camera_missing": _l("No camera found. Type the card numbers."),

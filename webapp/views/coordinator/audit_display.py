@@ -35,6 +35,7 @@ DETAIL_LABELS = {
     "card": _l("Card"),
     "venue": _l("Venue"),
     "children": _l("Children"),
+    "assistants": _l("Assistants"),
     "recorded_at": _l("Recorded"),
 }
 KIND_LABELS = {OrganisationKind.VENUE: _l("Venue"), OrganisationKind.DISTRIBUTOR: _l("Distributor")}
