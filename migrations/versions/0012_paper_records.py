@@ -24,9 +24,13 @@ def _replace_check(old: str, new: str) -> None:
         # Rebuilding `visit` (a batch copy) would delete its conflicts through their ON DELETE
         # CASCADE; a wider CHECK changes nothing on disk, so SQLite's documented way for such a
         # change edits the stored schema text instead (https://sqlite.org/lang_altertable.html).
-        version = op.get_bind().exec_driver_sql('PRAGMA schema_version').scalar()
+        bind = op.get_bind()
+        schema = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'visit'"
+        if old not in bind.exec_driver_sql(schema).scalar():
+            raise RuntimeError(f'visit has no CHECK ({old}) to replace')
+        version = bind.exec_driver_sql('PRAGMA schema_version').scalar()
         op.execute('PRAGMA writable_schema = ON')
-        op.get_bind().exec_driver_sql(
+        bind.exec_driver_sql(
             "UPDATE sqlite_master SET sql = replace(sql, ?, ?) WHERE type = 'table' AND name = 'visit'",
             (old, new),
         )

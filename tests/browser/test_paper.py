@@ -65,3 +65,24 @@ def test_a_paper_list_is_previewed_and_stored_on_a_phone_and_a_desktop(
     page.screenshot(path=SHOTS / f"stored-{language}-{width}.png", full_page=True)
     assert axe_check(page) == []
     page.context.close()
+
+
+def test_the_coordinator_enters_paper_records_from_the_network_menu(
+    browser, live_server, demo_cards, axe_check
+):
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.goto(f"{live_server.url}/language/fi?next=/")
+    page.get_by_label("Sähköposti").fill("koordinaattori@example.fi")
+    page.get_by_label("Salasana", exact=True).fill("kaikukortti-demo")
+    page.get_by_role("button", name="Kirjaudu sisään").click()
+    page.wait_for_url("**/coordinator/")
+    page.get_by_role("navigation", name="Verkosto").get_by_role(
+        "link", name="Paperikirjaukset"
+    ).click()
+    expect(page.get_by_role("heading", name="Paperikirjaukset", level=1)).to_be_visible()
+    options = page.get_by_label("Kohde").locator("option").all_text_contents()
+    assert "Kuopion kaupunginteatteri" in options and "Kajaanin kaupunginteatteri" not in options
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SHOTS / "coordinator-fi-1280.png", full_page=True)
+    assert axe_check(page) == []
+    page.context.close()

@@ -13,9 +13,11 @@ from tests.factories import (
     create_venue,
 )
 from webapp.extensions import db
-from webapp.models import Role, Visit
+from webapp.models import Organisation, Role, User, Visit
 from webapp.rules import finnish_moment
 from webapp.services import paper
+
+from ..concurrency import in_threads
 
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
@@ -97,3 +99,24 @@ def test_stored_uses_carry_their_moment_and_assistants_and_are_stored_once(place
         2,
         "paper",
     )
+
+
+def test_two_staff_confirming_the_same_file_at_once_store_each_use_once(app, place):
+    venue, card, user = place
+    db.session.commit()
+    data = "\n".join(
+        ["kortti;aika;lapset", *(f"{card.number};28.11.2026 1{i}:00;0" for i in range(8))]
+    ).encode()
+
+    def confirm():
+        paper.enter(
+            data,
+            venue=db.session.get(Organisation, venue.id),
+            user=db.session.get(User, user.id),
+            store=True,
+            now=NOW,
+        )
+
+    assert in_threads(app, confirm, confirm, confirm) == []
+    stored = db.session.scalars(select(Visit.recorded_at).where(Visit.venue_id == venue.id))
+    assert len(list(stored)) == 8

@@ -301,3 +301,9 @@ def test_a_use_at_an_event_counts_for_the_event_of_this_venue_only(door, demo_ca
     assert "Kohteella ei ole voimassa olevaa tapahtumaa tällä tunnuksella." in page.text
     confirm(door, page)
     assert [visit.event_id for visit in paper_visits()] == [ours.id]
+
+
+def test_a_stranger_sending_a_huge_file_is_sent_to_sign_in(client, demo_cards):
+    row = f"{demo_cards['active']};{finnish(days_ago(1))};0"
+    page = preview(client, csv_file(*[row] * 10_000))
+    assert page.status_code == 413 and "Tiedosto on suurempi" not in page.text

@@ -28,9 +28,9 @@ ROLES = (
 
 # Every parameter a page, the scanner or the API reads (query, form or JSON).
 PARAMETERS = (
-    "action", "assistants", "birth_year", "card", "children", "code", "confirm", "email",
-    "ends_on", "event", "from", "group", "idempotency_key", "issuer", "key", "kind", "name",
-    "next", "number", "organisations", "page", "password", "pilot_ends_on", "postcode",
+    "action", "assistants", "birth_year", "card", "children", "code", "confirm", "content",
+    "email", "ends_on", "event", "from", "group", "idempotency_key", "issuer", "key", "kind",
+    "name", "next", "number", "organisations", "page", "password", "pilot_ends_on", "postcode",
     "quota", "reason", "region", "role", "scanned_at", "since", "starts_on", "table", "to",
     "token", "valid_from", "valid_until", "venue", "year",
 )  # fmt: skip

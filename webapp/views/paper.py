@@ -15,14 +15,16 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..access import roles_required
-from ..errors import WARNING_WORDS, ErrorCode, message
+from ..errors import WARNING_WORDS, ErrorCode, http_error, message
 from ..extensions import db
 from ..models import Organisation, OrganisationKind, Role
 from ..services import network, paper
 from . import scanner_texts as texts
 
+ROLES = (Role.VENUE, Role.COORDINATOR, Role.ADMIN)
+
 bp = Blueprint("paper", __name__, url_prefix="/paper")
-bp.before_request(roles_required(Role.VENUE, Role.COORDINATOR, Role.ADMIN)(lambda: None))
+bp.before_request(roles_required(*ROLES)(lambda: None))
 
 
 @bp.get("")
@@ -60,7 +62,10 @@ def confirm():
 
 
 @bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error):
+def too_large(error: RequestEntityTooLarge):
+    """Name a file too large for a request on the page (the CSRF check reads it first)."""
+    if not current_user.is_authenticated or current_user.role not in ROLES:
+        return http_error(error)
     size = current_app.config["MAX_CONTENT_LENGTH"] // 1024
     return _page(_venues(), error=message(ErrorCode.PAPER_TOO_LARGE, size=size), status=413)
 
