@@ -188,7 +188,8 @@ def _verdict(result: Verdict, venue, event, shown: door.Shown, *, code=None):
         "state": "refuse" if code else texts.state_of(result),
         "reason": code or result.reason,
         "words": texts.words_for(result, code=code, manual=manual),
-        "card_number": cardnumbers.format_number(card.number) if card else None,
+        # typed: what was typed, the printed number that the staff finds on the card
+        "card_number": cardnumbers.format_number(shown.number or card.number) if card else None,
         "token": shown.token,
         "number": shown.number,
         "source": "manual" if manual else "camera",
