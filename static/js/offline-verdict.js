@@ -6,11 +6,12 @@
 // (PBKDF2-SHA256, the list's salt and iterations, 64 bits) of the whole number, once its
 // check character holds: a match is only orange ("look at the card"). The number printed
 // on a lost card (an older generation) is in no entry, so offline it is "not on the list".
-// A forged or altered printed code hashes to a digest that is not in the list. A list older than 48 hours decides nothing ("check online"). A digital card's own code ("C.", signed on
-// the holder's phone; format in webapp/tokens.py) is verified with WebCrypto: the issuer's
-// signature over its certificate with a public key of the list's `issuers`, the phone's
-// signature over the code, its age, then the card by the certificate's device serial and
-// generation. The door holds only public keys: nothing here can sign a code. The older
+// A forged or altered printed code hashes to a digest that is not in the list. A list
+// older than 48 hours decides nothing ("check online"). A digital card's own code ("C.",
+// signed on the holder's phone; format in webapp/tokens.py) is verified with WebCrypto:
+// the issuer's signature over its certificate with a public key of the list's `issuers`,
+// the phone's signature over the code, its age, then the card by the certificate's device
+// serial and generation. The door holds only public keys: nothing here can sign a code. The older
 // server-signed digital code ("D.") is refused: the staff types the number instead.
 
 import { normalizeNumber, parsePrinted } from "./cardnumber.js";

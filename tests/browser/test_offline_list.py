@@ -51,6 +51,9 @@ def test_typed_printed_numbers_offline(scanner, demo_cards, no_sw_context):
     guessed = cardnumbers.printed_number(  # what the lost card tells, with a made-up secret
         replaced.number, replaced.generation, "EEEEE" if current[9:14] != "EEEEE" else "FFFFF"
     )
+    # What the new card would have been before the random characters: data, version, check.
+    computable = replaced.number[:8] + "4"
+    computable += cardnumbers.ALPHABET[-cardnumbers._weighted_sum(computable, 10) % 31]
     never_issued = cardnumbers.new_number()
     page = offline_scanner(scanner, no_sw_context)
     verdict = page.locator(VERDICT)
@@ -62,6 +65,10 @@ def test_typed_printed_numbers_offline(scanner, demo_cards, no_sw_context):
         expect(verdict).to_have_attribute("data-reason", "offline_unknown")
         expect(verdict).to_have_attribute("data-state", "refuse")
         expect(verdict.get_by_role("button", name="Record visit")).to_have_count(0)
+    # The number the new card would have had without the random characters is none.
+    type_number(page, computable)
+    expect(page.locator("#manual-number-error")).to_be_visible()
+    expect(verdict).to_have_count(0)
     # The new card's number: orange, look at the card.
     type_number(page, "-".join(cardnumbers.format_number(current).lower().split()))
     expect(verdict).to_have_attribute("data-state", "warn")
