@@ -261,8 +261,55 @@
     return inStore(LISTS, "readonly", (store) => store.get(venue));
   }
 
+  const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
+  /** The hex of each `width`-byte slice of the base64 `packed`. */
+  function slices(packed, width) {
+    const binary = atob(packed);
+    const out = new Array(binary.length / width);
+    for (let at = 0, k = 0; at < binary.length; k++) {
+      let hex = "";
+      for (const end = at + width; at < end; at++) hex += HEX[binary.charCodeAt(at)];
+      out[k] = hex;
+    }
+    return out;
+  }
+
+  /** The list's cards (columns: webapp.services.offline.wire_list) as entries by id. */
+  function entries(update) {
+    const columns = update.cards;
+    const hashes = slices(columns.hash, update.hash_bytes);
+    const tags = columns.tags.map((packed) => slices(packed, update.tag_bytes));
+    const dates = new Map();
+    const isoDate = (day) => {
+      if (!dates.has(day)) dates.set(day, new Date(day * 86400000).toISOString().slice(0, 10));
+      return dates.get(day);
+    };
+    const cards = {};
+    let id = 0;
+    let from = 0;
+    for (let i = 0; i < columns.id.length; i++) {
+      id += columns.id[i];
+      from += columns.valid_from[i];
+      cards[id] = {
+        id,
+        number: hashes[i],
+        tokens: tags.map((column) => column[i]),
+        generation: columns.generation[i],
+        valid_from: isoDate(from),
+        valid_until: isoDate(from + columns.days[i]),
+        region: update.regions[columns.region[i]],
+        children: columns.children[i],
+        max_children: columns.max_children[i],
+        device: columns.device[i] || null,
+      };
+    }
+    return cards;
+  }
+
   /** Fetch the venue's list (only the changes when one is stored) and store it. */
-  // A delta whose result does not hold the server's count is replaced by the whole list.
+  // A delta whose result does not hold the server's count, or whose hashes are cut to
+  // another width, is replaced by the whole list.
   async function syncList(venue, whole = false) {
     const stored = whole ? null : await getList(venue);
     const query = new URLSearchParams({ venue });
@@ -276,9 +323,14 @@
     if (!response.ok) throw new Error(`offline list: HTTP ${response.status}`);
     const update = await response.json();
     const received = Date.now();
-    const cards = update.full || !stored ? {} : stored.cards;
+    const changed = entries(update);
+    const merged = !update.full && stored;
+    if (merged && (stored.hash_bytes !== update.hash_bytes || stored.tag_bytes !== update.tag_bytes)) {
+      return syncList(venue, true);
+    }
+    const cards = merged ? stored.cards : {};
     for (const id of update.removed) delete cards[id];
-    for (const card of update.cards) cards[card.id] = card;
+    Object.assign(cards, changed);
     if (!update.full && Object.keys(cards).length !== update.count) return syncList(venue, true);
     const list = {
       venue,
@@ -289,6 +341,8 @@
       clock_offset_ms: Date.parse(update.generated_at) - (asked + received) / 2,
       salt: update.salt,
       iterations: update.iterations,
+      hash_bytes: update.hash_bytes,
+      tag_bytes: update.tag_bytes,
       issuers: update.issuers,
       max_age: update.max_age,
       cards,

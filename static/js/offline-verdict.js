@@ -1,21 +1,23 @@
 // The verdict the phone makes by itself when the server cannot be reached.
 //
-// It looks the scanned code up in the venue's validity list (see
-// webapp/services/offline.py): a printed code by the SHA-256 of the whole signed token
-// (as each accepted signing key signs it), a typed printed number by a slow salted hash
-// (PBKDF2-SHA256, the list's salt and iterations, 64 bits) of the stable number it holds,
-// then by its generation: an older one is "replaced", and a typed number that matches is
-// only orange ("look at the card"). A forged or altered printed code hashes to a digest
-// that is not in the list. A list older than 48 hours decides nothing ("check online"). A digital card's own code ("C.", signed on
-// the holder's phone; format in webapp/tokens.py) is verified with WebCrypto: the issuer's
-// signature over its certificate with a public key of the list's `issuers`, the phone's
-// signature over the code, its age, then the card by the certificate's device serial and
-// generation. The door holds only public keys: nothing here can sign a code. The older
-// server-signed digital code ("D.") is refused: the staff types the number instead.
+// It finds the card in the venue's validity list (see webapp/services/offline.py) by a
+// slow salted hash (PBKDF2-SHA256, the list's salt and iterations, cut to the list's
+// `hash_bytes`) of the stable number: the one a printed code carries in clear, or the one
+// a typed printed number holds. Then by its generation: an older one is "replaced". A
+// printed code must also match one of the card's token tags (the first `tag_bytes` of the
+// SHA-256 of the code as each accepted signing key signs it), so a forged or altered code
+// is refused; a typed number that matches is only orange ("look at the card"). A list
+// older than 48 hours decides nothing ("check online"). A digital card's own code ("C.",
+// signed on the holder's phone; format in webapp/tokens.py) is verified with WebCrypto:
+// the issuer's signature over its certificate with a public key of the list's `issuers`,
+// the phone's signature over the code, its age, then the card by the certificate's device
+// serial and generation. The door holds only public keys: nothing here can sign a code.
+// The older server-signed digital code ("D.") is refused: the staff types the number.
 
 import { normalizeNumber, parsePrinted } from "./cardnumber.js";
 
-const TOKEN_DIGEST_LENGTH = 16;
+// A printed card's code: its stable number, generation and signature (webapp/tokens.py).
+const PRINTED_TOKEN = /^([2-9A-HJKMNP-Z]{9})\.([1-9][0-9]{0,8})\.[A-Za-z0-9_-]{43}$/;
 const NUMBER_HASH_BITS = 64;
 export const MAX_LIST_AGE_MS = 48 * 3600 * 1000;
 export const MAX_CLOCK_OFFSET_MS = 5 * 60 * 1000;
@@ -53,16 +55,22 @@ export async function numberHash(number, salt, iterations) {
 export class OfflineList {
   constructor(stored) {
     this.stored = stored;
-    this.byToken = new Map();
     this.byNumber = new Map();
     this.byDevice = new Map();
     for (const card of Object.values(stored.cards)) {
-      for (const token of card.tokens || []) this.byToken.set(token, card);
       if (!this.byNumber.has(card.number)) this.byNumber.set(card.number, card);
       if (card.device != null) this.byDevice.set(card.device, card);
     }
     this.issuers = stored.issuers || {};
     this.maxAge = stored.max_age || MAX_AGE_SECONDS;
+  }
+
+  /** The entry listed under the stable number's slow hash, or undefined. */
+  async cardOf(number) {
+    const { salt, iterations, hash_bytes: width } = this.stored;
+    if (!salt || !width) return undefined;
+    const hash = await numberHash(number, salt, iterations);
+    return this.byNumber.get(hash.slice(0, 2 * width));
   }
 
   get size() {
@@ -109,16 +117,22 @@ async function listVerdict(scan, list, visitedToday) {
     const token = scan.token.trim();
     if (token.startsWith(DIGITAL_PREFIX)) return { state: "refuse", key: "offline_digital" };
     if (token.startsWith(DEVICE_PREFIX)) return deviceVerdict(token, list, visitedToday);
-    const digest = (await sha256Hex(token)).slice(0, TOKEN_DIGEST_LENGTH);
-    const card = list.byToken.get(digest);
+    const printed = PRINTED_TOKEN.exec(token);
+    if (!printed) return { state: "refuse", key: "offline_unknown" };
+    const [, number, generation] = printed;
+    const card = await list.cardOf(number);
     if (!card) return { state: "refuse", key: "offline_unknown" };
-    return dated(card, token.split(".")[0], visitedToday);
+    if (Number(generation) < card.generation) return { state: "refuse", key: "replaced", number };
+    const tag = (await sha256Hex(token)).slice(0, 2 * list.stored.tag_bytes);
+    if (Number(generation) > card.generation || !card.tokens.includes(tag)) {
+      return { state: "refuse", key: "offline_unknown" };
+    }
+    return dated(card, number, visitedToday);
   }
   const number = normalizeNumber(scan.number);
   const printed = parsePrinted(number);
-  const { salt, iterations } = list.stored;
-  if (!printed || !salt) return { state: "refuse", key: "offline_unknown" };
-  const card = list.byNumber.get(await numberHash(printed.number, salt, iterations));
+  if (!printed) return { state: "refuse", key: "offline_unknown" };
+  const card = await list.cardOf(printed.number);
   if (!card) return { state: "refuse", key: "offline_unknown" };
   if (printed.generation < card.generation) return { state: "refuse", key: "replaced", number };
   if (printed.generation > card.generation) return { state: "refuse", key: "offline_unknown" };

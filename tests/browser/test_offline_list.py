@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from playwright.sync_api import Route, expect
 from sqlalchemy import select
 
-from webapp import cardnumbers
+from webapp import cardnumbers, tokens
 from webapp.extensions import db
 from webapp.models import Card
 from webapp.services import cards
@@ -66,6 +66,23 @@ def test_typed_printed_numbers_offline(scanner, demo_cards, no_sw_context):
     type_number(page, never_issued)
     expect(verdict).to_have_attribute("data-reason", "offline_unknown")
     expect(verdict).to_have_attribute("data-state", "refuse")
+    assert page.errors == []
+
+
+def test_a_lost_cards_old_code_answers_replaced_offline(
+    app, scanner, show_qr, demo_cards, no_sw_context
+):
+    replaced = card_of(demo_cards["replaced"])
+    keys = app.config["CARD_SIGNING_KEYS"]
+    old_code = tokens.sign_card(replaced.number, replaced.generation - 1, keys)
+    page = offline_scanner(scanner, no_sw_context)
+    show_qr(page, old_code)
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-reason", "replaced")
+    expect(verdict).to_have_attribute("data-state", "refuse")
+    show_qr(page, token_of(demo_cards["replaced"]))  # the new card: green
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-offline", "true")
     assert page.errors == []
 
 

@@ -45,7 +45,7 @@ def offline_list():
     if venue is None:
         return _json_error("not_your_venue", 403)
     since = _moment(request.args.get("since"))
-    return _no_store(jsonify(offline.validity_list(venue, since=since)))
+    return _no_store(jsonify(offline.wire_list(venue, since=since)))
 
 
 @bp.post("/scan/sync")
