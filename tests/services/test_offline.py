@@ -17,6 +17,7 @@ from webapp.services.offline import hash_bytes, number_hash, number_salt, validi
 
 from .. import offline_wire
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
+from ..statements import statements
 
 
 @pytest.fixture
@@ -247,6 +248,28 @@ def test_a_big_list_costs_under_13_bytes_a_card_gzip(place, app, monkeypatch):
     size = len(gzip.compress(json.dumps(body, separators=(",", ":")).encode()))
     assert body["count"] == len(rows) + 2
     assert size / body["count"] < 13, size  # the list of objects with hex took 26.8
+
+
+def test_whole_list_is_served_from_memory_until_a_card_changes(place, app, monkeypatch):
+    theatre, _, card, kainuu_card, issuer = place
+    first = wire_list(theatre)
+    with statements() as sent:
+        again = wire_list(theatre)
+    assert again["cards"] == first["cards"] and again["generated_at"] > first["generated_at"]
+    assert not any("number_hash" in statement for statement in sent)  # the cards not read
+    assert len(sent) <= 4, sent  # regions, their periods, the cards' version, issuer keys
+
+    cards.revoke_card(card, actor=None, reason=RevokeReason.LOST)
+    new_card = create_card(issuer)
+    db.session.commit()
+    listed = {entry["id"] for entry in offline_wire.entries(wire_list(theatre))}
+    assert listed == {kainuu_card.id, new_card.id}
+    monkeypatch.setitem(app.config, "OFFLINE_NUMBER_SALT", "rotated")
+    rotated = offline_wire.entries(wire_list(theatre))
+    assert rotated[0]["number"] == number_hash(kainuu_card.number, "rotated")[:12]
+    kainuu_card.region.memberships[0].ends_on = date.today() - timedelta(days=1)  # left
+    db.session.commit()
+    assert {entry["id"] for entry in offline_wire.entries(wire_list(theatre))} == {new_card.id}
 
 
 def same_day_since(now: datetime) -> datetime:

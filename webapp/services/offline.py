@@ -34,7 +34,10 @@ On the wire (:func:`wire_list`) the cards are columns, not objects: the hashes a
 as base64 of their bytes side by side (random bytes do not compress; hex or JSON
 objects around them did), ids and first days of validity as differences from the card
 before, the length of validity in days, regions as indexes into ``regions``, a missing
-device as 0. 100,000 cards take about 12.6 bytes each gzip, against 26.8 before.
+device as 0. 100,000 cards take about 12.6 bytes each gzip, against 26.8 before. A whole
+list takes seconds to build for 100,000 cards (a verdict and an HMAC a card), so it is
+built once for each kind of venue and kept in memory until a card or the day changes
+(:func:`wire_list`); a delta is built afresh, from the few cards it carries.
 
 A digital card's phone signs its codes itself (:mod:`webapp.services.digital`): each
 code carries a certificate that an issuer key signed. The list's ``issuers`` are those
@@ -142,11 +145,8 @@ def validity_list(
     """Return the venue's validity list, whole or as the changes since ``since``."""
     moment = moment or utcnow()
     today = helsinki_date(moment)
-    regions = {
-        region.id: region
-        for region in db.session.scalars(select(Region).options(selectinload(Region.memberships)))
-    }
-    full = since is None or since > moment or _network_changed(regions, since, today)
+    regions = _regions()
+    full = _whole(regions, since, moment)
     card = Card.__table__.c
     query = select(
         *(card.id, card.number, card.generation, card.revoked, card.valid_from),
@@ -194,24 +194,38 @@ def validity_list(
         }
         for index, (row, max_children) in enumerate(accepted)
     ]
+    count = len(entries) if full else _count(venue, regions, today)
     return {
-        "venue": venue.id,
-        "generated_at": moment.isoformat(),
-        "valid_on": today.isoformat(),
-        "full": full,
-        "count": len(entries) if full else _count(venue, regions, today),
-        "salt": number_salt(),
-        "iterations": NUMBER_HASH_ITERATIONS,
-        "issuers": offline_issuers(),
-        "max_age": current_app.config["DIGITAL_TOKEN_MAX_AGE"],
+        **_header(venue, moment, full, count),
         "cards": entries,
         "removed": [] if full else removed,
     }
 
 
-def _network_changed(regions: dict[int, Region], since: datetime, today: date) -> bool:
-    """Tell whether a region joined or left the network between the day of ``since`` and today."""
-    then = helsinki_date(since)
+def _header(venue: Organisation, moment: datetime, full: bool, count: int) -> dict:
+    return {
+        "venue": venue.id,
+        "generated_at": moment.isoformat(),
+        "valid_on": helsinki_date(moment).isoformat(),
+        "full": full,
+        "count": count,
+        "salt": number_salt(),
+        "iterations": NUMBER_HASH_ITERATIONS,
+        "issuers": offline_issuers(),
+        "max_age": current_app.config["DIGITAL_TOKEN_MAX_AGE"],
+    }
+
+
+def _regions() -> dict[int, Region]:
+    query = select(Region).options(selectinload(Region.memberships))
+    return {region.id: region for region in db.session.scalars(query)}
+
+
+def _whole(regions: dict[int, Region], since: datetime | None, moment: datetime) -> bool:
+    """Tell whether the whole list is due: no list yet, a clock behind, the network changed."""
+    if since is None or since > moment:
+        return True
+    then, today = helsinki_date(since), helsinki_date(moment)
     return any(
         region.in_network_on(then) != region.in_network_on(today) for region in regions.values()
     )
@@ -244,12 +258,57 @@ def _count(venue: Organisation, regions: dict[int, Region], today: date) -> int:
     return sum(count for region_id, count in counts if regions[region_id].in_network_on(today))
 
 
+# The last whole list built for each kind of venue, as the columns of wire_list, with the
+# state of the database and the configuration it was built from (see _version).
+_whole_lists: dict[tuple, tuple[tuple, dict]] = {}
+WHOLE_LISTS_KEPT = 8
+
+
 def wire_list(
     venue: Organisation, since: datetime | None = None, moment: datetime | None = None
 ) -> dict:
-    """Return the venue's validity list as the scanner downloads it: columns, binary hashes."""
-    result = validity_list(venue, since, moment)
-    return {**result, **_columns(result["cards"], hash_bytes(result["count"]))}
+    """Return the venue's validity list as the scanner downloads it: columns, binary hashes.
+
+    A whole list is built once for each kind of venue and state of the cards, and served
+    from memory until a card changes (its ``updated_at``), one is added, the day, the
+    network, the signing keys or the salt changes.
+    """
+    moment = moment or utcnow()
+    regions = _regions()
+    if not _whole(regions, since, moment):
+        result = validity_list(venue, since, moment)
+        return {**result, **_columns(result["cards"], hash_bytes(result["count"]))}
+    kind = (venue.region_id, venue.course_provider, venue.home_region_only)
+    version = _version(regions, moment)
+    cached = _whole_lists.get(kind)
+    if cached is None or cached[0] != version:
+        result = validity_list(venue, None, moment)
+        columns = {
+            "count": result["count"],
+            **_columns(result["cards"], hash_bytes(result["count"])),
+        }
+        if len(_whole_lists) >= WHOLE_LISTS_KEPT:
+            _whole_lists.pop(next(iter(_whole_lists)))
+        _whole_lists[kind] = cached = (version, columns)
+    columns = cached[1]
+    return {**_header(venue, moment, True, columns["count"]), **columns, "removed": []}
+
+
+def _version(regions: dict[int, Region], moment: datetime) -> tuple:
+    """What a whole list depends on besides the venue: one cheap query, and the config."""
+    card = Card.__table__.c
+    changed, count, last = db.session.execute(
+        select(func.max(card.updated_at), func.count(), func.max(card.id))
+    ).one()
+    network = tuple(
+        (region.id, tuple(sorted((m.starts_on, m.ends_on or date.max) for m in region.memberships)))
+        for region in regions.values()
+    )
+    config = current_app.config
+    return (
+        *(helsinki_date(moment), changed, count, last, network),
+        *(tuple(config["CARD_SIGNING_KEYS"]), number_salt()),
+    )
 
 
 def _columns(entries: list[dict], width: int) -> dict:
