@@ -35,10 +35,11 @@ const CODE = CERT + 4 + 64;
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
 const P256 = { name: "ECDSA", namedCurve: "P-256" };
 const encoder = new TextEncoder();
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 async function sha256Hex(text) {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(digest));
 }
 
 /** The list's slow salted hash of a stable card number (webapp.services.offline.number_hash). */
@@ -48,33 +49,62 @@ export async function numberHash(number, salt, iterations) {
   ]);
   const params = { name: "PBKDF2", hash: "SHA-256", salt: encoder.encode(salt), iterations };
   const bits = await crypto.subtle.deriveBits(params, key, NUMBER_HASH_BITS);
-  return Array.from(new Uint8Array(bits), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(bits));
 }
 
-/** The stored list with lookups by token digest and by number digest. */
+const binaryHex = (text) => toHex(Array.from(text, (c) => c.charCodeAt(0)));
+const hexBinary = (hex) => hex.replace(/../g, (pair) => String.fromCharCode(parseInt(pair, 16)));
+const isoDay = (day) => new Date(day * 86400000).toISOString().slice(0, 10);
+
+/** The stored list (columns: offline-queue.js) with lookups by number hash and device. */
 export class OfflineList {
   constructor(stored) {
     this.stored = stored;
     this.byNumber = new Map();
     this.byDevice = new Map();
-    for (const card of Object.values(stored.cards)) {
-      if (!this.byNumber.has(card.number)) this.byNumber.set(card.number, card);
-      if (card.device != null) this.byDevice.set(card.device, card);
-    }
     this.issuers = stored.issuers || {};
     this.maxAge = stored.max_age || MAX_AGE_SECONDS;
+    const cards = stored.cards;
+    const width = stored.hash_bytes;
+    if (!cards?.id || !width) return; // a list of an older version: none until the next sync
+    for (let i = cards.id.length - 1; i >= 0; i--) {
+      this.byNumber.set(cards.hash.substr(i * width, width), i); // the first card wins
+    }
+    cards.device.forEach((device, i) => device && this.byDevice.set(device, i));
   }
 
-  /** The entry listed under the stable number's slow hash, or undefined. */
+  /** The card at position `i` of the columns, as the verdicts read it. */
+  card(i) {
+    if (i === undefined) return undefined;
+    const { cards, tag_bytes: width, regions } = this.stored;
+    return {
+      id: cards.id[i],
+      tokens: cards.tags.map((tags) => binaryHex(tags.substr(i * width, width))),
+      generation: cards.generation[i],
+      valid_from: isoDay(cards.valid_from[i]),
+      valid_until: isoDay(cards.valid_from[i] + cards.days[i]),
+      region: regions[cards.region[i]],
+      children: cards.children[i],
+      max_children: cards.max_children[i],
+      device: cards.device[i] || null,
+    };
+  }
+
+  /** The card listed under the stable number's slow hash, or undefined. */
   async cardOf(number) {
     const { salt, iterations, hash_bytes: width } = this.stored;
     if (!salt || !width) return undefined;
     const hash = await numberHash(number, salt, iterations);
-    return this.byNumber.get(hash.slice(0, 2 * width));
+    return this.card(this.byNumber.get(hexBinary(hash.slice(0, 2 * width))));
+  }
+
+  /** The card whose current phone key has that serial, or undefined. */
+  cardOfDevice(serial) {
+    return this.card(this.byDevice.get(serial));
   }
 
   get size() {
-    return Object.keys(this.stored.cards).length;
+    return this.stored.cards?.id?.length ?? 0;
   }
 
   /** Whether the list is too old to decide from (48 hours after its download). */
@@ -179,7 +209,6 @@ function modPow(base, exponent, modulus) {
   return result;
 }
 
-const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 const toBigInt = (bytes) => BigInt(`0x${toHex(bytes)}`);
 const fromBigInt = (n) => Uint8Array.from(n.toString(16).padStart(64, "0").match(/../g), (h) => parseInt(h, 16));
 
@@ -228,7 +257,7 @@ async function deviceVerdict(token, list, visitedToday, now = Date.now()) {
   const age = seconds - view.getUint32(CERT);
   if (age > list.maxAge || age < -CLOCK_SKEW_SECONDS) return { state: "refuse", key: "token_expired" };
   const number = new TextDecoder().decode(raw.subarray(HEAD, HEAD + NUMBER_LENGTH));
-  const card = list.byDevice.get(view.getUint32(5));
+  const card = list.cardOfDevice(view.getUint32(5));
   // A serial in no entry: the card moved to another phone, or is not accepted here.
   if (!card) return { state: "refuse", key: "offline_unknown", number };
   if (card.generation !== view.getUint32(9)) return { state: "refuse", key: "replaced", number };

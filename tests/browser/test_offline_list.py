@@ -203,4 +203,38 @@ def test_a_delta_whose_count_differs_makes_a_full_download(scanner, demo_cards, 
     assert "since=" in asked[0] and "since=" not in asked[1]  # then the whole list
     after = stored_list(page)
     assert after["generated_at"] >= size["generated_at"]
-    assert len(after["cards"]) == len(size["cards"])
+    assert len(after["cards"]["id"]) == len(size["cards"]["id"])
+
+
+def test_a_delta_merges_new_and_reissued_cards_into_the_stored_columns(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    before = stored_list(page)["cards"]["id"]
+    active = card_of(demo_cards["active"])
+    old_code = token_of(demo_cards["active"])
+    cards.reissue_card(active, actor=None)
+    new_card = cards.issue_card(
+        issuer=active.issuer, actor=None, birth_year=1970, postcode="70100", children=0
+    )
+    db.session.commit()
+    new_code, reissued_code = cards.printed_token(new_card), cards.printed_token(active)
+    page.evaluate(f"() => KaikuOffline.syncList({page_venue(page)})")
+    after = stored_list(page)["cards"]["id"]
+    assert after == sorted([*before, new_card.id])  # one new, the reissued one replaced
+    page.reload()
+    start(page)
+    page.wait_for_load_state("networkidle")
+    go_offline(page)
+    verdict = page.locator(VERDICT)
+    for code, state, reason in [
+        (new_code, "ok", "ok"),
+        (reissued_code, "ok", "ok"),
+        (old_code, "refuse", "replaced"),
+        (token_of(demo_cards["expired"]), "refuse", "offline_unknown"),
+    ]:
+        show_qr(page, code)
+        expect(verdict).to_have_attribute("data-reason", reason)
+        expect(verdict).to_have_attribute("data-state", state)
+    assert page.errors == []
