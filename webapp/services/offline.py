@@ -65,6 +65,7 @@ between (that changes no card), or to a phone whose delta does not add up to ``c
 import base64
 import hashlib
 import hmac
+import json
 import math
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
@@ -266,32 +267,34 @@ WHOLE_LISTS_KEPT = 8
 
 def wire_list(
     venue: Organisation, since: datetime | None = None, moment: datetime | None = None
-) -> dict:
-    """Return the venue's validity list as the scanner downloads it: columns, binary hashes.
+) -> str:
+    """Return the venue's validity list as the scanner downloads it (JSON): columns, bytes.
 
     A whole list is built once for each kind of venue and state of the cards, and served
-    from memory until a card changes (its ``updated_at``), one is added, the day, the
-    network, the signing keys or the salt changes.
+    from memory, already in JSON, until a card changes (its ``updated_at``), one is added,
+    or the day, the network, the signing keys or the salt change.
     """
     moment = moment or utcnow()
     regions = _regions()
     if not _whole(regions, since, moment):
         result = validity_list(venue, since, moment)
-        return {**result, **_columns(result["cards"], hash_bytes(result["count"]))}
+        return _json({**result, **_columns(result["cards"], hash_bytes(result["count"]))})
     kind = (venue.region_id, venue.course_provider, venue.home_region_only)
     version = _version(regions, moment)
     cached = _whole_lists.get(kind)
     if cached is None or cached[0] != version:
         result = validity_list(venue, None, moment)
-        columns = {
-            "count": result["count"],
-            **_columns(result["cards"], hash_bytes(result["count"])),
-        }
+        count = result["count"]
+        columns = _json({**_columns(result["cards"], hash_bytes(count)), "removed": []})
         if len(_whole_lists) >= WHOLE_LISTS_KEPT:
             _whole_lists.pop(next(iter(_whole_lists)))
-        _whole_lists[kind] = cached = (version, columns)
-    columns = cached[1]
-    return {**_header(venue, moment, True, columns["count"]), **columns, "removed": []}
+        _whole_lists[kind] = cached = (version, count, columns)
+    _, count, columns = cached
+    return _json(_header(venue, moment, True, count))[:-1] + "," + columns[1:]
+
+
+def _json(value: dict) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _version(regions: dict[int, Region], moment: datetime) -> tuple:
