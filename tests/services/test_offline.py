@@ -251,8 +251,13 @@ def test_a_big_list_costs_under_13_bytes_a_card_gzip(place, app, monkeypatch):
     assert size / body["count"] < 13, size  # the list of objects with hex took 26.8
 
 
+def listed_ids(text: str) -> set[int]:
+    return {entry["id"] for entry in offline_wire.entries(json.loads(text))}
+
+
 def test_whole_list_is_served_from_memory_until_a_card_changes(place, app, monkeypatch):
     theatre, _, card, kainuu_card, issuer = place
+    age_all_cards(datetime.now(UTC) - timedelta(hours=1))
     first = json.loads(wire_list(theatre))
     with statements() as sent:
         again = json.loads(wire_list(theatre))
@@ -273,6 +278,21 @@ def test_whole_list_is_served_from_memory_until_a_card_changes(place, app, monke
     assert {entry["id"] for entry in offline_wire.entries(json.loads(wire_list(theatre)))} == {
         new_card.id
     }
+
+
+def test_a_change_committed_late_is_not_hidden_by_the_cache(place):
+    theatre, _, card, _, _ = place
+    now = datetime.now(UTC)
+    age_all_cards(now - timedelta(minutes=1))
+    assert card.id in listed_ids(wire_list(theatre, moment=now))
+    # Revoked 90 s ago in a transaction that commits only now: no newer change time.
+    cards.revoke_card(card, actor=None, reason=RevokeReason.LOST)
+    db.session.flush()
+    db.session.execute(
+        update(Card).where(Card.id == card.id).values(updated_at=now - timedelta(seconds=90))
+    )
+    db.session.commit()
+    assert card.id not in listed_ids(wire_list(theatre, moment=now + timedelta(seconds=5)))
 
 
 def same_day_since(now: datetime) -> datetime:

@@ -280,7 +280,7 @@ def wire_list(
         result = validity_list(venue, since, moment)
         return _json({**result, **_columns(result["cards"], hash_bytes(result["count"]))})
     kind = (venue.region_id, venue.course_provider, venue.home_region_only)
-    version = _version(regions, moment)
+    version, last_change = _version(regions, moment)
     cached = _whole_lists.get(kind)
     if cached is None or cached[0] != version:
         result = validity_list(venue, None, moment)
@@ -288,8 +288,12 @@ def wire_list(
         columns = _json({**_columns(result["cards"], hash_bytes(count)), "removed": []})
         if len(_whole_lists) >= WHOLE_LISTS_KEPT:
             _whole_lists.pop(next(iter(_whole_lists)))
-        _whole_lists[kind] = cached = (version, count, columns)
-    _, count, columns = cached
+        # A change that committed late may carry an updated_at older than the latest one
+        # (as the deltas' overlap allows for): keep only a list built after it settled.
+        if last_change is None or moment - last_change > SYNC_OVERLAP:
+            _whole_lists[kind] = (version, count, columns)
+    else:
+        _, count, columns = cached
     return _json(_header(venue, moment, True, count))[:-1] + "," + columns[1:]
 
 
@@ -297,8 +301,8 @@ def _json(value: dict) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def _version(regions: dict[int, Region], moment: datetime) -> tuple:
-    """What a whole list depends on besides the venue: one cheap query, and the config."""
+def _version(regions: dict[int, Region], moment: datetime) -> tuple[tuple, datetime | None]:
+    """Return what a whole list depends on besides the venue, and the cards' last change."""
     card = Card.__table__.c
     changed, count, last = db.session.execute(
         select(func.max(card.updated_at), func.count(), func.max(card.id))
@@ -308,10 +312,11 @@ def _version(regions: dict[int, Region], moment: datetime) -> tuple:
         for region in regions.values()
     )
     config = current_app.config
-    return (
-        *(helsinki_date(moment), changed, count, last, network),
+    version = (
+        *(str(db.engine.url), helsinki_date(moment), changed, count, last, network),
         *(tuple(config["CARD_SIGNING_KEYS"]), number_salt()),
     )
+    return version, changed
 
 
 def _columns(entries: list[dict], width: int) -> dict:
