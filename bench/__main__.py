@@ -9,7 +9,7 @@ import os
 import platform
 import subprocess
 
-from . import bench_http, bench_print, bench_scan, bench_stats
+from . import bench_http, bench_offline, bench_print, bench_scan, bench_stats
 
 
 def machine() -> str:
@@ -32,6 +32,7 @@ def main() -> None:
     rows = []
     rows += bench_http.measure(seconds=seconds)
     rows += bench_scan.measure(scans=20)
+    rows += bench_offline.measure(count=20_000 if args.quick else 100_000)
     rows += bench_print.measure(count=100 if args.quick else 1000)
     rows += bench_stats.figures(repeat=1 if args.quick else 3)  # data generated once, kept
 

@@ -35,6 +35,10 @@ from webapp.services import cards
 
 WASM = "/static/js/vendor/zxing_reader.wasm"
 TARGETS = {"median": 250, "p95": 400, "first_kb": 60, "first_wasm_kb": 500}
+THROTTLED = {"rate": 4, "median": 150, "p95": 300}  # a phone four times slower (DevTools)
+SLOW_NETWORK = {"latency": 150, "median": 400}  # 150 ms added to each round trip
+# The guide's slow network (docs: shared/browser-testing.md), in bytes a second.
+NETWORK = {"offline": False, "downloadThroughput": 200_000, "uploadThroughput": 90_000}
 
 # Resolves with the milliseconds from the code being drawn on the camera's canvas to
 # the verdict being painted, and the verdict's state.
@@ -213,7 +217,7 @@ def byte_report(label: str, rows: list[tuple[str, int, int, int]]) -> None:
 def run(scans: int) -> dict:
     """Serve the app, load and reload /scan, and scan cards online and offline."""
     with tempfile.TemporaryDirectory() as directory:
-        app, tokens = build_app(Path(directory), 2 * scans)
+        app, tokens = build_app(Path(directory), 4 * scans)
         counter = ByteCounter(app.wsgi_app)
         app.wsgi_app = counter
         server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -239,13 +243,29 @@ def run(scans: int) -> dict:
                 reload = counter.take()
 
                 online = scan_times(page, tokens[:scans])
+                cdp = context.new_cdp_session(page)
+                cdp.send("Emulation.setCPUThrottlingRate", {"rate": THROTTLED["rate"]})
+                throttled = scan_times(page, tokens[scans : 2 * scans])
+                cdp.send("Emulation.setCPUThrottlingRate", {"rate": 1})
+                cdp.send("Network.enable")
+                latency = SLOW_NETWORK["latency"]
+                cdp.send("Network.emulateNetworkConditions", {**NETWORK, "latency": latency})
+                slow_network = scan_times(page, tokens[2 * scans : 3 * scans])
+                cdp.send("Network.emulateNetworkConditions", {**NETWORK, "latency": 0})
                 context.set_offline(True)
                 page.wait_for_selector("#scanner-status.is-offline")
-                offline = scan_times(page, tokens[scans:])
+                offline = scan_times(page, tokens[3 * scans :])
                 browser.close()
         finally:
             server.shutdown()
-    return {"first": first, "reload": reload, "online": online, "offline": offline}
+    return {
+        "first": first,
+        "reload": reload,
+        "online": online,
+        "throttled": throttled,
+        "slow_network": slow_network,
+        "offline": offline,
+    }
 
 
 def measure(scans: int = 20) -> list[tuple]:
@@ -256,6 +276,8 @@ def measure(scans: int = 20) -> list[tuple]:
     zipped = sum(r[3] for r in result["first"])
     wasm = sum(r[3] for r in result["first"] if r[0] == WASM)
     cached = sum(r[2] for r in result["reload"] if r[0].startswith("/static/"))
+    slow = [r["ms"] for r in result["throttled"]]
+    far = [r["ms"] for r in result["slow_network"]]
     return [
         (
             f"scan to verdict, headless Chromium ({len(times)} scans)",
@@ -276,6 +298,19 @@ def measure(scans: int = 20) -> list[tuple]:
             zipped / 1024 < TARGETS["first_wasm_kb"],
         ),
         ("cached reload, static bytes", f"{cached} B", "0 B", cached == 0),
+        (
+            f"scan to verdict online, {THROTTLED['rate']}x CPU throttling",
+            f"{statistics.median(slow):.0f} / {percentile(slow, 0.95):.0f} ms",
+            f"< {THROTTLED['median']} / {THROTTLED['p95']} ms",
+            statistics.median(slow) < THROTTLED["median"]
+            and percentile(slow, 0.95) < THROTTLED["p95"],
+        ),
+        (
+            f"scan to verdict online, {SLOW_NETWORK['latency']} ms added round trip, median",
+            f"{statistics.median(far):.0f} ms",
+            f"< {SLOW_NETWORK['median']} ms",
+            statistics.median(far) < SLOW_NETWORK["median"],
+        ),
     ]
 
 
@@ -285,6 +320,8 @@ def main() -> None:
     args = parser.parse_args()
     result = run(max(20, args.scans))
     summary("scan to verdict, online", result["online"])
+    summary(f"scan to verdict, online, {THROTTLED['rate']}x CPU", result["throttled"])
+    summary(f"scan to verdict, online, +{SLOW_NETWORK['latency']} ms", result["slow_network"])
     summary("scan to verdict, offline", result["offline"])
     byte_report("first load of /scan (empty cache)", result["first"])
     byte_report("reload from the service-worker cache", result["reload"])

@@ -180,6 +180,16 @@ def parse(token: str, keys: Sequence[str], max_age: int = 120) -> CardToken:
     return CardToken(number=payload["number"], generation=generation, signed_at=signed_at)
 
 
+def printed_token_digests(cards: Sequence[tuple[str, int]], key: str) -> list[str]:
+    """Return the token_digest of each stored card's (number, generation) printed token signed
+    with ``key``, as :func:`sign_card` would sign it, with one signer for all of them."""
+    signer = _make_signer(Signer, [key], CARD_SALT)
+    return [
+        token_digest(signer.sign(f"{number}{_SEP}{generation}").decode("ascii"))
+        for number, generation in cards
+    ]
+
+
 def token_digest(token: str) -> str:
     """Return the first 16 hex characters of the SHA-256 of the whitespace-stripped token."""
     return hashlib.sha256(token.strip().encode("utf-8", "surrogatepass")).hexdigest()[:16]

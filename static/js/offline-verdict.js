@@ -1,22 +1,25 @@
 // The verdict the phone makes by itself when the server cannot be reached.
 //
-// It looks the scanned code up in the venue's validity list (see
-// webapp/services/offline.py): a printed code by the SHA-256 of the whole signed token
-// (as each accepted signing key signs it), a typed printed number by a slow salted hash
-// (PBKDF2-SHA256, the list's salt and iterations, 64 bits) of the whole number, once its
-// check character holds: a match is only orange ("look at the card"). The number printed
-// on a lost card (an older generation) is in no entry, so offline it is "not on the list".
-// A forged or altered printed code hashes to a digest that is not in the list. A list
+// It finds the card in the venue's validity list (see webapp/services/offline.py) by a
+// slow salted hash (PBKDF2-SHA256, the list's salt and iterations, cut to the list's
+// `hash_bytes`) of the stable number: the one a printed code carries in clear, or the one
+// a typed printed number holds. Then by its generation: an older one is "replaced". A
+// printed code must also match one of the card's token tags (the first `tag_bytes` of the
+// SHA-256 of the code as each accepted signing key signs it), so a forged or altered code
+// is refused; a typed number of a reissued card must match the card's `check` (the first
+// `check_bytes` of the same slow hash of the whole printed number, its random characters
+// included), and a typed number that matches is only orange ("look at the card"). A list
 // older than 48 hours decides nothing ("check online"). A digital card's own code ("C.",
 // signed on the holder's phone; format in webapp/tokens.py) is verified with WebCrypto:
 // the issuer's signature over its certificate with a public key of the list's `issuers`,
 // the phone's signature over the code, its age, then the card by the certificate's device
-// serial and generation. The door holds only public keys: nothing here can sign a code. The older
-// server-signed digital code ("D.") is refused: the staff types the number instead.
+// serial and generation. The door holds only public keys: nothing here can sign a code.
+// The older server-signed digital code ("D.") is refused: the staff types the number.
 
 import { normalizeNumber, parsePrinted } from "./cardnumber.js";
 
-const TOKEN_DIGEST_LENGTH = 16;
+// A printed card's code: its stable number, generation and signature (webapp/tokens.py).
+const PRINTED_TOKEN = /^([2-9A-HJKMNP-Z]{9})\.([1-9][0-9]{0,8})\.[A-Za-z0-9_-]{43}$/;
 const NUMBER_HASH_BITS = 64;
 export const MAX_LIST_AGE_MS = 48 * 3600 * 1000;
 export const MAX_CLOCK_OFFSET_MS = 5 * 60 * 1000;
@@ -34,10 +37,11 @@ const CODE = CERT + 4 + 64;
 const ECDSA = { name: "ECDSA", hash: "SHA-256" };
 const P256 = { name: "ECDSA", namedCurve: "P-256" };
 const encoder = new TextEncoder();
+const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 
 async function sha256Hex(text) {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(text));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(digest));
 }
 
 /** The list's slow salted hash of a printed number (webapp.services.offline.number_hash). */
@@ -47,24 +51,29 @@ export async function numberHash(number, salt, iterations) {
   ]);
   const params = { name: "PBKDF2", hash: "SHA-256", salt: encoder.encode(salt), iterations };
   const bits = await crypto.subtle.deriveBits(params, key, NUMBER_HASH_BITS);
-  return Array.from(new Uint8Array(bits), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(new Uint8Array(bits));
 }
 
-/** The stored list with lookups by token digest and by number digest. */
+const binaryHex = (text) => toHex(Array.from(text, (c) => c.charCodeAt(0)));
+const hexBinary = (hex) => hex.replace(/../g, (pair) => String.fromCharCode(parseInt(pair, 16)));
+const isoDay = (day) => new Date(day * 86400000).toISOString().slice(0, 10);
+
+/** The stored list (columns: offline-queue.js) with lookups by number hash and device. */
 export class OfflineList {
   constructor(stored) {
     this.stored = stored;
-    this.byToken = new Map();
     this.byNumber = new Map();
     this.byDevice = new Map();
-    for (const card of Object.values(stored.cards)) {
-      for (const token of card.tokens || []) this.byToken.set(token, card);
-      if (!this.byNumber.has(card.number)) this.byNumber.set(card.number, card);
-      if (card.device != null) this.byDevice.set(card.device, card);
-    }
     this.issuers = stored.issuers || {};
     this.maxAge = stored.max_age || MAX_AGE_SECONDS;
     this.clockSkew = stored.clock_skew ?? CLOCK_SKEW_SECONDS;
+    const cards = stored.cards;
+    const width = stored.hash_bytes;
+    if (!cards?.id || !width) return; // a list of an older version: none until the next sync
+    for (let i = cards.id.length - 1; i >= 0; i--) {
+      this.byNumber.set(cards.hash.substr(i * width, width), i); // the first card wins
+    }
+    cards.device.forEach((device, i) => device && this.byDevice.set(device, i));
   }
 
   /** The server's clock as this phone's clock and the offset at the last sync tell it. */
@@ -72,8 +81,48 @@ export class OfflineList {
     return now + (this.stored.clock_offset_ms || 0);
   }
 
+  /** The card at position `i` of the columns, as the verdicts read it. */
+  card(i) {
+    if (i === undefined) return undefined;
+    const { cards, tag_bytes: width, regions } = this.stored;
+    return {
+      id: cards.id[i],
+      tokens: cards.tags.map((tags) => binaryHex(tags.substr(i * width, width))),
+      generation: cards.generation[i],
+      check: cards.check ? cards.check[i] : 0,
+      valid_from: isoDay(cards.valid_from[i]),
+      valid_until: isoDay(cards.valid_from[i] + cards.days[i]),
+      region: regions[cards.region[i]],
+      children: cards.children[i],
+      max_children: cards.max_children[i],
+      device: cards.device[i] || null,
+    };
+  }
+
+  /** The card listed under the stable number's slow hash, or undefined. */
+  async cardOf(number) {
+    const { salt, iterations, hash_bytes: width } = this.stored;
+    if (!salt || !width) return undefined;
+    const hash = await numberHash(number, salt, iterations);
+    return this.card(this.byNumber.get(hexBinary(hash.slice(0, 2 * width))));
+  }
+
+  /** Whether a typed number of the card's generation bears the card's random characters. */
+  async bearsCheck(typed, card) {
+    if (card.generation === 1) return true; // printed as its stable number
+    const { salt, iterations, check_bytes: width } = this.stored;
+    if (!width) return false;
+    const hash = await numberHash(typed, salt, iterations);
+    return parseInt(hash.slice(0, 2 * width), 16) === card.check;
+  }
+
+  /** The card whose current phone key has that serial, or undefined. */
+  cardOfDevice(serial) {
+    return this.card(this.byDevice.get(serial));
+  }
+
   get size() {
-    return Object.keys(this.stored.cards).length;
+    return this.stored.cards?.id?.length ?? 0;
   }
 
   /** Whether the list is too old to decide from (48 hours after its download). */
@@ -116,16 +165,27 @@ async function listVerdict(scan, list, visitedToday) {
     const token = scan.token.trim();
     if (token.startsWith(DIGITAL_PREFIX)) return { state: "refuse", key: "offline_digital" };
     if (token.startsWith(DEVICE_PREFIX)) return deviceVerdict(token, list, visitedToday);
-    const digest = (await sha256Hex(token)).slice(0, TOKEN_DIGEST_LENGTH);
-    const card = list.byToken.get(digest);
+    const printed = PRINTED_TOKEN.exec(token);
+    if (!printed) return { state: "refuse", key: "offline_unknown" };
+    const [, number, generation] = printed;
+    const card = await list.cardOf(number);
     if (!card) return { state: "refuse", key: "offline_unknown" };
-    return dated(card, token.split(".")[0], visitedToday);
+    if (Number(generation) < card.generation) return { state: "refuse", key: "replaced", number };
+    const tag = (await sha256Hex(token)).slice(0, 2 * list.stored.tag_bytes);
+    if (Number(generation) > card.generation || !card.tokens.includes(tag)) {
+      return { state: "refuse", key: "offline_unknown" };
+    }
+    return dated(card, number, visitedToday);
   }
   const number = normalizeNumber(scan.number);
-  const { salt, iterations } = list.stored;
-  if (!parsePrinted(number) || !salt) return { state: "refuse", key: "offline_unknown" };
-  const card = list.byNumber.get(await numberHash(number, salt, iterations));
+  const printed = parsePrinted(number);
+  if (!printed) return { state: "refuse", key: "offline_unknown" };
+  const card = await list.cardOf(printed.number);
   if (!card) return { state: "refuse", key: "offline_unknown" };
+  if (printed.generation < card.generation) return { state: "refuse", key: "replaced", number };
+  if (printed.generation > card.generation || !(await list.bearsCheck(number, card))) {
+    return { state: "refuse", key: "offline_unknown" };
+  }
   const result = dated(card, number, visitedToday);
   // A typed number proves less than a signed code: the staff looks at the card itself.
   return result.state === "ok" ? { ...result, state: "warn", key: "check_card" } : result;
@@ -169,7 +229,6 @@ function modPow(base, exponent, modulus) {
   return result;
 }
 
-const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 const toBigInt = (bytes) => BigInt(`0x${toHex(bytes)}`);
 const fromBigInt = (n) => Uint8Array.from(n.toString(16).padStart(64, "0").match(/../g), (h) => parseInt(h, 16));
 
@@ -219,7 +278,7 @@ async function deviceVerdict(token, list, visitedToday, now = list.serverNow()) 
   // Judged by the server's clock, so a wrong clock here lets no code dated ahead pass.
   if (age > list.maxAge || age < -list.clockSkew) return { state: "refuse", key: "token_expired" };
   const number = new TextDecoder().decode(raw.subarray(HEAD, HEAD + NUMBER_LENGTH));
-  const card = list.byDevice.get(view.getUint32(5));
+  const card = list.cardOfDevice(view.getUint32(5));
   // A serial in no entry: the card moved to another phone, or is not accepted here.
   if (!card) return { state: "refuse", key: "offline_unknown", number };
   if (card.generation !== view.getUint32(9)) return { state: "refuse", key: "replaced", number };

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from playwright.sync_api import Route, expect
 from sqlalchemy import select
 
-from webapp import cardnumbers
+from webapp import cardnumbers, tokens
 from webapp.extensions import db
 from webapp.models import Card
 from webapp.services import cards
@@ -58,13 +58,17 @@ def test_typed_printed_numbers_offline(scanner, demo_cards, no_sw_context):
     page = offline_scanner(scanner, no_sw_context)
     verdict = page.locator(VERDICT)
 
-    # The numbers printed on the lost cards, the bare stable number included: not on the
-    # list, which is all the offline door can tell of them.
-    for typed in (lost.lower(), cardnumbers.format_number(lost), replaced.number, guessed):
+    # The numbers printed on the lost cards, the bare stable number included: replaced.
+    for typed in (lost.lower(), cardnumbers.format_number(lost), replaced.number):
         type_number(page, typed)
-        expect(verdict).to_have_attribute("data-reason", "offline_unknown")
+        expect(verdict).to_have_attribute("data-reason", "replaced")
         expect(verdict).to_have_attribute("data-state", "refuse")
         expect(verdict.get_by_role("button", name="Record visit")).to_have_count(0)
+    # The new generation with other random characters (what the lost card tells, guessed):
+    # it misses the card's check, so it is not a number of the list.
+    type_number(page, guessed)
+    expect(verdict).to_have_attribute("data-reason", "offline_unknown")
+    expect(verdict).to_have_attribute("data-state", "refuse")
     # The number the new card would have had without the random characters is none.
     type_number(page, computable)
     expect(page.locator("#manual-number-error")).to_be_visible()
@@ -93,6 +97,22 @@ def test_a_typed_number_online_is_orange_with_the_same_words(scanner, demo_cards
     expect(verdict.locator(".verdict-title")).to_have_text(words["title"])
     expect(verdict.locator(".verdict-staff")).to_have_text(words["staff"])
     expect(verdict.get_by_role("button", name="Record visit")).to_be_visible()
+
+
+def test_a_lost_cards_old_code_answers_replaced_offline(
+    app, scanner, show_qr, demo_cards, no_sw_context
+):
+    replaced = card_of(demo_cards["replaced"])
+    keys = app.config["CARD_SIGNING_KEYS"]
+    old_code = tokens.sign_card(replaced.number, replaced.generation - 1, keys)
+    page = offline_scanner(scanner, no_sw_context)
+    show_qr(page, old_code)
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-reason", "replaced")
+    expect(verdict).to_have_attribute("data-state", "refuse")
+    show_qr(page, token_of(demo_cards["replaced"]))  # the new card: green
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict).to_have_attribute("data-offline", "true")
     assert page.errors == []
 
 
@@ -213,4 +233,38 @@ def test_a_delta_whose_count_differs_makes_a_full_download(scanner, demo_cards, 
     assert "since=" in asked[0] and "since=" not in asked[1]  # then the whole list
     after = stored_list(page)
     assert after["generated_at"] >= size["generated_at"]
-    assert len(after["cards"]) == len(size["cards"])
+    assert len(after["cards"]["id"]) == len(size["cards"]["id"])
+
+
+def test_a_delta_merges_new_and_reissued_cards_into_the_stored_columns(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    before = stored_list(page)["cards"]["id"]
+    active = card_of(demo_cards["active"])
+    old_code = token_of(demo_cards["active"])
+    cards.reissue_card(active, actor=None)
+    new_card = cards.issue_card(
+        issuer=active.issuer, actor=None, birth_year=1970, postcode="70100", children=0
+    )
+    db.session.commit()
+    new_code, reissued_code = cards.printed_token(new_card), cards.printed_token(active)
+    page.evaluate(f"() => KaikuOffline.syncList({page_venue(page)})")
+    after = stored_list(page)["cards"]["id"]
+    assert after == sorted([*before, new_card.id])  # one new, the reissued one replaced
+    page.reload()
+    start(page)
+    page.wait_for_load_state("networkidle")
+    go_offline(page)
+    verdict = page.locator(VERDICT)
+    for code, state, reason in [
+        (new_code, "ok", "ok"),
+        (reissued_code, "ok", "ok"),
+        (old_code, "refuse", "replaced"),
+        (token_of(demo_cards["expired"]), "refuse", "offline_unknown"),
+    ]:
+        show_qr(page, code)
+        expect(verdict).to_have_attribute("data-reason", reason)
+        expect(verdict).to_have_attribute("data-state", state)
+    assert page.errors == []

@@ -9,8 +9,9 @@ from webapp import ROOT, cardnumbers
 from webapp.extensions import db
 from webapp.models import Card, Event, Organisation, Role, User, Visit, VisitSource
 from webapp.services import cards
-from webapp.services.offline import number_hash, number_salt
+from webapp.services.offline import CHECK_BYTES, number_hash, number_salt
 
+from .. import offline_wire
 from ..conftest import PASSWORD
 from ..factories import create_user
 from ..statements import statements
@@ -425,12 +426,15 @@ class TestOfflineList:
         response = door.get(f"/scan/offline-list?venue={door.venue}")
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
-        numbers = {entry["number"] for entry in response.json["cards"]}
-        assert number_hash(demo_cards["active"], number_salt()) in numbers
-        assert number_hash(demo_cards["revoked"], number_salt()) not in numbers
-        replaced = card(demo_cards["replaced"])  # listed under its current printed number
-        assert number_hash(replaced.printed_number, number_salt()) in numbers
-        assert number_hash(replaced.number, number_salt()) not in numbers
+        width = 2 * response.json["hash_bytes"]
+        listed = {entry["number"]: entry for entry in offline_wire.entries(response.json)}
+        assert number_hash(demo_cards["active"], number_salt())[:width] in listed
+        assert number_hash(demo_cards["revoked"], number_salt())[:width] not in listed
+        # a reissued card: under its stable number, with the check of its printed number
+        replaced = card(demo_cards["replaced"])
+        entry = listed[number_hash(replaced.number, number_salt())[:width]]
+        check = number_hash(replaced.printed_number, number_salt())[: 2 * CHECK_BYTES]
+        assert entry["check"] == int(check, 16)
         assert response.json["full"] is True
 
     def test_changes_since_the_last_list(self, door, demo_cards):

@@ -51,7 +51,8 @@ def offline_list():
     if venue is None:
         return _json_error("not_your_venue", 403)
     since = _moment(request.args.get("since"))
-    return _no_store(jsonify(offline.validity_list(venue, since=since)))
+    body = offline.wire_list(venue, since=since)
+    return _no_store(current_app.response_class(body, mimetype="application/json"))
 
 
 @bp.post("/scan/sync")
