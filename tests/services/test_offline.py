@@ -56,6 +56,7 @@ def test_valid_card_is_listed_by_the_digest_of_its_printed_token(place, app):
         "max_children": 2,
         "device": None,  # no phone holds the digital card yet
         "generation": 1,
+        "check": 0,  # printed as its stable number: nothing more to check
     }
 
 
@@ -98,23 +99,28 @@ def test_reissued_card_is_listed_under_its_new_token_only(place):
     assert tokens.token_digest(cards.printed_token(card)) in digests
 
 
-def numbers_listed(venue) -> dict[int, str]:
-    return {entry["id"]: entry["number"] for entry in validity_list(venue)["cards"]}
+def numbers_listed(venue) -> dict[int, tuple[str, int]]:
+    """Return each listed card's number hash and check."""
+    return {e["id"]: (e["number"], e["check"]) for e in validity_list(venue)["cards"]}
 
 
-def test_reissued_card_is_listed_under_its_new_printed_number_only(place):
+def check_of(printed: str) -> int:
+    """Return the check a reissued card's printed number is listed with."""
+    return int(number_hash(printed, number_salt())[: 2 * offline.CHECK_BYTES], 16)
+
+
+def test_reissued_card_is_listed_under_its_stable_number_with_its_new_check(place):
     theatre, _, card, _, _ = place
-    salt = number_salt()
+    stable = number_hash(card.number, number_salt())
+    assert numbers_listed(theatre)[card.id] == (stable, 0)  # never reissued: nothing to check
     lost = [card.printed_number]
     for _ in range(2):
         cards.reissue_card(card, actor=None)
         db.session.commit()
-        listed_numbers = set(numbers_listed(theatre).values())
-        assert number_hash(card.printed_number, salt) in listed_numbers
-        for old in lost:  # typed from a lost card, offline: on no entry
-            assert number_hash(old, salt) not in listed_numbers
+        number, check = numbers_listed(theatre)[card.id]
+        assert (number, check) == (stable, check_of(card.printed_number))
+        assert all(check != check_of(old) for old in lost[1:])  # an old print checks no more
         lost.append(card.printed_number)
-    assert number_hash(card.number, salt) not in listed_numbers  # the stable number is not
 
 
 def test_issue_and_reissue_compute_the_hash_so_that_no_list_does(place, monkeypatch):
@@ -123,8 +129,8 @@ def test_issue_and_reissue_compute_the_hash_so_that_no_list_does(place, monkeypa
     new_card = create_card(issuer)
     db.session.commit()
     expected = {
-        card.id: number_hash(card.printed_number, number_salt()),
-        new_card.id: number_hash(new_card.printed_number, number_salt()),
+        card.id: (number_hash(card.number, number_salt()), check_of(card.printed_number)),
+        new_card.id: (number_hash(new_card.number, number_salt()), 0),
     }
 
     def no_pbkdf2(*args, **kwargs):
@@ -140,7 +146,7 @@ def test_a_hash_cached_for_another_printed_number_is_not_used(place):
     card.generation = 2  # a change that bypassed reissue_card and its hash
     card.printed_secret = cardnumbers.new_secret()
     db.session.commit()
-    assert numbers_listed(theatre)[card.id] == number_hash(card.printed_number, number_salt())
+    assert numbers_listed(theatre)[card.id][1] == check_of(card.printed_number)
 
 
 def test_course_provider_lists_home_region_cards_without_children(place):
@@ -271,9 +277,11 @@ def test_a_big_list_costs_under_13_bytes_a_card_gzip(place, app, monkeypatch):
     monkeypatch.setitem(app.config, "CARD_SIGNING_KEYS", app.config["CARD_SIGNING_KEYS"][-1:])
     rng = random.Random(18)
     data = {"".join(rng.choice(cardnumbers.ALPHABET) for _ in range(8)) for _ in range(10_000)}
+    numbers = [(code, code + cardnumbers.check_character(code)) for code in sorted(data)]
+    salt = number_salt()
     rows = [
         {
-            "number": code + cardnumbers.check_character(code),
+            "number": number,
             "region_id": card.region_id,
             "issuer_id": card.issuer_id,
             "birth_year": 1980,
@@ -282,9 +290,9 @@ def test_a_big_list_costs_under_13_bytes_a_card_gzip(place, app, monkeypatch):
             "valid_from": card.valid_from - timedelta(days=index // 30),
             "valid_until": card.valid_until,
             "digital_key": f"key-{index}",
-            "number_hash": f"{offline._salt_id(number_salt())}:{rng.randbytes(8).hex()}",
+            "number_hash": f"{offline._cache_tag(salt, number)}:{rng.randbytes(8).hex()}",
         }
-        for index, code in enumerate(sorted(data))
+        for index, (code, number) in enumerate(numbers)
     ]
     db.session.execute(Card.__table__.insert(), rows)
     db.session.commit()
