@@ -22,8 +22,8 @@ def test_key_list_shows_which_key_signs(runner, demo_cards):
     assert "verifies only" in lines[0]
     assert lines[1].startswith(tokens.key_id(TEST_SIGNING_KEYS[1]))
     assert "signs new cards" in lines[1]
-    # active, replaced and lappi; the expired and the revoked card no longer count
-    assert lines[1].split()[-3:] == ["3", "valid", "cards"]
+    # active, replaced, lappi and community; the expired and the revoked card no longer count
+    assert lines[1].split()[-3:] == ["4", "valid", "cards"]
 
 
 def test_new_key_prints_a_fresh_key(runner):
