@@ -233,6 +233,27 @@ def test_course_provider_has_no_children_stepper(live_server, demo_cards, camera
     expect(verdict.get_by_role("button", name="Record visit")).to_be_visible()
 
 
+def test_a_community_card_shows_its_kind_and_a_stepper_up_to_its_group(
+    live_server, demo_cards, camera_page, show_qr
+):
+    page = camera_page(None, None)
+    sign_in(page, live_server.url, "ovi@example.fi")
+    start(page)
+    show_qr(page, token_of(demo_cards["community"]))
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator("[data-slot=kind-row]")).to_be_visible()
+    expect(verdict.locator("[data-slot=kind]")).to_have_text("Community card")
+    expect(verdict.locator(".stepper-value")).to_have_attribute("max", "5")
+    for _ in range(6):
+        verdict.get_by_role("button", name="One child more").click()
+    expect(verdict.locator(".stepper-value")).to_have_value("5")  # the group's limit
+    verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "recorded")
+    [visit] = visits()
+    assert (visit.adults, visit.children) == (1, 5)
+
+
 def go_offline(page: Page) -> None:
     page.context.set_offline(True)
     expect(page.locator("#scanner-status")).to_have_class(re.compile("is-offline"))
