@@ -11,7 +11,6 @@ import re
 from playwright.sync_api import Page, Route, expect
 from sqlalchemy import select
 
-from webapp import cardnumbers
 from webapp.extensions import db
 from webapp.models import (
     Card,
@@ -277,33 +276,6 @@ def test_the_recent_list_and_its_undo_survive_a_reload(show_qr, demo_cards, scan
     row.get_by_role("button", name="Undo").click()
     expect(row).to_contain_text("Undone", timeout=20_000)
     assert visits() == []
-
-
-def test_offline_the_scanner_shows_the_printed_number_the_card_carries(
-    show_qr, demo_cards, scanner, no_sw_context
-):
-    reissued = db.session.scalar(select(Card).where(Card.number == demo_cards["replaced"]))
-    carried = cardnumbers.format_number(reissued.printed_number)
-    assert carried != cardnumbers.format_number(reissued.number)
-    page = scanner(no_sw_context)
-    pairs = [(cardnumbers.new_number(), g) for g in (1, 2, 3, 31, 32, 962, 999_999_999)]
-    in_browser = page.evaluate(
-        """async (pairs) => {
-          const { printedNumber } = await import("/static/js/cardnumber.js");
-          return pairs.map(([number, generation]) => printedNumber(number, generation));
-        }""",
-        pairs,
-    )
-    assert in_browser == [cardnumbers.printed_number(n, g) for n, g in pairs]
-
-    go_offline(page)
-    show_qr(page, token_of(demo_cards["replaced"]))
-    verdict = page.locator(VERDICT)
-    expect(verdict).to_have_attribute("data-offline", "true")
-    expect(verdict.locator("[data-slot=number]")).to_have_text(carried)
-    verdict.get_by_role("button", name="Record visit").click()
-    expect(verdict).to_have_attribute("data-state", "queued")
-    expect(page.locator("#recent-visits li").first).to_contain_text(carried)
 
 
 def test_an_undo_the_server_does_not_know_stays_shown_instead_of_done(
