@@ -177,7 +177,7 @@ def test_bad_rows_are_named_by_line_in_the_users_language(door, demo_cards):
         "tulevaisuudessa",
         "yli vuoden vanha",
         "Anna luku väliltä 0–999",
-        "Anna avustajien määräksi 0, 1 tai 2.",
+        "avustajien, opastajien tai tulkkien määrä lukuna väliltä 0–2.",
     ):
         assert text in page.text
     assert re.findall(r'data-label="Rivi">(\d+)<', page.text) == [str(n) for n in range(2, 10)]
@@ -201,10 +201,10 @@ def test_a_file_that_cannot_be_read_is_a_clear_error(door, demo_cards, data, tex
     assert text in page.text and 'role="alert"' in page.text
 
 
-def test_more_than_5000_rows_are_refused_before_any_check(door, demo_cards):
+def test_more_than_2000_rows_are_refused_before_any_check(door, demo_cards):
     row = f"{demo_cards['active']};{finnish(days_ago(1))};0"
     page = preview(door, csv_file(*[row] * (paper.MAX_ROWS + 1)))
-    assert page.status_code == 422 and "yli 5000 käyttöä" in page.text
+    assert page.status_code == 422 and "yli 2000 käyttöä" in page.text
     assert len(statuses(preview(door, csv_file(*[row] * 3)))) == 3
 
 
@@ -298,7 +298,7 @@ def test_a_use_at_an_event_counts_for_the_event_of_this_venue_only(door, demo_ca
     )
     page = preview(door, data)
     assert statuses(page) == ["new", "invalid", "invalid"]
-    assert "Kohteella ei ole voimassa olevaa tapahtumaa tällä tunnuksella." in page.text
+    assert "Kohteella ei ole käytössä olevaa tapahtumaa tällä tunnisteella." in page.text
     confirm(door, page)
     assert [visit.event_id for visit in paper_visits()] == [ours.id]
 
