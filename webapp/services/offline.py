@@ -23,8 +23,8 @@ its last download. The list holds no secret and nothing personal:
   cards is built from the column, not 100,000 PBKDF2s. The salt is the deployment's
   (derived from ``SECRET_KEY``, or ``OFFLINE_NUMBER_SALT``): one per list would make every
   list recompute every hash.
-* the card's validity, region code, registered children and the children allowed at
-  this venue, and an opaque ``id`` (the card's row id) that deltas use to remove it.
+* the card's validity, region code, kind (a community card says so offline too),
+  registered children and the children allowed at this venue, and an opaque ``id`` (the card's row id) that deltas use to remove it.
 
 * ``device`` and ``generation``: the serial of the card's current phone key (None
   without a digital card) and the card's generation, for the digital card's own codes.
@@ -186,6 +186,7 @@ def _entry(card: Card, max_children: int, device: int | None, number: str, keys)
         "valid_from": card.valid_from.isoformat(),
         "valid_until": card.valid_until.isoformat(),
         "region": card.region.code,
+        "kind": card.kind.value,
         "children": card.children,
         "max_children": max_children,
         "device": device,
