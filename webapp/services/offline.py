@@ -24,7 +24,8 @@ its last download. The list holds no secret and nothing personal:
   (derived from ``SECRET_KEY``, or ``OFFLINE_NUMBER_SALT``): one per list would make every
   list recompute every hash.
 * the card's validity, region code, kind (a community card says so offline too),
-  registered children and the children allowed at this venue, and an opaque ``id`` (the card's row id) that deltas use to remove it.
+  registered children and the children allowed at this venue, and an opaque ``id``
+  (the card's row id) that deltas use to remove it.
 
 * ``device`` and ``generation``: the serial of the card's current phone key (None
   without a digital card) and the card's generation, for the digital card's own codes.
