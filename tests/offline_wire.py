@@ -32,6 +32,7 @@ def entries(body: dict) -> list[dict]:
             "device": columns["device"][index] or None,
             "generation": columns["generation"][index],
             "check": columns["check"][index],
+            "kind": "community" if columns["community"][index] else "personal",
         }
         for index, card_id in enumerate(accumulate(columns["id"]))
     ]

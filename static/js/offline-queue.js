@@ -266,7 +266,7 @@
 
   // Stored as the server sends them, one array a field, which IndexedDB reads back in
   // milliseconds where 100,000 objects took seconds on a slow phone.
-  const COLUMNS = ["generation", "check", "days", "children", "max_children", "device"];
+  const COLUMNS = ["generation", "check", "community", "days", "children", "max_children", "device"];
 
   /** The update's cards as stored: absolute ids and first days, hashes and tags as binary
    * strings, regions as indexes into `regions` (extended with the update's new codes). */
@@ -295,7 +295,7 @@
     cards.id.forEach((id, i) => replaced.has(id) || rows.push([cards, i]));
     changed.id.forEach((_, i) => rows.push([changed, i]));
     rows.sort(([a, i], [b, j]) => a.id[i] - b.id[j]);
-    const pick = (name) => rows.map(([source, i]) => source[name][i]);
+    const pick = (name) => rows.map(([source, i]) => source[name]?.[i] ?? 0); // 0: a column an older list lacks
     const bytes = (packed, width) =>
       rows.map(([source, i]) => packed(source).substr(i * width, width)).join("");
     return {

@@ -90,6 +90,7 @@ export class OfflineList {
       tokens: cards.tags.map((tags) => binaryHex(tags.substr(i * width, width))),
       generation: cards.generation[i],
       check: cards.check ? cards.check[i] : 0,
+      kind: cards.community?.[i] ? "community" : "personal",
       valid_from: isoDay(cards.valid_from[i]),
       valid_until: isoDay(cards.valid_from[i] + cards.days[i]),
       region: regions[cards.region[i]],

@@ -114,6 +114,7 @@ export class ScannerUI {
       const children = slot(panel, "max-children");
       children.textContent = card.max_children ? String(card.max_children) : children.dataset.none;
       slot(panel, "children-row").hidden = !accepted;
+      slot(panel, "kind-row").hidden = card.kind !== "community";
     } else {
       slot(panel, "card").remove();
     }

@@ -296,6 +296,24 @@ def test_offline_scan_queues_the_visit_and_sends_it_exactly_once(
     assert len(visits()) == 1
 
 
+def test_offline_a_community_card_shows_its_kind_and_a_personal_card_none(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")  # the offline list has fully arrived
+    go_offline(page)
+    verdict = page.locator(VERDICT)
+    show_qr(page, token_of(demo_cards["community"]))
+    expect(verdict).to_have_attribute("data-offline", "true")
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator("[data-slot=kind-row]")).to_be_visible()
+    expect(verdict.locator("[data-slot=max-children]")).to_have_text("5")
+    verdict.get_by_role("button", name="Scan next").click()
+    show_qr(page, token_of(demo_cards["active"]))
+    expect(verdict).to_have_attribute("data-state", "ok")
+    expect(verdict.locator("[data-slot=kind-row]")).to_be_hidden()
+
+
 def test_offline_refuses_forged_revoked_and_digital_codes(
     scanner, show_qr, demo_cards, no_sw_context
 ):

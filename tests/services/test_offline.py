@@ -52,6 +52,7 @@ def test_valid_card_is_listed_by_the_digest_of_its_printed_token(place, app):
         "valid_from": card.valid_from,
         "valid_until": card.valid_until,
         "region": "pohjois-savo",
+        "kind": "personal",
         "children": 2,
         "max_children": 2,
         "device": None,  # no phone holds the digital card yet

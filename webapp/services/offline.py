@@ -35,8 +35,10 @@ by its number, the one a printed code carries in clear or a typed printed number
   listed number has a chance of 2**-48 per attempt; producing one that matches takes
   first the number (years of CPU, above, unless it was read off the card) and then 2**48
   SHA-256s. A replaced card's old code is of an older generation: ``replaced``.
-* the card's validity, region code, registered children and the children allowed at
-  this venue, and an opaque ``id`` (the card's row id) that deltas use to remove it.
+* the card's validity, region code, kind (``community`` 1 for a community card, which says
+  so offline too), registered children and the children allowed at this venue, and an
+  opaque ``id`` (the card's row id) that deltas use to remove it.
+
 * ``device`` and ``generation``: the serial of the card's current phone key (None
   without a digital card) and the card's generation, for the digital card's own codes.
 
@@ -86,7 +88,7 @@ from sqlalchemy.orm import selectinload
 
 from .. import cardnumbers, tokens
 from ..extensions import db
-from ..models import Card, Organisation, Region, utcnow
+from ..models import Card, CardKind, Organisation, Region, utcnow
 from ..rules import helsinki_date, verdict
 from .digital import current_serials, offline_issuers
 from .door import DoorCard
@@ -185,6 +187,7 @@ def validity_list(
         *(card.id, card.number, card.generation, card.revoked, card.valid_from),
         *(card.valid_until, card.children, card.region_id, card.number_hash),
         card.printed_secret,
+        card.kind,
     )
     if full:
         query = query.where(
@@ -222,6 +225,7 @@ def validity_list(
             "valid_from": row.valid_from,
             "valid_until": row.valid_until,
             "region": regions[row.region_id].code,
+            "kind": row.kind,
             "children": row.children,
             "max_children": max_children,
             "device": devices.get(row.id),
@@ -372,6 +376,7 @@ def _columns(entries: list[dict], width: int) -> dict:
             ],
             "generation": [entry["generation"] for entry in entries],
             "check": [entry["check"] for entry in entries],
+            "community": [int(entry["kind"] == CardKind.COMMUNITY) for entry in entries],
             "valid_from": _differences(starts),
             "days": [(e["valid_until"] - e["valid_from"]).days for e in entries],
             "region": [region_index[entry["region"]] for entry in entries],
