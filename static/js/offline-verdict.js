@@ -12,8 +12,9 @@
 // signature over the code, its age, then the card by the certificate's device serial and
 // generation. The door holds only public keys: nothing here can sign a code. The older
 // server-signed digital code ("D.") is refused: the staff types the number instead.
+// An imported card's unsigned national register ID is not in the list: "check online".
 
-import { normalizeNumber, parsePrinted } from "./cardnumber.js";
+import { normalizeNumber, parsePrinted, registerId } from "./cardnumber.js";
 
 const TOKEN_DIGEST_LENGTH = 16;
 const NUMBER_HASH_BITS = 64;
@@ -109,6 +110,7 @@ async function listVerdict(scan, list, visitedToday) {
     const token = scan.token.trim();
     if (token.startsWith(DIGITAL_PREFIX)) return { state: "refuse", key: "offline_digital" };
     if (token.startsWith(DEVICE_PREFIX)) return deviceVerdict(token, list, visitedToday);
+    if (registerId(token)) return { state: "refuse", key: "offline_unsigned" };
     const digest = (await sha256Hex(token)).slice(0, TOKEN_DIGEST_LENGTH);
     const card = list.byToken.get(digest);
     if (!card) return { state: "refuse", key: "offline_unknown" };
@@ -117,6 +119,7 @@ async function listVerdict(scan, list, visitedToday) {
   const number = normalizeNumber(scan.number);
   const printed = parsePrinted(number);
   const { salt, iterations } = list.stored;
+  if (!printed && registerId(number)) return { state: "refuse", key: "offline_unsigned" };
   if (!printed || !salt) return { state: "refuse", key: "offline_unknown" };
   const card = list.byNumber.get(await numberHash(printed.number, salt, iterations));
   if (!card) return { state: "refuse", key: "offline_unknown" };

@@ -62,7 +62,7 @@ def issue_card(
     check_children(children)
     valid_until = _validity_end(region, today, valid_until)
     card = Card(
-        number=_unused_number(),
+        number=unused_number(),
         region=region,
         issuer=issuer,
         birth_year=birth_year,
@@ -283,11 +283,16 @@ def _validity_end(region: Region, today: date, valid_until: date | None) -> date
     """
     if valid_until is not None and valid_until > one_year_after(today):
         raise CardError(ErrorCode.VALID_UNTIL_TOO_LATE, "valid_until")
-    end = valid_until or one_year_after(today)
-    if region.pilot_ends_on is not None:
-        end = min(end, region.pilot_ends_on)
+    end = min(valid_until or one_year_after(today), latest_valid_until(region, today))
     check_valid_until(end, today)
     return end
+
+
+def latest_valid_until(region: Region, today: date) -> date:
+    """Return the last day of validity a card of the region may get today: a year from today,
+    or the end of the region's pilot if that comes first."""
+    end = one_year_after(today)
+    return end if region.pilot_ends_on is None else min(end, region.pilot_ends_on)
 
 
 def _check_not_revoked(card: Card) -> None:
@@ -295,7 +300,8 @@ def _check_not_revoked(card: Card) -> None:
         raise CardError(Reason.REVOKED)
 
 
-def _unused_number() -> str:
+def unused_number() -> str:
+    """Return a new card number that no card has."""
     while True:
         number = cardnumbers.new_number()
         if db.session.scalar(select(Card.id).where(Card.number == number)) is None:
