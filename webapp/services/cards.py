@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import Select, false, func, select
 
-from .. import cardnumbers, tokens
+from .. import cardnumbers, registerids, tokens
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
@@ -213,12 +213,16 @@ def due_for_renewal(user: User, today: date) -> Select:
 
 
 def find_card(number: str, user: User, *, query: Select | None = None) -> Card | None:
-    """Return the card with that number if the user may see it (tolerant of case and dashes)."""
-    number = cardnumbers.normalize(number)
-    if not cardnumbers.is_valid(number):
-        return None
+    """Return the card with that number, or with that national register ID (an imported card),
+    if the user may see it (tolerant of case and dashes)."""
     query = query if query is not None else cards_visible_to(user)
-    return db.session.scalar(query.where(Card.number == number))
+    number = cardnumbers.normalize(number)
+    if cardnumbers.is_valid(number):
+        return db.session.scalar(query.where(Card.number == number))
+    legacy_id = registerids.normalize(number)
+    if legacy_id is None:
+        return None
+    return db.session.scalar(query.where(Card.legacy_id == legacy_id))
 
 
 def desk_status(card: Card, today: date) -> tuple[str, date | None]:

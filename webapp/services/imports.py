@@ -106,7 +106,8 @@ def import_cards(
         card = _card(line, values, regions, distributors, today, problems.append)
         legacy_id = card.get("legacy_id")
         if legacy_id in seen:
-            problems.append(Problem(line, "id", ErrorCode.DUPLICATE_ID, {"line": seen[legacy_id]}))
+            duplicate = Problem(line, "id", ErrorCode.DUPLICATE_ID, {"line": seen[legacy_id]})
+            problems.insert(0, duplicate)  # the id's problem first, as the columns go
         elif legacy_id is not None:
             seen[legacy_id] = line
             if legacy_id in imported:
