@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from webapp.errors import ErrorCode
 from webapp.extensions import db
-from webapp.models import AuditEvent, Card, Role, User
+from webapp.models import AuditEvent, Card, RevokeReason, Role, User
 from webapp.rules import Reason, WarningCode, today_in_finland
 from webapp.services import cards, door, imports
 
@@ -292,3 +292,15 @@ def test_a_mistyped_card_number_is_never_taken_for_a_register_id(region):
     assert door.verify(door.Shown.typed("KK100235"), venue).reason is Reason.INVALID_TOKEN
     assert door.verify(door.Shown.scanned("KK100235"), venue).reason is Reason.INVALID_TOKEN
     assert door.verify(door.Shown.typed("K7MX4PQ2E"), venue).reason is Reason.INVALID_TOKEN
+
+
+def test_a_revoked_or_expired_imported_card_is_refused_by_its_register_id(region):
+    yesterday = today_in_finland() - timedelta(days=1)
+    start = (yesterday - timedelta(days=300)).isoformat()
+    run(csv_file(row("KK100001"), row("KK100002", valid_from=start, valid_until=str(yesterday))))
+    revoked = db.session.scalar(select(Card).where(Card.legacy_id == "KK100001"))
+    cards.revoke_card(revoked, actor=None, reason=RevokeReason.LOST)
+    db.session.commit()
+    venue = venue_of(region)
+    assert door.verify(door.Shown.typed("KK100001"), venue).reason is Reason.REVOKED
+    assert door.verify(door.Shown.scanned("KK100002"), venue).reason is Reason.EXPIRED
