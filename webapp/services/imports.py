@@ -120,7 +120,8 @@ def import_cards(
     if dry_run or report.problems:
         return report
     for values in new_cards:
-        db.session.add(Card(number=cards.unused_number(), digital_key=_key(), **values))
+        key = secrets.token_urlsafe(32)
+        db.session.add(Card(number=cards.unused_number(), digital_key=key, **values))
     for region in {values["region"] for values in new_cards}:
         count = sum(values["region"] is region for values in new_cards)
         audit.record(
@@ -128,10 +129,6 @@ def import_cards(
         )
     report.stored = True
     return report
-
-
-def _key() -> str:
-    return secrets.token_urlsafe(32)
 
 
 def _rows(data: bytes) -> tuple[list[str], list[tuple[int, list[str]]]]:
