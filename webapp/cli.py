@@ -1,16 +1,19 @@
-"""Flask commands: demo data, API tokens, signing keys, backups and the statistics rollup."""
+"""Flask commands: demo data, API tokens, signing keys, backups, the statistics rollup and
+the import of cards from the national register."""
 
 import secrets
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 
-from . import backup, cardnumbers, demo, tokens
+from . import backup, cardnumbers, demo, i18n, tokens
 from .extensions import db
 from .models import Card, User
-from .services import accounts, keys, rollup
+from .services import accounts, imports, keys, rollup
 
 
 def register_commands(app: Flask) -> None:
@@ -20,6 +23,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
     app.cli.add_command(stats_group)
+    app.cli.add_command(import_cards_command)
 
 
 @click.command("demo")
@@ -154,3 +158,37 @@ def rebuild_command() -> None:
     written = rollup.rebuild(db.session)
     db.session.commit()
     click.echo(f"{written['days']} venue-days, {written['cards']} cards used", err=True)
+
+
+@click.command("import-cards")
+@click.argument("file", type=click.File("rb"))
+@click.option("--dry-run", is_flag=True, help="Check every row and report; change nothing.")
+@click.option(
+    "--language", type=click.Choice(list(i18n.LANGUAGES)), default="fi", help="Of the report."
+)
+def import_cards_command(file, dry_run: bool, language: str) -> None:
+    """Import the cards of the national register's CSV export FILE (see the README).
+
+    A file with a bad row imports nothing; cards already imported are left alone.
+    """
+    with force_locale(language):
+        try:
+            report = imports.import_cards(file.read(), dry_run=dry_run, source=file.name)
+        except imports.CardImportError as exc:
+            db.session.rollback()
+            raise click.ClickException(exc.message) from exc
+        for problem in report.problems:
+            where = {"line": problem.line, "column": problem.column or "-"}
+            click.echo(
+                _("Line %(line)s, %(column)s: %(message)s", **where, message=problem.message)
+            )
+        counts = {"new": report.new, "already": report.already}
+        click.echo(_("New cards: %(new)s. Imported before, left alone: %(already)s.", **counts))
+        if report.problems:
+            db.session.rollback()
+            raise click.ClickException(_("Nothing was imported: correct the lines above."))
+        if not report.stored:
+            click.echo(_("Dry run: nothing was imported."))
+            return
+        db.session.commit()
+        click.echo(_("Imported."))

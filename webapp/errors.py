@@ -52,6 +52,18 @@ class ErrorCode(enum.StrEnum):
     INVALID_REGION = "invalid_region"
     CARD_NOT_FOUND = "card_not_found"
     NOT_ON_COMMUNITY_CARD = "not_on_community_card"
+    # importing cards from the national register
+    INVALID_FILE = "invalid_file"
+    MISSING_COLUMNS = "missing_columns"
+    UNKNOWN_COLUMNS = "unknown_columns"
+    ROW_LENGTH = "row_length"
+    INVALID_REGISTER_ID = "invalid_register_id"
+    PERSONAL_DATA = "personal_data"
+    DUPLICATE_ID = "duplicate_id"
+    UNKNOWN_DISTRIBUTOR = "unknown_distributor"
+    INVALID_DATE = "invalid_date"
+    UNSUPPORTED_KIND = "unsupported_kind"
+    INVALID_UNSIGNED_END = "invalid_unsigned_end"
     # the door
     INVALID_NUMBER = "invalid_number"
     VISIT_NOT_FOUND = "visit_not_found"
@@ -183,6 +195,28 @@ MESSAGES = {
     ErrorCode.NOT_ON_COMMUNITY_CARD: _l(
         "A community card is the organisation's own: it has no birth year or postcode."
     ),
+    ErrorCode.INVALID_FILE: _l("The file is not a CSV file in UTF-8."),
+    ErrorCode.MISSING_COLUMNS: _l("The file lacks the columns: %(columns)s."),
+    ErrorCode.UNKNOWN_COLUMNS: _l(
+        "The file has columns that are not imported: %(columns)s. Remove them: only %(known)s "
+        "are read, and nothing personal is ever stored."
+    ),
+    ErrorCode.ROW_LENGTH: _l("The line has %(found)s values, the header %(expected)s."),
+    ErrorCode.INVALID_REGISTER_ID: _l(
+        "The ID must be 4 to 20 letters A-Z and digits, and not shaped like a Kaikukortti "
+        "card number."
+    ),
+    ErrorCode.PERSONAL_DATA: _l(
+        "This looks like a personal identity code. It is not imported: give the card's ID."
+    ),
+    ErrorCode.DUPLICATE_ID: _l("The same ID is already on line %(line)s."),
+    ErrorCode.UNKNOWN_DISTRIBUTOR: _l("The region has no distributor with this name or id."),
+    ErrorCode.INVALID_DATE: _l("Enter the date as 2026-12-31 or 31.12.2026."),
+    ErrorCode.UNSUPPORTED_KIND: _l(
+        "Only personal cards are imported: leave kind empty or write personal. A community "
+        "card is issued anew to its organisation."
+    ),
+    ErrorCode.INVALID_UNSIGNED_END: _l("Choose a day from today to %(date)s."),
     ErrorCode.INVALID_NUMBER: _l(
         "This is not a Kaikukortti card number. Check for typing mistakes."
     ),
@@ -314,6 +348,14 @@ DOOR_WORDS: dict[Code, Words] = {
         _l("This card has been replaced by a new card with the same number."),
         _l("Please use your new card."),
     ),
+    Reason.UNSIGNED_NOT_ACCEPTED: Words(
+        _l("Card must be renewed"),
+        _l(
+            "Unsigned cards of the national register are no longer accepted in this card's "
+            "region. The place that gave the card can give a new one."
+        ),
+        _l("This card needs to be renewed. Please contact the place that gave it to you."),
+    ),
     Reason.EXPIRED: Words(
         _l("Card expired"),
         _l("The card was valid until %(date)s."),
@@ -426,6 +468,14 @@ WARNING_WORDS: dict[WarningCode, Words] = {
             "the card shown bears this number before you record the visit."
         ),
         _l("May I see your card for a moment?"),
+    ),
+    WarningCode.UNSIGNED_CARD: Words(
+        _l("Accepted – unsigned card"),
+        _l(
+            "An unsigned card of the national register: valid. The place that gave it can "
+            "reissue it as a signed card when convenient."
+        ),
+        _l("Welcome!"),
     ),
 }
 

@@ -140,6 +140,9 @@ class Region(db.Model):
     name: Mapped[str] = mapped_column(String(120))  # Finnish: the official name
     name_sv: Mapped[str | None] = mapped_column(String(120))  # Swedish, where one exists
     pilot_ends_on: Mapped[date | None] = mapped_column(Date)
+    # From this day on the door refuses the region's unsigned cards of the national register
+    # (shown by their printed register ID): None, they are accepted until reissued.
+    unsigned_refused_from: Mapped[date | None] = mapped_column(Date)
 
     memberships: Mapped[list[NetworkMembership]] = relationship(
         back_populates="region",
@@ -333,6 +336,9 @@ class Card(db.Model):
     # The slow salted hash of the printed number in the offline list, cached as "<tag>:<digest>"
     # (webapp.services.offline.number_hashes); a tag of another salt or printed number: stale.
     number_hash: Mapped[str | None] = mapped_column(String(40))
+    # The ID printed on a card imported from the national register (webapp.registerids),
+    # which the door accepts as the card's first generation, unsigned; None: issued here.
+    legacy_id: Mapped[str | None] = mapped_column(String(20), unique=True, index=True)
 
     region: Mapped[Region] = relationship()
     issuer: Mapped[Organisation] = relationship()

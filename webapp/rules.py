@@ -10,15 +10,19 @@ The reasons are checked in this order, and the first that applies is the verdict
    (both decided by the caller while parsing the token; see :mod:`webapp.tokens`)
 2. ``unknown_card``   no card has that number
 3. ``revoked``        the card was revoked (lost, misuse, other)
-4. ``replaced``       the token is of an older generation of a reissued card
-5. ``expired``        the last day of validity has passed (Finnish time)
-6. ``not_yet_valid``  the first day of validity has not come yet
-7. ``region_not_accepted``  the card's or the venue's region is not in the network that day
-8. ``home_region_only``     the venue accepts only cards of its own region
-9. ``quota_full``     the event's Kaikukortti places are taken and the venue refuses then
-10. ``ok``            accepted, perhaps with warnings (``already_enrolled``, ``visited_today``,
-   ``quota_full``, and ``check_card`` for a printed number typed by hand, which proves less
-   than a signed code: the staff looks at the card)
+4. ``replaced``       the token is of an older generation of a reissued card (a national
+   register ID, :mod:`webapp.registerids`, is the first generation of an imported card)
+5. ``unsigned_not_accepted``  the card was shown by its unsigned register ID on or after
+   the day from which the card's region refuses unsigned cards
+6. ``expired``        the last day of validity has passed (Finnish time)
+7. ``not_yet_valid``  the first day of validity has not come yet
+8. ``region_not_accepted``  the card's or the venue's region is not in the network that day
+9. ``home_region_only``     the venue accepts only cards of its own region
+10. ``quota_full``    the event's Kaikukortti places are taken and the venue refuses then
+11. ``ok``            accepted, perhaps with warnings (``already_enrolled``, ``visited_today``,
+    ``quota_full``, ``check_card`` for a printed number typed by hand, which proves less
+    than a signed code: the staff looks at the card, and ``unsigned_card``: shown by its
+    register ID, to be reissued when convenient)
 
 A card that already holds a place on the course is never refused for a full quota: that
 place is its own (recording it again stores no new use, see :mod:`webapp.services.door`).
@@ -54,6 +58,7 @@ class Reason(enum.StrEnum):
     REGION_NOT_ACCEPTED = "region_not_accepted"
     HOME_REGION_ONLY = "home_region_only"
     QUOTA_FULL = "quota_full"
+    UNSIGNED_NOT_ACCEPTED = "unsigned_not_accepted"
     CHILDREN_NOT_ALLOWED = "children_not_allowed"
     TOO_MANY_CHILDREN = "too_many_children"
 
@@ -63,10 +68,13 @@ class WarningCode(enum.StrEnum):
     VISITED_TODAY = "visited_today"
     QUOTA_FULL = "quota_full"
     CHECK_CARD = "check_card"
+    UNSIGNED_CARD = "unsigned_card"
 
 
 class NetworkRegion(Protocol):
     """What the rules read of a region (a :class:`webapp.models.Region`, or the door's copy)."""
+
+    unsigned_refused_from: date | None
 
     def in_network_on(self, day: date) -> bool: ...
 
@@ -151,13 +159,17 @@ def verdict(
     quota_full: bool = False,
     enrolled: bool = False,
     typed: bool = False,
+    unsigned: bool = False,
 ) -> Verdict:
     """Decide whether the card, shown with a token (or, ``typed``, a printed number) of that
-    generation, is accepted."""
+    generation, is accepted.
+
+    ``unsigned``: it was shown by its national register ID, not by a signed code.
+    """
     if card is None:
         return Verdict(Reason.UNKNOWN_CARD, None, venue)
     today = helsinki_date(moment)
-    reason = _refusal(card, generation, venue, today)
+    reason = _refusal(card, generation, venue, today, unsigned)
     quota_full = quota_full and not enrolled
     if reason is None and quota_full and venue.quota_full_refuses:
         reason = Reason.QUOTA_FULL
@@ -172,16 +184,23 @@ def verdict(
         warnings.append(WarningCode.QUOTA_FULL)
     if typed:
         warnings.append(WarningCode.CHECK_CARD)
+    if unsigned:
+        warnings.append(WarningCode.UNSIGNED_CARD)
     return Verdict(Reason.OK, card, venue, max_children(card, venue), tuple(warnings))
 
 
-def _refusal(card: CardFacts, generation: int, venue: VenueFacts, today: date) -> Reason | None:
+def _refusal(
+    card: CardFacts, generation: int, venue: VenueFacts, today: date, unsigned: bool
+) -> Reason | None:
     if card.revoked:
         return Reason.REVOKED
     if generation < card.generation:
         return Reason.REPLACED
     if generation > card.generation:
         return Reason.INVALID_TOKEN
+    refused_from = card.region.unsigned_refused_from
+    if unsigned and refused_from is not None and today >= refused_from:
+        return Reason.UNSIGNED_NOT_ACCEPTED
     if today > card.valid_until:
         return Reason.EXPIRED
     if today < card.valid_from:

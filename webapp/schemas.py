@@ -184,8 +184,9 @@ def _token_or_number(data: dict) -> None:
 class VerifySchema(RequestSchema):
     token = Text(
         metadata={
-            "description": "The scanned QR payload (printed card or digital card); "
-            "give either `token` or `number`."
+            "description": "The scanned QR payload (printed card or digital card, or the "
+            "plain ID of a card imported from the national register, also from its Code 39 "
+            "barcode); give either `token` or `number`."
         },
     )
     number = Text(
@@ -193,7 +194,9 @@ class VerifySchema(RequestSchema):
         metadata={
             "description": "The card's `printed_number` typed by hand (a damaged code), in any "
             "case, with or without spaces or dashes; an older generation's answers `replaced`, "
-            "and an accepted one carries the warning `check_card`.",
+            "and an accepted one carries the warning `check_card`. Or the printed ID of a card "
+            "imported from the national register: `ok` with the warning `unsigned_card`, "
+            "`replaced` once the card is reissued.",
             "example": "K7MX4PQ23E9RWT8",
         },
     )

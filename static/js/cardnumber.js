@@ -55,6 +55,18 @@ export function parsePrinted(text) {
   return { number: data + check, generation, secret: typed.slice(-SECRET - 1, -1) };
 }
 
+/**
+ * The ID printed on a card of the national register (webapp/registerids.py), normalized, or
+ * null: 4 to 20 letters A-Z and digits, never shaped like a card number (9 to 16 characters
+ * all of the alphabet), so that a mistyped card number is never taken for one.
+ */
+export function registerId(text) {
+  const typed = normalizeNumber(text);
+  if (!/^[A-Z0-9]{4,20}$/.test(typed)) return null;
+  const numberShaped = typed.length >= LENGTH && typed.length <= MAX_PRINTED;
+  return numberShaped && [...typed].every((char) => ALPHABET.includes(char)) ? null : typed;
+}
+
 /** Show the number in groups of three (K7M X4P Q2D); a lone last character joins the group before. */
 export function formatNumber(text) {
   const groups = normalizeNumber(text).match(/.{1,3}/g) || [];

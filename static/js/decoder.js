@@ -1,10 +1,11 @@
-// QR code detector for the door scanner.
+// QR code and Code 39 detector for the door scanner (Code 39: the barcode of the cards of
+// the national register, see webapp/registerids.py).
 //
 //   import { createDetector } from "/static/js/decoder.js";
 //   const detector = await createDetector();
 //   const codes = await detector.detect(videoElement);  // [{rawValue, format, ...}]
 //
-// Uses the browser's own BarcodeDetector when it exists and reads QR codes
+// Uses the browser's own BarcodeDetector when it exists and reads both formats
 // (Chrome on Android, macOS). Otherwise (Chromium on Linux, Firefox, Safari on
 // iPhone) it loads the self-hosted `barcode-detector` ponyfill, whose ZXing
 // WebAssembly build is served from static/js/vendor/zxing_reader.wasm: never
@@ -19,12 +20,15 @@ const ZXING_OVERRIDES = {
   locateFile: (path, prefix) => (path.endsWith(".wasm") ? WASM_URL : prefix + path),
 };
 
+const FORMATS = ["qr_code", "code_39"];
+
 async function nativeDetector() {
   const Native = globalThis.BarcodeDetector;
   if (typeof Native !== "function") return null;
   try {
-    const formats = await Native.getSupportedFormats();
-    return formats.includes("qr_code") ? new Native({ formats: ["qr_code"] }) : null;
+    const supported = await Native.getSupportedFormats();
+    const all = FORMATS.every((format) => supported.includes(format));
+    return all ? new Native({ formats: FORMATS }) : null; // else the ponyfill reads both
   } catch {
     return null; // e.g. Android without the detection service
   }
@@ -32,7 +36,7 @@ async function nativeDetector() {
 
 /**
  * Resolve to an object with `detect(source)` → Promise<DetectedBarcode[]> for
- * QR codes; `source` is a video, image, canvas, ImageBitmap, ImageData or Blob.
+ * QR codes and Code 39 barcodes; `source` is a video, image, canvas, ImageBitmap, ImageData or Blob.
  * With the polyfill, the wasm is fetched and compiled before this resolves, so
  * a failure to load it rejects here rather than on the first frame.
  */
@@ -51,5 +55,5 @@ export async function createDetector() {
     purgeZXingModule(); // forget the failed attempt so a later call can retry
     throw error;
   }
-  return new BarcodeDetector({ formats: ["qr_code"] });
+  return new BarcodeDetector({ formats: FORMATS });
 }

@@ -15,8 +15,9 @@
 // the phone's signature over the code, its age, then the card by the certificate's device
 // serial and generation. The door holds only public keys: nothing here can sign a code.
 // The older server-signed digital code ("D.") is refused: the staff types the number.
+// An imported card's unsigned national register ID is not in the list: "check online".
 
-import { normalizeNumber, parsePrinted } from "./cardnumber.js";
+import { normalizeNumber, parsePrinted, registerId } from "./cardnumber.js";
 
 // A printed card's code: its stable number, generation and signature (webapp/tokens.py).
 const PRINTED_TOKEN = /^([2-9A-HJKMNP-Z]{9})\.([1-9][0-9]{0,8})\.[A-Za-z0-9_-]{43}$/;
@@ -166,6 +167,7 @@ async function listVerdict(scan, list, visitedToday) {
     const token = scan.token.trim();
     if (token.startsWith(DIGITAL_PREFIX)) return { state: "refuse", key: "offline_digital" };
     if (token.startsWith(DEVICE_PREFIX)) return deviceVerdict(token, list, visitedToday);
+    if (registerId(token)) return { state: "refuse", key: "offline_unsigned" };
     const printed = PRINTED_TOKEN.exec(token);
     if (!printed) return { state: "refuse", key: "offline_unknown" };
     const [, number, generation] = printed;
@@ -180,6 +182,7 @@ async function listVerdict(scan, list, visitedToday) {
   }
   const number = normalizeNumber(scan.number);
   const printed = parsePrinted(number);
+  if (!printed && registerId(number)) return { state: "refuse", key: "offline_unsigned" };
   if (!printed) return { state: "refuse", key: "offline_unknown" };
   const card = await list.cardOf(printed.number);
   if (!card) return { state: "refuse", key: "offline_unknown" };

@@ -7,7 +7,7 @@
 // worker). The same code seen again by the camera within a few seconds is ignored; a USB
 // barcode reader's code (wedge.js) is a scan each time, taken in turn.
 
-import { formatNumber, normalizeNumber, parsePrinted } from "./cardnumber.js";
+import { formatNumber, normalizeNumber, parsePrinted, registerId } from "./cardnumber.js";
 import { createDetector } from "./decoder.js";
 import { OfflineList, finnishToday, offlineVerdict } from "./offline-verdict.js";
 import { registerServiceWorker } from "./pwa.js";
@@ -211,7 +211,7 @@ function timeoutSignal(ms) {
 
 function manualEntry(form) {
   const input = form.elements.number;
-  if (!parsePrinted(input.value)) {
+  if (!parsePrinted(input.value) && !registerId(input.value)) {
     ui.fieldError(input, config.labels.invalid_number);
     input.focus();
     return;

@@ -100,6 +100,7 @@ RULES: dict[str, frozenset[str]] = {
     "coordinator.region POST": ADMIN,
     "coordinator.new_region": ADMIN,
     "coordinator.add_membership": ADMIN,
+    "coordinator.unsigned_cards": NETWORK,
     "coordinator.remove_membership": ADMIN,
     "coordinator.organisations": NETWORK,
     "coordinator.organisation": NETWORK,

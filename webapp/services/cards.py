@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from flask import current_app
 from sqlalchemy import Select, false, func, select
 
-from .. import cardnumbers, tokens
+from .. import cardnumbers, registerids, tokens
 from ..errors import DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
@@ -75,7 +75,7 @@ def issue_card(
     check_children(children, kind)
     valid_until = _validity_end(region, today, valid_until)
     card = Card(
-        number=_unused_number(),
+        number=unused_number(),
         kind=kind,
         generation=1,
         region=region,
@@ -243,12 +243,16 @@ def due_for_renewal(user: User, today: date) -> Select:
 
 
 def find_card(number: str, user: User, *, query: Select | None = None) -> Card | None:
-    """Return the card with that number if the user may see it (tolerant of case and dashes)."""
-    number = cardnumbers.normalize(number)
-    if not cardnumbers.is_valid(number):
-        return None
+    """Return the card with that number, or with that national register ID (an imported card),
+    if the user may see it (tolerant of case and dashes)."""
     query = query if query is not None else cards_visible_to(user)
-    return db.session.scalar(query.where(Card.number == number))
+    number = cardnumbers.normalize(number)
+    if cardnumbers.is_valid(number):
+        return db.session.scalar(query.where(Card.number == number))
+    legacy_id = registerids.normalize(number)
+    if legacy_id is None:
+        return None
+    return db.session.scalar(query.where(Card.legacy_id == legacy_id))
 
 
 def desk_status(card: Card, today: date) -> tuple[str, date | None]:
@@ -330,11 +334,16 @@ def _validity_end(region: Region, today: date, valid_until: date | None) -> date
     """
     if valid_until is not None and valid_until > one_year_after(today):
         raise CardError(ErrorCode.VALID_UNTIL_TOO_LATE, "valid_until")
-    end = valid_until or one_year_after(today)
-    if region.pilot_ends_on is not None:
-        end = min(end, region.pilot_ends_on)
+    end = min(valid_until or one_year_after(today), latest_valid_until(region, today))
     check_valid_until(end, today)
     return end
+
+
+def latest_valid_until(region: Region, today: date) -> date:
+    """Return the last day of validity a card of the region may get today: a year from today,
+    or the end of the region's pilot if that comes first."""
+    end = one_year_after(today)
+    return end if region.pilot_ends_on is None else min(end, region.pilot_ends_on)
 
 
 def _check_not_revoked(card: Card) -> None:
@@ -342,7 +351,8 @@ def _check_not_revoked(card: Card) -> None:
         raise CardError(Reason.REVOKED)
 
 
-def _unused_number() -> str:
+def unused_number() -> str:
+    """Return a new card number that no card has."""
     while True:
         number = cardnumbers.new_number()
         if db.session.scalar(select(Card.id).where(Card.number == number)) is None:

@@ -53,7 +53,7 @@ from typing import TypeVar
 from sqlalchemy import CursorResult, Row, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import cardnumbers, tokens
+from .. import cardnumbers, registerids, tokens
 from ..errors import Code, DomainError, ErrorCode
 from ..extensions import db
 from ..models import (
@@ -149,6 +149,7 @@ class DoorRegion:
     id: int
     code: str
     periods: tuple[tuple[date, date | None], ...]  # the network membership periods
+    unsigned_refused_from: date | None
 
     def in_network_on(self, day: date) -> bool:
         return in_network_on(self.periods, day)
@@ -227,7 +228,8 @@ class RecordedVisit:
 def _region_of(rows) -> DoorRegion:
     """Return the region of the rows (one per network period, or one with none)."""
     periods = tuple((row.starts_on, row.ends_on) for row in rows if row.starts_on is not None)
-    return DoorRegion(rows[0].region_id, rows[0].code, periods)
+    first = rows[0]
+    return DoorRegion(first.region_id, first.code, periods, first.unsigned_refused_from)
 
 
 _user, _org = User.__table__, Organisation.__table__
@@ -249,6 +251,7 @@ def staff_statement(user_id):
             _org.c.quota_full_refuses,
             _region.c.id.label("region_id"),
             _region.c.code,
+            _region.c.unsigned_refused_from,
             _period.c.starts_on,
             _period.c.ends_on,
         )
@@ -293,49 +296,48 @@ _REPLAY_ELSEWHERE = (
     .label("replay_elsewhere")
 )
 
-_CARD = (
-    select(
-        _card.c.id,
-        _card.c.number,
-        _card.c.generation,
-        _card.c.printed_secret,
-        _card.c.revoked,
-        _card.c.revoked_at,
-        _card.c.valid_from,
-        _card.c.valid_until,
-        _card.c.children,
-        _card.c.kind,
-        _region.c.id.label("region_id"),
-        _region.c.code,
-        _period.c.starts_on,
-        _period.c.ends_on,
-        select(_visit.c.id)
-        .where(
-            _visit.c.card_id == _card.c.id,
-            _visit.c.day == bindparam("day"),
-            _visit.c.venue_id == bindparam("venue_id"),
-        )
-        .limit(1)  # looked up for this card, not hashed over the venue's day of visits
-        .exists()
-        .label("visited_today"),
-        select(_visit.c.id)  # the card's place on the course this term
-        .where(
-            _visit.c.card_id == _card.c.id,
-            _visit.c.event_id == bindparam("course_id"),
-            this_term(_visit.c.term_ends_on, bindparam("term_starts_on")),
-        )
-        .order_by(_visit.c.id)
-        .limit(1)
-        .scalar_subquery()
-        .label("enrolled_visit"),
-        _KEY_VISIT,
-        _KEY_CARD,
-        _REPLAY_HERE.scalar_subquery().label("replay_visit"),
-        _REPLAY_ELSEWHERE,
+_CARD_READ = select(
+    _card.c.id,
+    _card.c.number,
+    _card.c.generation,
+    _card.c.printed_secret,
+    _card.c.revoked,
+    _card.c.revoked_at,
+    _card.c.valid_from,
+    _card.c.valid_until,
+    _card.c.children,
+    _card.c.kind,
+    _region.c.id.label("region_id"),
+    _region.c.code,
+    _region.c.unsigned_refused_from,
+    _period.c.starts_on,
+    _period.c.ends_on,
+    select(_visit.c.id)
+    .where(
+        _visit.c.card_id == _card.c.id,
+        _visit.c.day == bindparam("day"),
+        _visit.c.venue_id == bindparam("venue_id"),
     )
-    .select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
-    .where(_card.c.number == bindparam("number"))
-)
+    .limit(1)  # looked up for this card, not hashed over the venue's day of visits
+    .exists()
+    .label("visited_today"),
+    select(_visit.c.id)  # the card's place on the course this term
+    .where(
+        _visit.c.card_id == _card.c.id,
+        _visit.c.event_id == bindparam("course_id"),
+        this_term(_visit.c.term_ends_on, bindparam("term_starts_on")),
+    )
+    .order_by(_visit.c.id)
+    .limit(1)
+    .scalar_subquery()
+    .label("enrolled_visit"),
+    _KEY_VISIT,
+    _KEY_CARD,
+    _REPLAY_HERE.scalar_subquery().label("replay_visit"),
+    _REPLAY_ELSEWHERE,
+).select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
+_CARD = _CARD_READ.where(_card.c.number == bindparam("number"))
+_REGISTER_CARD = _CARD_READ.where(_card.c.legacy_id == bindparam("legacy_id"))
 
 _INSERT = {  # a visit, unless the venue has one under the same idempotency or replay key
     name: dialect.insert(_visit).on_conflict_do_nothing().returning(_visit.c.id)
@@ -787,31 +789,44 @@ def _check(
     """Return the verdict and the card's row (with the keys' visits), None for no card.
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
+    What is neither a genuine token nor a printed number may be an imported card's national
+    register ID (:mod:`webapp.registerids`), scanned or typed: its first generation, unsigned.
     """
-    generation = printed = None
-    if shown.token is not None:
-        try:
-            parsed = digital.parse_token(shown.token, moment)
-        except tokens.TokenError as error:
-            return Verdict(Reason(error.code), None, venue), None
-        number, generation = parsed.number, parsed.generation
-    elif shown.number is not None and (printed := cardnumbers.parse_printed(shown.number)):
-        number = printed.number
-    else:
-        return Verdict(Reason.INVALID_TOKEN, None, venue), None
-
     course = _course(venue, event)
     params = {
-        "number": number,
         "venue_id": venue.id,
         "key": idempotency_key,
         "replay": replay,
         "course_id": course.id if course else None,
         "term_starts_on": course.starts_on if course else None,
+        "day": helsinki_date(moment),
     }
-    rows = _run(_CARD, **params, day=helsinki_date(moment)).all()
-    if not rows:
-        return verdict(None, 0, venue, moment), None
+    number = legacy_id = generation = printed = None
+    if shown.token is not None:
+        try:
+            parsed = digital.parse_token(shown.token, moment)
+        except tokens.TokenError as error:
+            refusal = Verdict(Reason(error.code), None, venue)
+            legacy_id = registerids.normalize(shown.token)
+        else:
+            number, generation = parsed.number, parsed.generation
+    elif shown.number is not None and (printed := cardnumbers.parse_printed(shown.number)):
+        number = printed.number
+    else:
+        refusal = Verdict(Reason.INVALID_TOKEN, None, venue)
+        legacy_id = registerids.normalize(shown.number or "")
+
+    if number is not None:
+        rows = _run(_CARD, **params, number=number).all()
+        if not rows:
+            return verdict(None, 0, venue, moment), None
+    else:
+        rows = (
+            [] if legacy_id is None else _run(_REGISTER_CARD, **params, legacy_id=legacy_id).all()
+        )
+        if not rows:
+            return refusal, None
+        generation = 1  # a register ID is the imported card's first generation, unsigned
     row = rows[0]
     if printed is not None:  # an older generation's printed number: replaced
         generation = cardnumbers.shown_generation(printed, row.generation, row.printed_secret)
@@ -838,6 +853,7 @@ def _check(
         quota_full=_quota_full(event),
         enrolled=row.enrolled_visit is not None,
         typed=printed is not None,
+        unsigned=legacy_id is not None,
     )
     return decision, row
 

@@ -28,7 +28,9 @@ from ..models import (
     VenueCategory,
     utcnow,
 )
+from ..rules import today_in_finland
 from . import accounts, audit, door
+from .cards import one_year_after
 
 INVITE_VALID_FOR = timedelta(days=14)
 MAX_TERM = timedelta(days=366)  # a course's term: at most a season, never a standing pass
@@ -175,6 +177,35 @@ def update_region(
     audit.record(
         "region.updated", region, actor=actor, region_id=region.id, pilot_ends_on=pilot_ends_on
     )
+    return region
+
+
+def set_unsigned_refused_from(
+    region: Region, *, actor: User, refused_from: date | None, today: date | None = None
+) -> Region:
+    """Set the day from which the door refuses the region's unsigned national-register cards
+    (None: accepted until reissued); the region's coordinator or an admin.
+
+    Raises NetworkError(not_your_region; invalid_unsigned_end: a new day before today or more
+    than a year ahead, after which no imported card is valid anyway).
+    """
+    _require_region(actor, region.id)
+    today = today or today_in_finland()
+    latest = one_year_after(today)
+    changed = refused_from != region.unsigned_refused_from
+    if changed and refused_from is not None and not today <= refused_from <= latest:
+        raise NetworkError(
+            ErrorCode.INVALID_UNSIGNED_END, "unsigned_refused_from", date=latest.isoformat()
+        )
+    if changed:
+        region.unsigned_refused_from = refused_from
+        audit.record(
+            "region.unsigned_refused_from",
+            region,
+            actor=actor,
+            region_id=region.id,
+            unsigned_refused_from=refused_from,
+        )
     return region
 
 

@@ -45,6 +45,8 @@ ACTION_LABELS = {
     "visit.undone": _l("Visit undone"),
     "region.created": _l("Region added"),
     "region.updated": _l("Region changed"),
+    "region.unsigned_refused_from": _l("End of unsigned cards changed"),
+    "cards.imported": _l("Cards imported from the national register"),
     "membership.added": _l("Network membership added"),
     "membership.removed": _l("Network membership removed"),
     "organisation.created": _l("Organisation added"),
@@ -85,6 +87,10 @@ class RegionForm(FlaskForm):
         validators=[Optional(), Length(max=120)],
     )
     pilot_ends_on = DateField(_l("Pilot ends on"), validators=[Optional()])
+
+
+class UnsignedCardsForm(FlaskForm):
+    unsigned_refused_from = DateField(_l("Unsigned cards refused from"), validators=[Optional()])
 
 
 class MembershipForm(FlaskForm):

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 from wtforms import SelectChoice
 
-from .. import cardnumbers, ratelimits
+from .. import cardnumbers, ratelimits, registerids
 from ..access import roles_required
 from ..extensions import db
 from ..models import Card, CardKind, Organisation, Region, RevokeReason, Role
@@ -194,7 +194,7 @@ def find():
         card = cards.find_card(number, current_user)
         if card is not None:
             return _redirect(url_for(".card", number=card.number))
-        if not cardnumbers.is_valid(number):
+        if not cardnumbers.is_valid(number) and registerids.normalize(number) is None:
             form.number.errors.append(
                 _("This is not a card number: a character is wrong or missing. Check it.")
             )

@@ -52,6 +52,14 @@ WORDS: dict[str, Words] = {
         ),
         _l("Sorry, we cannot check the card right now. Please wait a moment."),
     ),
+    "offline_unsigned": Words(
+        _l("Check online"),
+        _l(
+            "An unsigned card of the national register cannot be checked offline. Check it "
+            "online when the network is back, or type the number of the holder's new card."
+        ),
+        _l("Sorry, we cannot check the card right now. Please wait a moment."),
+    ),
     "offline_visited_today": Words(
         _l("Accepted – already used today"),
         _l("This phone already recorded this card today. Record again only for a new visit."),

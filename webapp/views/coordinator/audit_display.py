@@ -29,6 +29,8 @@ DETAIL_LABELS = {
     "quota": _l("Kaikukortti places"),
     "valid_until": _l("Valid until"),
     "pilot_ends_on": _l("Pilot ends on"),
+    "unsigned_refused_from": _l("Unsigned cards refused from"),
+    "cards": _l("Cards"),
     "starts_on": _l("Member from"),
     "ends_on": _l("Member until"),
     "reason": _l("Reason"),
@@ -44,7 +46,7 @@ REASON_LABELS = {
     RevokeReason.MISUSE: _l("Misuse"),
     RevokeReason.OTHER: _l("Other reason"),
 }
-DATES = {"valid_until", "pilot_ends_on", "starts_on", "ends_on"}
+DATES = {"valid_until", "pilot_ends_on", "starts_on", "ends_on", "unsigned_refused_from"}
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,13 @@ from ...models import (
 from ...rules import today_in_finland
 from ...services import door, network
 from ...services.network import NetworkError
-from ..coordinator_forms import EventForm, MembershipForm, OrganisationForm, RegionForm
+from ..coordinator_forms import (
+    EventForm,
+    MembershipForm,
+    OrganisationForm,
+    RegionForm,
+    UnsignedCardsForm,
+)
 from ..fields import perform
 from .base import _regions, _status, _visible_or_404, bp
 
@@ -61,15 +67,35 @@ def _region_form(region: Region) -> RegionForm:
     return form
 
 
-def _region_page(region: Region, form: RegionForm, membership_form, admin: bool) -> str:
+def _region_page(
+    region: Region, form: RegionForm, membership_form, admin: bool, unsigned_form=None
+) -> str:
     return render_template(
         "coordinator/region.html",
         region=region,
         form=form,
         membership_form=membership_form,
+        unsigned_form=unsigned_form or UnsignedCardsForm(formdata=None, obj=region),
         admin=admin,
         today=today_in_finland(),
     )
+
+
+@bp.post("/regions/<int:region_id>/unsigned-cards")
+def unsigned_cards(region_id: int):
+    region = _visible_or_404(network.regions_visible_to(current_user), region_id)
+    form = UnsignedCardsForm()
+    if perform(
+        form,
+        lambda: network.set_unsigned_refused_from(
+            region, actor=current_user, refused_from=form.unsigned_refused_from.data
+        ),
+    ):
+        flash(_("The region was saved."))
+        return redirect(url_for(".region", region_id=region.id), 303)
+    admin = network.is_admin(current_user)
+    page = _region_page(region, _region_form(region), MembershipForm(formdata=None), admin, form)
+    return page, _status()
 
 
 @bp.route("/regions/<int:region_id>", methods=["GET", "POST"])
