@@ -41,7 +41,7 @@ test-postgres:
 
 messages: $(BIN)/flask
 	$(BIN)/pybabel extract -F webapp/babel.cfg -k _l -o webapp/translations/messages.pot --no-location --sort-output --omit-header .
-	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching --omit-header
+	$(BIN)/pybabel update -i webapp/translations/messages.pot -d webapp/translations --no-fuzzy-matching --omit-header --ignore-obsolete
 
 lint: $(BIN)/flask
 	$(BIN)/ruff check webapp tests bench
