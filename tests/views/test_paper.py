@@ -177,7 +177,7 @@ def test_bad_rows_are_named_by_line_in_the_users_language(door, demo_cards):
         "tulevaisuudessa",
         "yli vuoden vanha",
         "Anna luku väliltä 0–999",
-        "Anna avustajien määräksi 0, 1 tai 2.",
+        "avustajien, opastajien tai tulkkien määrä lukuna väliltä 0–2",
     ):
         assert text in page.text
     assert re.findall(r'data-label="Rivi">(\d+)<', page.text) == [str(n) for n in range(2, 10)]
@@ -298,7 +298,7 @@ def test_a_use_at_an_event_counts_for_the_event_of_this_venue_only(door, demo_ca
     )
     page = preview(door, data)
     assert statuses(page) == ["new", "invalid", "invalid"]
-    assert "Kohteella ei ole voimassa olevaa tapahtumaa tällä tunnuksella." in page.text
+    assert "Kohteella ei ole käytössä olevaa tapahtumaa tällä tunnisteella." in page.text
     confirm(door, page)
     assert [visit.event_id for visit in paper_visits()] == [ours.id]
 
