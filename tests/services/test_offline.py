@@ -487,3 +487,14 @@ def test_a_phone_key_registered_after_the_last_list_reaches_the_next_one(place):
 
 def entries_of(text: str) -> dict[int, dict]:
     return {entry["id"]: entry for entry in offline_wire.entries(json.loads(text))}
+
+
+def test_a_list_older_than_the_phone_decides_from_gets_the_whole_list_from_memory(place):
+    theatre, *_ = place
+    now = datetime.now(UTC)
+    age_all_cards(now - timedelta(days=400))
+    wire_list(theatre, moment=now)  # built once, kept in memory
+    with statements() as sent:
+        body = json.loads(wire_list(theatre, since=now - timedelta(days=365), moment=now))
+    assert body["full"] is True  # not every card judged again as a delta of a year
+    assert not any("number_hash" in statement for statement in sent)
