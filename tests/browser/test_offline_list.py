@@ -283,3 +283,20 @@ def test_a_delta_under_another_salt_makes_a_full_download(
     assert stored_list(page)["salt"] == "after-a-secret-key-rotation"
     after = verdict_with(page, {}, {"token": token})
     assert (after["state"], after["key"]) == ("ok", "ok")  # the card is still found offline
+
+
+def test_a_removed_signing_key_is_refused_offline_after_the_next_sync(
+    app, scanner, demo_cards, no_sw_context, monkeypatch
+):
+    db.session.execute(update(Card).values(updated_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()  # no card changes in the delta
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    number = demo_cards["active"]
+    keys = app.config["CARD_SIGNING_KEYS"]
+    forged = tokens.sign_card(number, card_of(number).generation, keys[:1])  # with keys[0]
+    # The compromised key removed and a new one added: as many keys as before.
+    monkeypatch.setitem(app.config, "CARD_SIGNING_KEYS", [*keys[1:], "new-key-" + "x" * 32])
+    page.evaluate(f"() => KaikuOffline.syncList({page_venue(page)})")
+    after = verdict_with(page, {}, {"token": forged})
+    assert (after["state"], after["key"]) == ("refuse", "offline_unknown")

@@ -29,7 +29,9 @@ by its number, the one a printed code carries in clear or a typed printed number
   ``OFFLINE_NUMBER_SALT``): one per list would make every list recompute every hash.
 * ``tokens`` a tag of the card's *printed* token as each signing key still accepted would
   sign it (the first :data:`TOKEN_TAG_BYTES` of :func:`webapp.tokens.token_digest`), so a
-  card printed before ``flask keys new`` is still accepted offline during the overlap. A
+  card printed before ``flask keys new`` is still accepted offline during the overlap (the
+  list names its keys, ``keys``, by :func:`webapp.tokens.key_id`: a phone whose list was
+  made with other keys, such as a compromised one since removed, downloads it whole). A
   scanned printed code must match its card's entry and then one of its tags: a forged or
   altered code for a number that is not listed is refused at the number, and one for a
   listed number has a chance of 2**-48 per attempt; producing one that matches takes
@@ -250,6 +252,7 @@ def _header(venue: Organisation, moment: datetime, full: bool, count: int) -> di
         "count": count,
         "salt": number_salt(),
         "iterations": NUMBER_HASH_ITERATIONS,
+        "keys": [tokens.key_id(key) for key in current_app.config["CARD_SIGNING_KEYS"]],
         "issuers": offline_issuers(),
         "max_age": current_app.config["DIGITAL_TOKEN_MAX_AGE"],
         "clock_skew": tokens.CLOCK_SKEW,
