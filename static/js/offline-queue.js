@@ -309,8 +309,9 @@
   }
 
   /** Fetch the venue's list (only the changes when one is stored) and store it. */
-  // A delta whose result does not hold the server's count, or whose hashes are cut to
-  // another width (or tags made with other keys), is replaced by the whole list.
+  // A delta whose result does not hold the server's count, or whose hashes are of another
+  // salt or cut to another width, or tags made with other keys (a compromised one removed),
+  // is replaced by the whole list.
   async function syncList(venue, whole = false) {
     const stored = whole ? null : await getList(venue);
     const query = new URLSearchParams({ venue });
@@ -327,10 +328,12 @@
     const merging = !update.full && stored;
     if (
       merging &&
-      (stored.hash_bytes !== update.hash_bytes ||
+      (stored.salt !== update.salt ||
+        stored.iterations !== update.iterations ||
+        stored.hash_bytes !== update.hash_bytes ||
         stored.tag_bytes !== update.tag_bytes ||
         stored.check_bytes !== update.check_bytes ||
-        stored.cards.tags?.length !== update.cards.tags.length)
+        String(stored.keys) !== String(update.keys))
     ) {
       return syncList(venue, true);
     }
@@ -352,6 +355,7 @@
       hash_bytes: update.hash_bytes,
       tag_bytes: update.tag_bytes,
       check_bytes: update.check_bytes,
+      keys: update.keys,
       issuers: update.issuers,
       max_age: update.max_age,
       clock_skew: update.clock_skew,

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from playwright.sync_api import Route, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from webapp import cardnumbers, tokens
 from webapp.extensions import db
@@ -268,3 +268,35 @@ def test_a_delta_merges_new_and_reissued_cards_into_the_stored_columns(
         expect(verdict).to_have_attribute("data-reason", reason)
         expect(verdict).to_have_attribute("data-state", state)
     assert page.errors == []
+
+
+def test_a_delta_under_another_salt_makes_a_full_download(
+    app, scanner, demo_cards, no_sw_context, monkeypatch
+):
+    db.session.execute(update(Card).values(updated_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()  # no card changes in the delta
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    token = token_of(demo_cards["active"])
+    monkeypatch.setitem(app.config, "OFFLINE_NUMBER_SALT", "after-a-secret-key-rotation")
+    page.evaluate(f"() => KaikuOffline.syncList({page_venue(page)})")
+    assert stored_list(page)["salt"] == "after-a-secret-key-rotation"
+    after = verdict_with(page, {}, {"token": token})
+    assert (after["state"], after["key"]) == ("ok", "ok")  # the card is still found offline
+
+
+def test_a_removed_signing_key_is_refused_offline_after_the_next_sync(
+    app, scanner, demo_cards, no_sw_context, monkeypatch
+):
+    db.session.execute(update(Card).values(updated_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()  # no card changes in the delta
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    number = demo_cards["active"]
+    keys = app.config["CARD_SIGNING_KEYS"]
+    forged = tokens.sign_card(number, card_of(number).generation, keys[:1])  # with keys[0]
+    # The compromised key removed and a new one added: as many keys as before.
+    monkeypatch.setitem(app.config, "CARD_SIGNING_KEYS", [*keys[1:], "new-key-" + "x" * 32])
+    page.evaluate(f"() => KaikuOffline.syncList({page_venue(page)})")
+    after = verdict_with(page, {}, {"token": forged})
+    assert (after["state"], after["key"]) == ("refuse", "offline_unknown")

@@ -209,6 +209,23 @@ def test_an_offline_enrolment_of_an_enrolled_card_stores_nothing(school):
     assert uses() == 1
 
 
+def test_undoing_an_offline_rescan_of_an_enrolled_card_keeps_its_place(school):
+    venue, staff, card, course = school
+    first, _created = enrol(school, key="desk")
+    db.session.commit()
+    unsent = {  # scanned again offline by mistake, undone before the phone sent it
+        "shown": door.Shown.scanned(cards.printed_token(card)),
+        "children": 0,
+        "idempotency_key": "phone-1",
+        "event": course,
+        "moment": first.recorded_at + timedelta(minutes=1),
+    }
+    door.undo_by_key(venue, "phone-1", user=staff, unsent=unsent)
+    db.session.commit()
+    assert (uses(), counted_uses()) == (1, 1)
+    assert db.session.get(Visit, first.id) is not None
+
+
 @pytest.mark.parametrize("round_", range(5))
 def test_two_doors_enrolling_one_card_at_once_store_one_place(app, school, round_):
     venue, staff, card, course = school

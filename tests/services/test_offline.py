@@ -12,12 +12,13 @@ from webapp import cardnumbers, tokens
 from webapp.extensions import db
 from webapp.models import Card, RevokeReason, Role
 from webapp.rules import HELSINKI, helsinki_date
-from webapp.services import cards, offline
+from webapp.services import cards, digital, offline
 from webapp.services.offline import hash_bytes, number_hash, number_salt, validity_list, wire_list
 
 from .. import offline_wire
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
 from ..statements import statements
+from ..test_device_codes import Phone
 
 
 @pytest.fixture
@@ -469,3 +470,32 @@ def test_list_does_not_query_once_per_card(place):
         event.remove(db.engine, "before_cursor_execute", listener)
     assert len(result["cards"]) == 12
     assert len(statements) <= 6, statements
+
+
+def test_a_phone_key_registered_after_the_last_list_reaches_the_next_one(place):
+    theatre, _, card, _, _ = place
+    now = datetime.now(UTC)
+    age_all_cards(now - timedelta(hours=1))  # the card bound to its phone an hour ago
+    since = now - timedelta(minutes=10)
+    assert not entries_of(wire_list(theatre, moment=now))[card.id]["device"]
+    device, _ = digital.register_device(card, digital.b64(Phone().public_raw))
+    db.session.commit()
+    later = now + timedelta(seconds=5)
+    assert entries_of(wire_list(theatre, moment=later))[card.id]["device"] == device.id
+    delta = json.loads(wire_list(theatre, since=since, moment=later))
+    assert [entry["device"] for entry in offline_wire.entries(delta)] == [device.id]
+
+
+def entries_of(text: str) -> dict[int, dict]:
+    return {entry["id"]: entry for entry in offline_wire.entries(json.loads(text))}
+
+
+def test_a_list_older_than_the_phone_decides_from_gets_the_whole_list_from_memory(place):
+    theatre, *_ = place
+    now = datetime.now(UTC)
+    age_all_cards(now - timedelta(days=400))
+    wire_list(theatre, moment=now)  # built once, kept in memory
+    with statements() as sent:
+        body = json.loads(wire_list(theatre, since=now - timedelta(days=365), moment=now))
+    assert body["full"] is True  # not every card judged again as a delta of a year
+    assert not any("number_hash" in statement for statement in sent)

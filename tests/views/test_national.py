@@ -124,6 +124,11 @@ def test_a_bad_year_is_422(api, query):
     assert "year" in response.get_json()["fields"]
 
 
+def test_a_year_out_of_range_is_named_in_finnish(api):
+    response = api(SAVO).get("/api/v1/stats/national?year=1999")
+    assert response.get_json()["fields"]["year"] == "Anna vuosi väliltä 2000–2999."
+
+
 def test_the_holders_api_hides_small_groups(api):
     body = api(SAVO).get("/api/v1/stats/holders?year=2024&group=municipality").get_json()
     cells = {r["key"]: (r["registered"], r["users"], r["uses"]) for r in body["rows"]}

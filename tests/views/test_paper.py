@@ -93,6 +93,12 @@ def test_a_file_is_previewed_then_stored_at_each_rows_moment(door, demo_cards):
     assert rollup == 2  # counted into the statistics
 
 
+def test_a_row_to_be_stored_asks_nobody_to_look_at_a_card(door, demo_cards):
+    page = preview(door, csv_file(f"{demo_cards['active']};{finnish(days_ago(3))};0"))
+    assert statuses(page) == ["new"]
+    assert "Katso korttia" not in page.text  # no card at hand when the paper is entered
+
+
 def test_the_same_file_twice_stores_each_use_once(door, demo_cards):
     moment = days_ago(2)
     data = csv_file(f"{demo_cards['active']};{finnish(moment)};1")

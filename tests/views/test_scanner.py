@@ -446,6 +446,16 @@ class TestOfflineList:
         assert delta["full"] is False
         assert card(demo_cards["active"]).id in delta["removed"]
 
+    def test_hashes_computed_for_a_list_are_kept_for_the_next(
+        self, app, door, demo_cards, monkeypatch
+    ):
+        monkeypatch.setitem(app.config, "OFFLINE_NUMBER_SALT", "after-a-secret-key-rotation")
+        assert door.get(f"/scan/offline-list?venue={door.venue}").status_code == 200
+        db.session.rollback()
+        digest = number_hash(demo_cards["active"], "after-a-secret-key-rotation")
+        # kept, not one PBKDF2 a card again at every list
+        assert card(demo_cards["active"]).number_hash.endswith(":" + digest)
+
     def test_other_venue_is_forbidden_and_anonymous_is_unauthorized(self, door, client):
         other = venue_id("Kajaanin kaupunginteatteri")
         response = door.get(f"/scan/offline-list?venue={other}")

@@ -180,6 +180,7 @@ def register_device(card: Card, public_key: str) -> tuple[DeviceKey, bytes]:
         raise DeviceKeyError(ErrorCode.INVALID_PUBLIC_KEY) from None
     now = utcnow()
     retire_devices(card, now)
+    card.updated_at = now  # the offline lists' next whole list and delta carry its serial
     device = DeviceKey(card_id=card.id, public_key=point, created_at=now)
     db.session.add(device)
     db.session.flush()

@@ -727,8 +727,8 @@ def undo_by_key(
     A key undone already is done. An undo that overtook its visit (``unsent``: the visit
     under the key, as :func:`record_offline_visit` takes it) stores it as undone, so that
     its record, when it arrives, stores nothing; one that would be refused is never stored
-    either. Raises DoorError ``not_found`` (nothing known under the key) or
-    ``undo_window_passed``.
+    either, and one of a card already holding its place on the course leaves that place.
+    Raises DoorError ``not_found`` (nothing known under the key) or ``undo_window_passed``.
     """
     query = select(Visit.id).where(Visit.venue_id == venue.id, Visit.idempotency_key == key)
     visit_id = db.session.scalar(query)
@@ -739,9 +739,11 @@ def undo_by_key(
     if unsent is None:
         raise DoorError(ErrorCode.NOT_FOUND)
     try:
-        visit, _created, _conflicts = record_offline_visit(venue=venue, user=user, **unsent)
+        visit, created, _conflicts = record_offline_visit(venue=venue, user=user, **unsent)
     except DoorError:
         return None  # refused: its record stores nothing now or when resent
+    if not created:  # the card's own place on the course, taken before: it keeps it
+        return None
     return undo_visit(visit.id, user=user, moment=visit.recorded_at)  # undone as it arrives
 
 

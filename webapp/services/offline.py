@@ -29,7 +29,9 @@ by its number, the one a printed code carries in clear or a typed printed number
   ``OFFLINE_NUMBER_SALT``): one per list would make every list recompute every hash.
 * ``tokens`` a tag of the card's *printed* token as each signing key still accepted would
   sign it (the first :data:`TOKEN_TAG_BYTES` of :func:`webapp.tokens.token_digest`), so a
-  card printed before ``flask keys new`` is still accepted offline during the overlap. A
+  card printed before ``flask keys new`` is still accepted offline during the overlap (the
+  list names its keys, ``keys``, by :func:`webapp.tokens.key_id`: a phone whose list was
+  made with other keys, such as a compromised one since removed, downloads it whole). A
   scanned printed code must match its card's entry and then one of its tags: a forged or
   altered code for a number that is not listed is refused at the number, and one for a
   listed number has a chance of 2**-48 per attempt; producing one that matches takes
@@ -71,7 +73,8 @@ or more has passed, those whose first day has come or whose last day has gone by
 is either upserted (still accepted here) or removed (revoked, replaced, expired, ...):
 a revocation takes effect at the next sync, and a new day costs only the cards it
 changes. The whole list is sent again only when a region joined or left the network in
-between (that changes no card), or to a phone whose delta does not add up to ``count``.
+between (that changes no card), to a phone whose list is older than :data:`LONGEST_DELTA`,
+or to one whose delta does not add up to ``count``.
 """
 
 import base64
@@ -94,6 +97,9 @@ from .digital import current_serials, offline_issuers
 from .door import DoorCard
 
 SYNC_OVERLAP = timedelta(minutes=2)
+# A phone's list older than this decides nothing (offline-verdict.js): it gets the whole
+# list, which memory serves, rather than a delta that judges every card again.
+LONGEST_DELTA = timedelta(hours=48)
 NUMBER_HASH_BYTES = 8  # 64 bits computed and cached; the list carries what its size needs
 NUMBER_HASH_ITERATIONS = 10_000  # one lookup: 17 ms in WebCrypto on a busy 2-core server
 FALSE_ACCEPT = 1e-9  # the most an invented number may be accepted offline, per attempt
@@ -250,6 +256,7 @@ def _header(venue: Organisation, moment: datetime, full: bool, count: int) -> di
         "count": count,
         "salt": number_salt(),
         "iterations": NUMBER_HASH_ITERATIONS,
+        "keys": [tokens.key_id(key) for key in current_app.config["CARD_SIGNING_KEYS"]],
         "issuers": offline_issuers(),
         "max_age": current_app.config["DIGITAL_TOKEN_MAX_AGE"],
         "clock_skew": tokens.CLOCK_SKEW,
@@ -262,8 +269,9 @@ def _regions() -> dict[int, Region]:
 
 
 def _whole(regions: dict[int, Region], since: datetime | None, moment: datetime) -> bool:
-    """Tell whether the whole list is due: no list yet, a clock behind, the network changed."""
-    if since is None or since > moment:
+    """Tell whether the whole list is due: no list yet or an old one, a clock behind, the
+    network changed."""
+    if since is None or since > moment or moment - since > LONGEST_DELTA:
         return True
     then, today = helsinki_date(since), helsinki_date(moment)
     return any(

@@ -18,6 +18,7 @@ from ..access import roles_required
 from ..errors import WARNING_WORDS, ErrorCode, http_error, message
 from ..extensions import db
 from ..models import Organisation, OrganisationKind, Role
+from ..rules import WarningCode
 from ..services import network, paper
 from . import scanner_texts as texts
 
@@ -105,9 +106,11 @@ def outcome_text(outcome: paper.Outcome) -> str:
         return f"{words.title}. {words.staff}"
     if outcome.code is not None:
         return message(outcome.code, **outcome.values)
-    if outcome.verdict is not None and outcome.verdict.warnings:
-        return str(WARNING_WORDS[outcome.verdict.warnings[0]].title)
-    return ""
+    if outcome.verdict is None:
+        return ""
+    # Every row is a typed number, but no card is at hand to look at (check_card).
+    warnings = [w for w in outcome.verdict.warnings if w is not WarningCode.CHECK_CARD]
+    return str(WARNING_WORDS[warnings[0]].title) if warnings else ""
 
 
 def _page(venues, venue=None, *, entry=None, content=None, error=None, status=200):

@@ -52,6 +52,7 @@ def offline_list():
         return _json_error("not_your_venue", 403)
     since = _moment(request.args.get("since"))
     body = offline.wire_list(venue, since=since)
+    db.session.commit()  # the number hashes it computed, cached for the next list
     return _no_store(current_app.response_class(body, mimetype="application/json"))
 
 
