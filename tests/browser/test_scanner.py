@@ -244,10 +244,11 @@ def test_a_community_card_shows_its_kind_and_a_stepper_up_to_its_group(
     expect(verdict).to_have_attribute("data-state", "ok")
     expect(verdict.locator("[data-slot=kind-row]")).to_be_visible()
     expect(verdict.locator("[data-slot=kind]")).to_have_text("Community card")
-    expect(verdict.locator("#children-count")).to_have_attribute("max", "5")
+    children = verdict.get_by_role("spinbutton", name="Children")  # beside the assistants
+    expect(children).to_have_attribute("max", "5")
     for _ in range(6):
         verdict.get_by_role("button", name="One child more").click()
-    expect(verdict.locator("#children-count")).to_have_value("5")  # the group's limit
+    expect(children).to_have_value("5")  # the group's limit
     verdict.get_by_role("button", name="Record visit").click()
     expect(verdict).to_have_attribute("data-state", "recorded")
     [visit] = visits()

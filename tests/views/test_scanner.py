@@ -17,6 +17,8 @@ from ..factories import create_user
 from ..statements import statements
 
 HX = {"HX-Request": "true"}
+OFFLINE_VERDICT = "static/js/offline-verdict.js"
+SCANNER_SCRIPTS = ("scanner.js", "scanner-ui.js")
 
 
 def card(number: str) -> Card:
@@ -68,6 +70,30 @@ class TestPage:
         assert config["venue"] == door.venue
         assert config["urls"]["serviceWorker"] == "/sw.js"
         assert {"ok", "revoked", "offline_unknown", "offline_digital"} <= config["words"].keys()
+
+    def test_the_page_carries_the_words_of_the_phones_own_verdicts_only(self, door):
+        """The phone says all of a verdict it makes offline; of a refusal only the server
+        makes, it names the title (a visit refused when sent): the page loads twice."""
+        raw = re.search(r'id="scanner-config">(.*?)</script>', door.get("/scan").text, re.S)
+        words = json.loads(raw.group(1))["words"]
+        made_offline = set(re.findall(r'key: "(\w+)"', (ROOT / OFFLINE_VERDICT).read_text()))
+        assert {"ok", "replaced", "offline_unknown", "check_card"} <= made_offline
+        for key in made_offline:
+            assert words[key].keys() == {"title", "staff", "holder"}, key
+        for key in ("revoked", "quota_full", "unknown_card", "visit_undone"):
+            assert words[key].keys() == {"title"}, key
+        assert words["ok"]["title"] in raw.group(1)  # "Hyväksytty" as it is, not \u00e4
+
+    def test_every_label_of_the_page_is_written_by_its_script(self, door):
+        raw = re.search(r'id="scanner-config">(.*?)</script>', door.get("/scan").text, re.S)
+        script = "".join((ROOT / "static/js" / name).read_text() for name in SCANNER_SCRIPTS)
+        labels = json.loads(raw.group(1))["labels"]
+        unused = [
+            key
+            for key in labels
+            if not re.search(rf'\b(labels|l)\.{key}\b|cameraMessage\([^)]*"{key}"', script)
+        ]
+        assert unused == []
 
     def test_page_has_no_inline_script_or_style(self, door):
         page = door.get("/scan").text

@@ -67,22 +67,23 @@ WORDS: dict[str, Words] = {
     ),
 }
 
-# Short labels the page needs for verdicts it makes itself.
+# What the phone decides itself from its offline list (static/js/offline-verdict.js): the
+# scanner's own situations above and these answers of the door.
+PHONE_DECIDES = (WORDS.keys() - DOOR_WORDS.keys()) | {
+    Reason.OK,
+    Reason.TOKEN_EXPIRED,
+    Reason.REPLACED,
+    Reason.EXPIRED,
+    Reason.NOT_YET_VALID,
+}
+
+# Short texts the page's script writes itself (the markup's own words are in its templates).
 LABELS = {
-    "offline": _l("Offline check"),
     "clock_off": _l(
         "This phone's clock was more than 5 minutes off at the last update: set it right."
     ),
-    "card_number": _l("Card number"),
-    "valid_until": _l("Valid until"),
-    "children_allowed": _l("Children free"),
-    "no_children": _l("No children with this card here"),
-    "queued": _l("Saved on this phone. It will be sent when the network returns."),
-    "queued_title": _l("Visit saved"),
     "sent": _l("Sent"),
-    "waiting": _l("Waiting to be sent"),
     "refused_at_sync": _l("Not accepted when sent"),
-    "undo": _l("Undo"),
     "undone": _l("Undone"),
     "adults_children": _l("1 adult, %(children)s children"),
     "adults_children_assistants": _l("1 adult, %(children)s children, assistants: %(assistants)s"),
@@ -152,10 +153,18 @@ def fill(words: Words, verdict: Verdict) -> Words:
 
 
 def words_as_json() -> dict:
-    """Return every set of words and label as plain strings for the page's own verdicts."""
+    """Return the words and labels as plain strings for what the page says itself.
+
+    A verdict the phone makes (``PHONE_DECIDES``) needs all its words; of any other refusal
+    the page only names the title (a visit refused when it was sent).
+    """
     return {
         "words": {
-            str(key): {"title": str(w.title), "staff": str(w.staff), "holder": str(w.holder)}
+            str(key): (
+                {"title": str(w.title), "staff": str(w.staff), "holder": str(w.holder)}
+                if key in PHONE_DECIDES
+                else {"title": str(w.title)}
+            )
             for key, w in WORDS.items()
         },
         "labels": {key: str(text) for key, text in LABELS.items()},
