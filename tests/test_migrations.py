@@ -169,6 +169,31 @@ def _visits() -> list[dict]:
     ]
 
 
+def test_the_tombstone_migration_keeps_the_visits_offline_conflicts(empty_database):
+    app = create_app(app_config(empty_database))
+    with app.app_context():
+        upgrade(revision="0009")
+        tables = sa.MetaData()
+        tables.reflect(db.engine)
+        table = tables.tables
+        at = datetime(2024, 1, 1, 12, tzinfo=UTC)
+        with db.engine.begin() as conn:
+            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2)])
+            conn.execute(table["visit"].insert(), _visits()[0] | {"day": date(2024, 2, 1)})
+            conflict = {"visit_id": 1, "code": "second_use", "created_at": at}
+            conn.execute(table["visit_conflict"].insert(), conflict)
+        count = sa.text("SELECT count(*) FROM visit_conflict")
+        upgrade(revision="0010")  # on SQLite it copies the visit table
+        with db.engine.connect() as conn:
+            assert conn.execute(count).scalar() == 1
+        downgrade(revision="0009")
+        with db.engine.connect() as conn:
+            assert conn.execute(count).scalar() == 1
+        db.engine.dispose()
+
+
 def test_the_rollup_assistants_migration_counts_the_assistants_already_recorded(empty_database):
     app = create_app(app_config(empty_database))
     with app.app_context():

@@ -40,16 +40,22 @@ def upgrade():
     if op.get_bind().dialect.name == 'sqlite':
         # SQLite gives a new row the highest id + 1, so deleting the newest visit would hand
         # its id to the next one; AUTOINCREMENT never does. (PostgreSQL's sequence never does.)
+        # The copy drops the old table: with foreign keys on, that would delete the visits'
+        # offline conflicts (ON DELETE CASCADE).
+        op.execute('PRAGMA foreign_keys=OFF')
         with op.batch_alter_table(
             'visit', recreate='always', table_kwargs={'sqlite_autoincrement': True}
         ):
             pass
+        op.execute('PRAGMA foreign_keys=ON')
 
 
 def downgrade():
     if op.get_bind().dialect.name == 'sqlite':
+        op.execute('PRAGMA foreign_keys=OFF')
         with op.batch_alter_table('visit', recreate='always'):
             pass
+        op.execute('PRAGMA foreign_keys=ON')
     with op.batch_alter_table('undone_visit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_undone_visit_card_id'))
     op.drop_table('undone_visit')
