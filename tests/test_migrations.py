@@ -66,9 +66,7 @@ def test_the_rollup_migration_fills_the_rollup_from_existing_visits(empty_databa
         at = datetime(2024, 1, 1, 12, tzinfo=UTC)
         table = tables.tables
         with db.engine.begin() as conn:
-            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
-            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
-            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2, 3)])
+            _network(conn, table, at, cards=3)
             conn.execute(table["visit"].insert(), _visits())
         upgrade()
         stored = db.session.scalars(sa.text("SELECT day FROM visit ORDER BY id")).all()
@@ -104,9 +102,7 @@ def test_the_replay_key_migration_moves_phone_codes_beside_the_clients_key(empty
         visits = _visits()[:2]
         visits[0]["idempotency_key"], visits[1]["idempotency_key"] = "code:3f2a", "scan-1"
         with db.engine.begin() as conn:
-            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
-            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
-            conn.execute(table["card"].insert(), [_card(1, at)])
+            _network(conn, table, at, cards=1)
             conn.execute(table["visit"].insert(), visits)
         upgrade()
         keys = sa.text("SELECT idempotency_key, replay_key FROM visit ORDER BY id")
@@ -120,6 +116,13 @@ def test_the_replay_key_migration_moves_phone_codes_beside_the_clients_key(empty
         assert db.session.scalars(keys).all() == ["code:3f2a", "scan-1"]
         db.session.remove()
         db.engine.dispose()
+
+
+def _network(conn, table, at: datetime, cards: int) -> None:
+    """Store a region, a venue (id 1), a distributor (id 2) and cards with ids from 1."""
+    conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
+    conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
+    conn.execute(table["card"].insert(), [_card(i, at) for i in range(1, cards + 1)])
 
 
 def _organisation(i: int, at: datetime) -> dict:
@@ -178,9 +181,7 @@ def test_the_tombstone_migration_keeps_the_visits_offline_conflicts(empty_databa
         table = tables.tables
         at = datetime(2024, 1, 1, 12, tzinfo=UTC)
         with db.engine.begin() as conn:
-            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
-            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
-            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2)])
+            _network(conn, table, at, cards=2)
             conn.execute(table["visit"].insert(), _visits()[0] | {"day": date(2024, 2, 1)})
             conflict = {"visit_id": 1, "code": "second_use", "created_at": at}
             conn.execute(table["visit_conflict"].insert(), conflict)
@@ -208,9 +209,7 @@ def test_the_rollup_assistants_migration_counts_the_assistants_already_recorded(
             for visit, assistants in zip(_visits()[:2], (2, 1), strict=True)
         ]
         with db.engine.begin() as conn:
-            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
-            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
-            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2)])
+            _network(conn, table, at, cards=2)
             conn.execute(table["visit"].insert(), visits)
             row = {"venue_id": 1, "day": day, "visits": 2, "adults": 2, "children": 3}
             conn.execute(table["visit_day"].insert(), row)
@@ -232,9 +231,7 @@ def test_the_paper_migration_admits_paper_visits_and_keeps_the_conflicts(empty_d
         at = datetime(2024, 1, 1, 12, tzinfo=UTC)
         paper = _visits()[0] | {"id": 9, "source": "paper", "day": date(2024, 2, 1)}
         with db.engine.begin() as conn:
-            conn.execute(table["region"].insert(), {"id": 1, "code": "kainuu", "name": "K"})
-            conn.execute(table["organisation"].insert(), [_organisation(i, at) for i in (1, 2)])
-            conn.execute(table["card"].insert(), [_card(i, at) for i in (1, 2, 3)])
+            _network(conn, table, at, cards=3)
             conn.execute(table["visit"].insert(), _visits()[0] | {"day": date(2024, 2, 1)})
             conflict = {"visit_id": 1, "code": "second_use", "created_at": at}
             conn.execute(table["visit_conflict"].insert(), conflict)
