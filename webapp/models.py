@@ -454,9 +454,12 @@ class Visit(db.Model):
         CheckConstraint("children >= 0", name="children_non_negative"),
         Index("ix_visit_venue_recorded", "venue_id", "recorded_at"),
         Index("ix_visit_recorded_at", "recorded_at"),
-        # "used here today" (card, day, venue) and a card's first use; the rebuild's groups
+        # "used here today" (card, day, venue) and a card's first use; the rebuild's groups.
+        # The card ends the venue's and the event's index too, so that a door check is an
+        # exact lookup whichever index a planner without statistics takes (0013).
         Index("ix_visit_card_day", "card_id", "day", "venue_id"),
-        Index("ix_visit_venue_day", "venue_id", "day"),
+        Index("ix_visit_venue_day", "venue_id", "day", "card_id"),
+        Index("ix_visit_event_card", "event_id", "card_id"),
         # a phone-signed code counts once per venue; led by the key to find its other venues
         Index("uq_visit_replay_key_venue", "replay_key", "venue_id", unique=True),
         {"sqlite_autoincrement": True},  # an undone visit's id is never given to another
@@ -466,7 +469,7 @@ class Visit(db.Model):
     card_id: Mapped[int] = mapped_column(ForeignKey("card.id"))
     generation: Mapped[int] = mapped_column(Integer)
     venue_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"))
     # A course place: the last day of the course's term it was taken for (None elsewhere).
     term_ends_on: Mapped[date | None] = mapped_column(Date)
     adults: Mapped[int] = mapped_column(default=1)

@@ -5,8 +5,9 @@ token or a typed number). A door check is the app's hottest path, so it reads th
 with two Core statements, built once, and no ORM objects: one for the staff with the active
 venues where they work (:func:`staff`; :func:`webapp.services.accounts.staff_for_api_token`
 runs the same read for the user of an API token), one for the card with its region's
-network periods, whether it was used at the venue that Finnish day and, when recording, who
-holds the idempotency key. Their rows become the plain objects below, which
+network periods, whether it was used at the venue that Finnish day and only what the check
+needs beside it (:func:`_card_read`: the course place, who holds the idempotency key, the
+phone code's earlier visits). Their rows become the plain objects below, which
 :func:`webapp.rules.verdict` reads like the models. A check that records nothing runs in
 autocommit (:func:`read_only`).
 
@@ -46,11 +47,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from functools import wraps
+from functools import cache, wraps
 from itertools import groupby
 from typing import TypeVar
 
-from sqlalchemy import CursorResult, Row, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    bindparam,
+    delete,
+    false,
+    func,
+    insert,
+    null,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import cardnumbers, registerids, tokens
@@ -296,22 +309,7 @@ _REPLAY_ELSEWHERE = (
     .label("replay_elsewhere")
 )
 
-_CARD_READ = select(
-    _card.c.id,
-    _card.c.number,
-    _card.c.generation,
-    _card.c.printed_secret,
-    _card.c.revoked,
-    _card.c.revoked_at,
-    _card.c.valid_from,
-    _card.c.valid_until,
-    _card.c.children,
-    _card.c.kind,
-    _region.c.id.label("region_id"),
-    _region.c.code,
-    _region.c.unsigned_refused_from,
-    _period.c.starts_on,
-    _period.c.ends_on,
+_VISITED_TODAY = (
     select(_visit.c.id)
     .where(
         _visit.c.card_id == _card.c.id,
@@ -320,7 +318,9 @@ _CARD_READ = select(
     )
     .limit(1)  # looked up for this card, not hashed over the venue's day of visits
     .exists()
-    .label("visited_today"),
+    .label("visited_today")
+)
+_ENROLLED_VISIT = (
     select(_visit.c.id)  # the card's place on the course this term
     .where(
         _visit.c.card_id == _card.c.id,
@@ -330,14 +330,58 @@ _CARD_READ = select(
     .order_by(_visit.c.id)
     .limit(1)
     .scalar_subquery()
-    .label("enrolled_visit"),
-    _KEY_VISIT,
-    _KEY_CARD,
-    _REPLAY_HERE.scalar_subquery().label("replay_visit"),
-    _REPLAY_ELSEWHERE,
-).select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
-_CARD = _CARD_READ.where(_card.c.number == bindparam("number"))
-_REGISTER_CARD = _CARD_READ.where(_card.c.legacy_id == bindparam("legacy_id"))
+    .label("enrolled_visit")
+)
+
+
+@cache
+def _card_read(by: str, *, course: bool, keyed: bool, replayed: bool):
+    """Return the door's read of one card (``by``: its ``number`` or its register ID,
+    ``legacy_id``) with its region's network periods, one row per period, and whether it was
+    used at the venue that day.
+
+    What the check may need beside it is read in the same statement only when the check has
+    it: the card's place on the ``course`` this term, who holds the idempotency key
+    (``keyed``), and the visits of a phone's code (``replayed``). Without it the column is a
+    constant NULL or false, so that a plain check costs PostgreSQL no subquery to plan.
+    Built once for each combination.
+    """
+    columns = [
+        _ENROLLED_VISIT if course else null().label("enrolled_visit"),
+        *(
+            (_KEY_VISIT, _KEY_CARD)
+            if keyed
+            else (null().label("key_visit"), null().label("key_card"))
+        ),
+        _REPLAY_HERE.scalar_subquery().label("replay_visit")
+        if replayed
+        else null().label("replay_visit"),
+        _REPLAY_ELSEWHERE if replayed else false().label("replay_elsewhere"),
+    ]
+    return (
+        select(
+            _card.c.id,
+            _card.c.number,
+            _card.c.generation,
+            _card.c.printed_secret,
+            _card.c.revoked,
+            _card.c.revoked_at,
+            _card.c.valid_from,
+            _card.c.valid_until,
+            _card.c.children,
+            _card.c.kind,
+            _region.c.id.label("region_id"),
+            _region.c.code,
+            _region.c.unsigned_refused_from,
+            _period.c.starts_on,
+            _period.c.ends_on,
+            _VISITED_TODAY,
+            *columns,
+        )
+        .select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
+        .where(_card.c[by] == bindparam(by))
+    )
+
 
 _INSERT = {  # a visit, unless the venue has one under the same idempotency or replay key
     name: dialect.insert(_visit).on_conflict_do_nothing().returning(_visit.c.id)
@@ -818,13 +862,17 @@ def _check(
         refusal = Verdict(Reason.INVALID_TOKEN, None, venue)
         legacy_id = registerids.normalize(shown.number or "")
 
+    needs = {"course": course is not None, "keyed": idempotency_key is not None}
+    needs["replayed"] = replay is not None
     if number is not None:
-        rows = _run(_CARD, **params, number=number).all()
+        rows = _run(_card_read("number", **needs), **params, number=number).all()
         if not rows:
             return verdict(None, 0, venue, moment), None
     else:
         rows = (
-            [] if legacy_id is None else _run(_REGISTER_CARD, **params, legacy_id=legacy_id).all()
+            []
+            if legacy_id is None
+            else _run(_card_read("legacy_id", **needs), **params, legacy_id=legacy_id).all()
         )
         if not rows:
             return refusal, None

@@ -52,7 +52,7 @@ def verdict_body(verdict: Verdict) -> dict:
     body = {
         "valid": verdict.valid,
         "reason": str(verdict.reason),
-        "message": texts.words_for(verdict).staff,
+        "message": texts.staff_line(verdict),
         "children_allowed": verdict.children_allowed,
         "max_children": verdict.max_children,
         "warnings": [str(warning) for warning in verdict.warnings],
@@ -162,7 +162,7 @@ def region_by_code(code: str) -> Region:
 def door_message(error: door.DoorError) -> str:
     """Say why the visit was refused, in the scanner's words when it was the card."""
     if error.verdict is not None:
-        return texts.words_for(error.verdict, code=error.code).staff
+        return texts.staff_line(error.verdict, code=error.code)
     return error.message
 
 

@@ -119,12 +119,21 @@ def words_for(verdict: Verdict, *, code: str | None = None, manual: bool = False
     A refusal reads the refusal's words, an accepted card with warnings its first warning's:
     ``quota_full`` is both, and only the warning says that the venue accepts the card.
     """
+    return fill(_words(verdict, code, manual), verdict)
+
+
+def staff_line(verdict: Verdict, *, code: str | None = None) -> str:
+    """Return the staff's line of :func:`words_for` alone (the API's ``message``)."""
+    return _filled(_words(verdict, code, False).staff, verdict)
+
+
+def _words(verdict: Verdict, code: str | None, manual: bool) -> Words:
     if code is None and verdict.valid and verdict.warnings:
-        return fill(WARNING_WORDS[verdict.warnings[0]], verdict)
+        return WARNING_WORDS[verdict.warnings[0]]
     key: str = code if code in WORDS else verdict.reason
     if manual and key == Reason.INVALID_TOKEN:
         key = ErrorCode.INVALID_NUMBER
-    return fill(_community_words(verdict, key) or WORDS[key], verdict)
+    return _community_words(verdict, key) or WORDS[key]
 
 
 def _community_words(verdict: Verdict, key: str) -> Words | None:
@@ -143,13 +152,21 @@ def enrolled_words() -> Words:
 
 def fill(words: Words, verdict: Verdict) -> Words:
     """Put the card's dates and children into the words."""
+    return Words(*(_filled(text, verdict) for text in words))
+
+
+def _filled(text, verdict: Verdict) -> str:
+    """Return the text in the current language with the card's date and children put in
+    (the date is formatted only for a text that shows it)."""
+    text = str(text)
+    if "%(" not in text:
+        return text
     card = verdict.card
     values = {"count": verdict.max_children if verdict.valid else getattr(card, "children", 0)}
-    if card is not None:
+    if card is not None and "%(date)" in text:
         day = card.valid_from if verdict.reason is Reason.NOT_YET_VALID else card.valid_until
         values["date"] = format_date(day)
-    texts = [str(text) for text in words]
-    return Words(*(text % values if "%(" in text else text for text in texts))
+    return text % values
 
 
 def words_as_json() -> dict:
