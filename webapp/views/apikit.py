@@ -215,7 +215,13 @@ class ApiBlueprint(flask_smorest.Blueprint):
         return decorator
 
     def arguments(self, schema, *, location="json", **kwargs) -> Callable:
-        """Parse and document the request's arguments; a JSON body may also fail with 400."""
+        """Parse and document the request's arguments; a JSON body may also fail with 400.
+
+        A schema class is made an instance once here: webargs would build one for every
+        request (marshmallow copies every declared field for it, on the door's busiest path).
+        """
+        if isinstance(schema, type):
+            schema = schema()
         parse = super().arguments(schema, location=location, **kwargs)
         if location != "json":
             return parse
