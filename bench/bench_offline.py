@@ -12,8 +12,10 @@ since its list of yesterday.
 """
 
 import argparse
+import gc
 import gzip
 import json
+import re
 import secrets
 import statistics
 import tempfile
@@ -160,7 +162,10 @@ def run(count: int) -> dict:
         app = build_app(Path(directory), count)
         client = app.test_client()
         client.post("/", data={"email": "ovi@example.fi", "password": demo.PASSWORD})
+        before = memory_mb()
         build, body = fetch(client)
+        after = memory_mb()
+        memory = {"kept": after[0] - before[0], "peak": after[1] - before[0]}
         cached = statistics.median(fetch(client)[0] for _ in range(5))
         listed = json.loads(body)
         on_phone = phone(app)
@@ -176,7 +181,24 @@ def run(count: int) -> dict:
         "delta": delta,
         "delta_full": json.loads(delta)["full"],
         "delta_seconds": delta_seconds,
+        "memory": memory,
     }
+
+
+def memory_mb() -> tuple[float, float]:
+    """Return this process's resident memory now and its peak since the last call (MB).
+
+    Reading the peak resets it (Linux's ``clear_refs``), so that a call before a step and
+    one after it give what the step itself took at most.
+    """
+    gc.collect()
+    status = Path("/proc/self/status").read_text()
+    now, peak = (
+        int(re.search(rf"{name}:\s+(\d+) kB", status).group(1)) / 1024
+        for name in ("VmRSS", "VmHWM")
+    )
+    Path("/proc/self/clear_refs").write_text("5")
+    return now, peak
 
 
 def phone(app) -> dict:
@@ -265,6 +287,12 @@ def measure(count: int = 100_000) -> list[tuple]:
             f"< {TARGETS['verdict_ms']} ms",
             max(phone["code"]["ms"], phone["typed"]["ms"]) < TARGETS["verdict_ms"]
             and (phone["code"]["state"], phone["typed"]["state"]) == ("ok", "warn"),
+        ),
+        (
+            f"offline list in a worker's memory, {result['count']:,} cards: kept / peak building",
+            f"+{result['memory']['kept']:.0f} / +{result['memory']['peak']:.0f} MB",
+            "",
+            True,
         ),
         (
             "offline list, the next day's delta on the server",
