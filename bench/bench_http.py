@@ -8,6 +8,11 @@ three rounds of GET /healthz, POST /api/v1/verify and POST /api/v1/visits (one c
 another, a new idempotency key per visit). Prints the medians of the rounds: requests/s,
 the ratios to /healthz, the p99 latency of verify, and the memory of each worker after the
 run. Rate limits are off: one token here stands for many doors.
+
+What each request costs is printed beside it: the CPU time of the two workers and of the
+database's server processes for this database (from /proc), per request. While the visits
+run, the database's sessions are sampled: the share of the busy ones waiting for a lock
+shows whether the one rollup row of the venue's day holds the gate up.
 """
 
 import argparse
@@ -19,8 +24,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import urllib.request
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -157,6 +164,72 @@ def worker_memory_mb(master_pid: int) -> list[float]:
     return sizes
 
 
+def cpu_seconds(pids: list[str]) -> float:
+    """Return the CPU time (user and system) the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_processes(master_pid: int, database: str) -> dict[str, list[str]]:
+    """Return the pids of the gunicorn workers and of the database's server processes."""
+    workers = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    backends = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (FileNotFoundError, PermissionError):
+            continue
+        if command.startswith("postgres:") and f" {database} " in command:
+            backends.append(pid)
+    return {"workers": workers, "database": backends}
+
+
+@contextmanager
+def lock_waits(url: str, database: str):
+    """Sample the database's sessions every 20 ms inside the block; yield a dict that holds,
+    after it, the share of busy sessions that were waiting for a lock."""
+    found = {"busy": 0, "waiting": 0}
+    done = threading.Event()
+    engine = sa.create_engine(url)
+    query = sa.text(
+        "SELECT count(*) FILTER (WHERE state = 'active'),"
+        " count(*) FILTER (WHERE state = 'active' AND wait_event_type = 'Lock')"
+        " FROM pg_stat_activity WHERE datname = :db AND pid <> pg_backend_pid()"
+    )
+
+    def sample():
+        with engine.connect() as conn:
+            while not done.wait(0.02):
+                busy, waiting = conn.execute(query, {"db": database}).one()
+                found["busy"] += busy
+                found["waiting"] += waiting
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield found
+    finally:
+        done.set()
+        thread.join()
+        engine.dispose()
+        found["share"] = found["waiting"] / found["busy"] if found["busy"] else 0.0
+
+
+def loaded(url: str, processes: dict, load: Callable[[], dict]) -> dict:
+    """Run ``load`` (a wrk run) and add the CPU its requests took, per request (ms)."""
+    before = {name: cpu_seconds(pids) for name, pids in processes.items()}
+    result = load()
+    for name, pids in processes.items():
+        result[f"{name}_ms"] = (cpu_seconds(pids) - before[name]) * 1000 / result["requests"]
+    return result
+
+
 def measure(
     seconds: int = 10,
     connections: int = 16,
@@ -184,31 +257,38 @@ def measure(
             tokens = ", ".join(f'"{token}"' for token in issued)
             wrk(f"{base}/healthz", 2, connections)  # warm up both workers
             # Side by side, several times over: a shared machine's noise hits all three.
-            runs = [
-                {
-                    "health": wrk(f"{base}/healthz", seconds, connections),
-                    "verify": wrk(
-                        f"{base}/api/v1/verify",
-                        seconds,
-                        connections,
-                        LUA.format(tokens=tokens, body=VERIFY_BODY, api_token=api_token),
-                    ),
-                    "visits": wrk(
-                        f"{base}/api/v1/visits",
-                        seconds,
-                        connections,
-                        LUA.format(
-                            tokens=tokens,
-                            body=VISIT_BODY.replace("RUN", f"{port}-{round_}"),
-                            api_token=api_token,
-                        ),
-                    ),
+            db_name = "" if use_sqlite else sa.make_url(url).database
+            processes = server_processes(server.pid, db_name)
+            scripts = {
+                "verify": LUA.format(tokens=tokens, body=VERIFY_BODY, api_token=api_token),
+                "visits": lambda round_: LUA.format(
+                    tokens=tokens,
+                    body=VISIT_BODY.replace("RUN", f"{port}-{round_}"),
+                    api_token=api_token,
+                ),
+            }
+
+            def run_round(round_: int) -> dict:
+                def load(path, script=None):
+                    return lambda: wrk(f"{base}{path}", seconds, connections, script)
+
+                run = {
+                    "health": loaded(url, processes, load("/healthz")),
+                    "verify": loaded(url, processes, load("/api/v1/verify", scripts["verify"])),
                 }
-                for round_ in range(rounds)
-            ]
+                visits = load("/api/v1/visits", scripts["visits"](round_))
+                if use_sqlite:
+                    run["visits"] = loaded(url, processes, visits)
+                    return run
+                with lock_waits(url, db_name) as waits:
+                    run["visits"] = loaded(url, processes, visits)
+                run["visits"]["lock_share"] = waits["share"]
+                return run
+
+            runs = [run_round(round_) for round_ in range(rounds)]
             memory = worker_memory_mb(server.pid)
         stored = stored_visits(url)
-    db_name = "SQLite" if use_sqlite else "PostgreSQL"
+    engine = "SQLite" if use_sqlite else "PostgreSQL"
 
     def median(endpoint: str, figure: str) -> float:
         return statistics.median(run[endpoint][figure] for run in runs)
@@ -224,7 +304,7 @@ def measure(
     once = stored["visits"] == stored["keys"] >= answered and stored["all"] == stored["rollup"]
     return [
         (
-            f"GET /healthz req/s ({db_name}, {connections} conn)",
+            f"GET /healthz req/s ({engine}, {connections} conn)",
             f"{health['rate']:.0f}",
             "baseline",
             True,
@@ -250,6 +330,28 @@ def measure(
             f" / {stored['all']}",
             "stored once, rollup exact",
             once,
+        ),
+        (
+            "CPU per request, workers + database: healthz / verify / visits",
+            " / ".join(
+                f"{median(endpoint, 'workers_ms'):.1f}+{median(endpoint, 'database_ms'):.1f}"
+                for endpoint in ("health", "verify", "visits")
+            )
+            + " ms",
+            "",
+            True,
+        ),
+        *(
+            []
+            if use_sqlite
+            else [
+                (
+                    "festival gate: busy database sessions waiting for a lock",
+                    f"{median('visits', 'lock_share'):.0%}",
+                    "",
+                    True,
+                )
+            ]
         ),
         (
             "memory per worker after the load",
