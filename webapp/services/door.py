@@ -316,8 +316,11 @@ _VISITED_TODAY = (
         _visit.c.day == bindparam("day"),
         _visit.c.venue_id == bindparam("venue_id"),
     )
-    .limit(1)  # looked up for this card, not hashed over the venue's day of visits
-    .exists()
+    .limit(1)
+    # A scalar subquery, run for this card: PostgreSQL may turn an EXISTS (its LIMIT 1
+    # dropped) into a hash of every visit of the venue's day, built again for each check.
+    .scalar_subquery()
+    .is_not(None)
     .label("visited_today")
 )
 _ENROLLED_VISIT = (
