@@ -453,7 +453,6 @@ class Visit(db.Model):
         CheckConstraint("adults >= 0", name="adults_non_negative"),
         CheckConstraint("children >= 0", name="children_non_negative"),
         Index("ix_visit_venue_recorded", "venue_id", "recorded_at"),
-        Index("ix_visit_recorded_at", "recorded_at"),
         # "used here today" (card, day, venue) and a card's first use; the rebuild's groups.
         # The card ends the venue's and the event's index too, so that a door check is an
         # exact lookup whichever index a planner without statistics takes (0013).
@@ -478,7 +477,8 @@ class Visit(db.Model):
     assistants: Mapped[int] = mapped_column(default=0, server_default="0")
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     day: Mapped[date] = mapped_column(Date)  # the Helsinki date of recorded_at, set by writers
-    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
+    # Not indexed: nothing reads visits by recorder (users are deactivated, never deleted).
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
     source: Mapped[VisitSource] = mapped_column(
         _enum(VisitSource, "visit_source"), default=VisitSource.API
     )
