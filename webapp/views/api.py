@@ -305,7 +305,7 @@ def record_visit(data: dict, *, user: door.DoorStaff):
         fields = {error.field: error.message} if error.field else None
         raise ApiError(422, error.code, door_message(error), fields) from None
     commit()
-    return visit_body(visit), 201 if created else 200
+    return jsonify(visit_body(visit)), 201 if created else 200
 
 
 @bp.route(f"/visits/<int(max={MAX_ID}):visit_id>", methods=["DELETE"], parameters=VISIT_ID)

@@ -70,7 +70,8 @@ def verdict_body(verdict: Verdict) -> dict:
 
 
 def visit_body(visit: door.RecordedVisit) -> dict:
-    """Return the visit object."""
+    """Return the visit object, ready for JSON (as :func:`verdict_body`, without
+    marshmallow's dump; tests hold it to VisitSchema)."""
     return {
         "id": visit.id,
         "card_number": visit.card_number,
@@ -78,7 +79,7 @@ def visit_body(visit: door.RecordedVisit) -> dict:
         "children": visit.children,
         "adults": visit.adults,
         "assistants": visit.assistants,
-        "recorded_at": visit.recorded_at,
+        "recorded_at": visit.recorded_at.isoformat(),
         "offline": visit.offline,
         "already_enrolled": visit.already_enrolled,
     }
