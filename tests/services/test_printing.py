@@ -7,6 +7,7 @@ independent decoder, then checked with the door service itself.
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
+import segno
 import zxingcpp
 from sqlalchemy import select
 
@@ -162,6 +163,31 @@ def test_a4_sheets_of_n_cards_decode_to_n_tokens(demo_cards, venue, count):
     assert all(
         door.verify(door.Shown.scanned(token), venue).reason is Reason.OK for token in tokens
     )
+
+
+def printed_modules(result) -> list[list[int]]:
+    """Return the dark (1) and light (0) modules the decoder sampled from the page."""
+    symbol = memoryview(result.to_image(scale=1, add_quiet_zones=False))
+    size, pixels = symbol.shape[0], symbol.tobytes()
+    return [
+        [int(pixels[row * size + column] < 128) for column in range(size)] for row in range(size)
+    ]
+
+
+def test_sheet_qr_codes_are_printed_module_for_module_with_the_best_mask(demo_cards, card):
+    issuer = organisation("Kuopion sosiaalipalvelut")
+    batch = [card] + [
+        cards.issue_card(issuer=issuer, actor=None, birth_year=1980, postcode="70100", children=0)
+        for _ in range(9)
+    ]
+    db.session.flush()
+    fronts, backs = pdfium.PdfDocument(printing.sheet_pdf(batch))
+    results = decode(fronts, SHEET_DPI) + decode(backs, SHEET_DPI * 2)
+    assert len(results) == 20
+    for result in results:
+        symbol = segno.make(result.text, error="m", micro=False)  # its standard mask choice
+        assert printed_modules(result) == [list(row) for row in symbol.matrix], result.text
+        assert result.extra["DataMask"] == symbol.mask
 
 
 def test_sheet_without_backs_has_fronts_only(card):

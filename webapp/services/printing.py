@@ -1,13 +1,14 @@
 """Print-ready Kaikukortti cards as PDF: one ID-1 card, or A4 sheets of ten with crop marks.
 
-The QR code is vector (one filled rectangle per run of dark modules), at error
-correction M or higher, with a quiet zone of four modules kept free of anything
-else. The back carries the rules and a QR code of the public offers catalogue with its
-short address, the same on every card of a kind. The card is bilingual (Finnish and Swedish)
-whatever the user's language, and looks like any membership card: nothing on a personal
-card names the issuer or says why it was given. A community card is titled as one and
-names, in place of the holder's name line, the organisation that holds it (its workers show
-it with their groups), with the community card's rules on its back.
+The QR code is vector (one filled rectangle per run of dark modules, stretched down over
+the rows that repeat the run), at error correction M or higher, with a quiet zone of four
+modules kept free of anything else. The back carries the rules and a QR code of the public
+offers catalogue with its short address, the same on every card of a kind (its symbol is
+encoded once, not once a card). The card is bilingual (Finnish and Swedish) whatever the
+user's language, and looks like any membership card: nothing on a personal card names the
+issuer or says why it was given. A community card is titled as one and names, in place of
+the holder's name line, the organisation that holds it (its workers show it with their
+groups), with the community card's rules on its back.
 
 The font is DejaVu Sans, shipped in ``webapp/fonts`` (licence beside it) and embedded as a
 subset: it covers every letter of Finland's languages and names, the Sámi ones too
@@ -17,7 +18,7 @@ subset: it covers every letter of Finland's languages and names, the Sámi ones 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import segno
@@ -175,7 +176,7 @@ def _sheet_slot(index: int, *, mirrored: bool = False) -> tuple[float, float]:
 
 
 def _draw_front(pdf: FPDF, x: float, y: float, face: CardFace) -> None:
-    qr_left = _draw_qr(pdf, x + CARD_WIDTH - 1.5, y + 4.5, face.token)
+    qr_left = _draw_qr(pdf, x + CARD_WIDTH - 1.5, y + 4.5, _qr_matrix(face.token))
     pdf.set_text_color(*BRAND)
     if face.community is None:
         pdf.set_font(FONT, "B", 15)
@@ -209,41 +210,63 @@ def _draw_front(pdf: FPDF, x: float, y: float, face: CardFace) -> None:
     _label(pdf, x + MARGIN, y + 50.3, "Yhteisö / Gemenskap")
 
 
-def _draw_qr(pdf: FPDF, right: float, top: float, text: str, size: float = QR_SIZE) -> float:
+def _draw_qr(
+    pdf: FPDF, right: float, top: float, matrix: Sequence[bytes], size: float = QR_SIZE
+) -> float:
     """Draw the QR code with its top-right quiet-zone corner there; return its left edge."""
-    matrix = _qr_matrix(text)
     module = size / len(matrix)
     quiet = QUIET_ZONE * module
     left = right - quiet - size
     pdf.set_fill_color(0)
-    for column, row, width in _dark_runs(matrix):
+    for column, row, width, height in _dark_blocks(matrix):
         pdf.rect(
             left + column * module,
             top + quiet + row * module,
             width * module,
-            module,
+            height * module,
             style=RenderStyle.F,
         )
     return left - quiet
 
 
-def _qr_matrix(text: str) -> list[bytearray]:
+def _qr_matrix(text: str) -> tuple[bytes, ...]:
     qr = segno.make(text, error="m", micro=False)
-    return [bytearray(row) for row in qr.matrix]
+    return tuple(bytes(row) for row in qr.matrix)
 
 
-def _dark_runs(matrix: Sequence[bytearray]) -> Iterable[tuple[int, int, int]]:
-    """Yield (column, row, width) of each horizontal run of dark modules."""
+@lru_cache(maxsize=8)  # the address is one per configuration or host name
+def _catalogue_matrix(url: str) -> tuple[bytes, ...]:
+    return _qr_matrix(url)
+
+
+def _dark_blocks(matrix: Sequence[bytes]) -> list[tuple[int, int, int, int]]:
+    """Return (column, row, width, height) rectangles that cover the dark modules exactly:
+    each horizontal run of dark modules, extended down over the rows that repeat it."""
+    blocks, open_runs = [], {}  # (column, width) of a run in the row above -> its block
     for row, cells in enumerate(matrix):
-        column, size = 0, len(cells)
-        while column < size:
-            if cells[column]:
-                start = column
-                while column < size and cells[column]:
-                    column += 1
-                yield start, row, column - start
-            else:
+        runs = {}
+        for run in _dark_runs(cells):
+            block = open_runs.get(run)
+            if block is None:
+                block = [run[0], row, run[1], 0]
+                blocks.append(block)
+            block[3] += 1
+            runs[run] = block
+        open_runs = runs
+    return [tuple(block) for block in blocks]
+
+
+def _dark_runs(cells: bytes) -> Iterable[tuple[int, int]]:
+    """Yield (column, width) of each run of dark modules in a row."""
+    column, size = 0, len(cells)
+    while column < size:
+        if cells[column]:
+            start = column
+            while column < size and cells[column]:
                 column += 1
+            yield start, column - start
+        else:
+            column += 1
 
 
 def catalogue_url() -> str:
@@ -262,12 +285,13 @@ def catalogue_url() -> str:
 
 def _draw_back(pdf: FPDF, x: float, y: float, *, community: bool = False) -> None:
     url = catalogue_url()
-    quiet = QUIET_ZONE * CATALOGUE_QR_SIZE / len(_qr_matrix(url))
+    matrix = _catalogue_matrix(url)
+    quiet = QUIET_ZONE * CATALOGUE_QR_SIZE / len(matrix)
     _draw_qr(
         pdf,
         x + CARD_WIDTH - 1,
         y + CARD_HEIGHT - 1 - CATALOGUE_QR_SIZE - 2 * quiet,
-        url,
+        matrix,
         CATALOGUE_QR_SIZE,
     )
     pdf.set_text_color(*BRAND)
