@@ -240,7 +240,7 @@ def _same_page(response):
     repeat. The tag is a digest of the page without them, bound to what they sign (the
     session's CSRF secret, the person and their session version) and to the moment they
     were issued, which it carries: a copy of this session younger than SAME_PAGE_SECONDS
-    whose page is otherwise unchanged (venue, events, words, asset versions) is as good.
+    whose page is otherwise unchanged (venue, events, words, templates) is as good.
     """
     body = response.get_data(as_text=True)
     for token in (generate_csrf(), recorder_token()):
