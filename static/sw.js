@@ -3,7 +3,9 @@
 //
 // - Precaches the scanner's shell (CSS, JS, htmx, the QR decoder and its wasm)
 //   and answers /static/ requests from that cache: a reload moves no static bytes.
-// - /scan pages: network first, the last good copy when the network is gone.
+// - /scan pages: network first, the last good copy when the network is gone. The first
+//   copy is taken when the worker activates: a revalidation, which the server answers 304
+//   for the page the browser has just loaded in the same session (webapp/views/scanner.py).
 // - Never caches htmx fragments, JSON answers or anything that is not a GET.
 // - Sends visits recorded offline (IndexedDB, see offline-queue.js) on Background Sync.
 // - A new version waits until the page asks it to take over (the reload prompt).
@@ -39,7 +41,8 @@ self.addEventListener("activate", (event) => {
         if (name.startsWith(PREFIX) && name !== SHELL && name !== PAGES) await caches.delete(name);
       }
       await self.clients.claim();
-      await keepScanPage(new Request(SETTINGS.urls.scan)).catch(() => null);
+      const scan = new Request(SETTINGS.urls.scan, { cache: "no-cache" });
+      await keepScanPage(scan).catch(() => null);
       flushQueue();
     })(),
   );

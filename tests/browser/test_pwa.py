@@ -46,6 +46,40 @@ def server_requests(app, monkeypatch):
     return seen
 
 
+@pytest.fixture
+def page_answers(app, monkeypatch):
+    """The status of each answer to GET /scan, in order."""
+    statuses: list[int] = []
+    inner = app.wsgi_app
+
+    def recording(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if environ["PATH_INFO"] == "/scan":
+                statuses.append(int(status.split()[0]))
+            return start_response(status, headers, exc_info)
+
+        return inner(environ, start)
+
+    monkeypatch.setattr(app, "wsgi_app", recording)
+    return statuses
+
+
+KEPT_PAGE_JS = """async () => {
+  const kept = await caches.match("/scan", { cacheName: "kaikukortti-pages" });
+  return kept ? [kept.status, await kept.text()] : null;
+}"""
+
+
+def test_the_worker_keeps_the_page_just_loaded_without_downloading_it_again(
+    installed, page_answers
+):
+    page = installed()
+    page.wait_for_function(f"async () => ({KEPT_PAGE_JS})() !== null", timeout=15_000)
+    assert page_answers == [200, 304]  # the browser's load, then the worker's revalidation
+    status, text = page.evaluate(KEPT_PAGE_JS)
+    assert status == 200 and 'id="manual-entry"' in text and 'id="scanner-config"' in text
+
+
 def test_service_worker_registers_at_the_root_and_controls_the_scanner(installed, live_server):
     page = installed()
     scope = page.evaluate("async () => (await navigator.serviceWorker.ready).scope")

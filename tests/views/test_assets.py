@@ -23,6 +23,26 @@ def test_our_scripts_and_styles_are_served_minified_and_revalidate(client):
     assert client.get("/static/css/scanner.css").mimetype == "text/css"
 
 
+def test_a_browser_accepting_gzip_gets_our_files_minified_and_zopfli_compressed(client):
+    for name in ("js/scanner.js", "css/scanner.css"):
+        plain = client.get(f"/static/{name}")
+        gzip_accepted = {"Accept-Encoding": "gzip, deflate, br"}
+        response = client.get(f"/static/{name}", headers=gzip_accepted)
+        assert response.headers["Content-Encoding"] == "gzip"
+        assert "Accept-Encoding" in response.headers["Vary"]
+        assert response.mimetype == plain.mimetype
+        assert gzip.decompress(response.data) == plain.data
+        assert len(response.data) < len(gzip.compress(plain.data, 6))  # a proxy's gzip
+        assert response.headers["ETag"] != plain.headers["ETag"]
+        again = client.get(
+            f"/static/{name}",
+            headers={**gzip_accepted, "If-None-Match": response.headers["ETag"]},
+        )
+        assert again.status_code == 304 and again.data == b""
+        other = client.get(f"/static/{name}", headers={"If-None-Match": response.headers["ETag"]})
+        assert other.status_code == 200 and other.data == plain.data
+
+
 def test_the_service_worker_is_served_minified(client):
     text = client.get("/sw.js").text
     assert text.startswith("self.KAIKU_SW = ")

@@ -10,6 +10,8 @@ from webapp.extensions import db
 from webapp.models import Card, Event, Organisation, Role, User, Visit, VisitSource
 from webapp.services import cards
 from webapp.services.offline import CHECK_BYTES, number_hash, number_salt
+from webapp.views import scanner as scanner_view
+from webapp.views.scanner import SAME_PAGE_SECONDS
 
 from .. import offline_wire
 from ..conftest import PASSWORD
@@ -125,6 +127,83 @@ class TestPage:
         db.session.commit()
         page = door.get("/scan")
         assert page.status_code == 200 and 'id="manual-entry"' not in page.text
+
+
+def revalidate(client, page):
+    return client.get("/scan", headers={"If-None-Match": page.headers["ETag"]})
+
+
+def later(monkeypatch, page, seconds: int) -> None:
+    """Move the clock to the given seconds after the page was sent: its tokens are signed
+    anew."""
+    issued = int(page.headers["ETag"].removeprefix('W/"').split("-")[0])
+    monkeypatch.setattr(scanner_view.time, "time", lambda: issued + seconds)
+
+
+class TestPageRevalidation:
+    """The worker keeps the page the browser has just loaded (a 304), never another one."""
+
+    def test_the_same_page_of_the_same_session_is_not_sent_again(self, door, monkeypatch):
+        page = door.get("/scan")
+        assert page.headers["Cache-Control"] == "no-cache, private"
+        later(monkeypatch, page, 5)
+        again = revalidate(door, page)
+        assert again.status_code == 304 and again.data == b""
+        assert again.headers["ETag"] == page.headers["ETag"]
+        assert again.headers["Cache-Control"] == "no-cache, private"
+
+    def test_the_copy_carries_tokens_that_still_work(self, door, monkeypatch):
+        page = door.get("/scan")
+        later(monkeypatch, page, SAME_PAGE_SECONDS)
+        assert revalidate(door, page).status_code == 304
+        csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
+        checked = door.post(
+            "/scan/verify",
+            data={"venue": door.venue, "token": door.token("active")},
+            headers={**HX, "X-CSRFToken": csrf},
+        )
+        assert checked.status_code == 200 and verdict_of(checked) == ("ok", "ok")
+
+    def test_a_page_that_changed_is_sent_again(self, door):
+        page = door.get("/scan")
+        door.get("/language/sv")
+        again = revalidate(door, page)
+        assert again.status_code == 200 and "Läsare" in again.text
+        assert again.headers["ETag"] != page.headers["ETag"]
+
+    def test_after_sign_out_and_in_again_the_old_copy_is_not_used(self, door):
+        page = door.get("/scan")
+        door.post("/sign-out")
+        assert revalidate(door, page).status_code == 302  # to the sign-in, not the copy
+        door.sign_in("ovi@example.fi")
+        again = revalidate(door, page)
+        assert again.status_code == 200 and again.headers["ETag"] != page.headers["ETag"]
+
+    def test_another_persons_copy_on_a_shared_phone_is_not_used(self, door, app):
+        page = door.get("/scan")
+        theatre = db.session.get(Organisation, door.venue)
+        create_user("ovi2@example.fi", organisations=[theatre])
+        db.session.commit()
+        door.post("/sign-out")
+        assert door.sign_in("ovi2@example.fi", "salasana-123").status_code == 302
+        again = revalidate(door, page)
+        assert again.status_code == 200 and "ovi2@example.fi" in again.text
+
+    def test_a_copy_older_than_the_limit_is_sent_again(self, door, monkeypatch):
+        page = door.get("/scan")
+        later(monkeypatch, page, SAME_PAGE_SECONDS)
+        assert revalidate(door, page).status_code == 304
+        later(monkeypatch, page, SAME_PAGE_SECONDS + 1)
+        again = revalidate(door, page)
+        assert again.status_code == 200 and again.headers["ETag"] != page.headers["ETag"]
+
+    @pytest.mark.parametrize(
+        "tag", ["*", 'W/"1-abc"', 'W/"99999999999999999999-x"', 'W/"²-x"', '"-"', "garbage"]
+    )
+    def test_a_made_up_tag_gets_the_page(self, door, tag):
+        door.get("/scan")
+        page = door.get("/scan", headers={"If-None-Match": tag})
+        assert page.status_code == 200 and 'id="manual-entry"' in page.text
 
 
 class TestVerify:

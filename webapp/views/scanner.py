@@ -1,11 +1,17 @@
 """The venue scanner page: scan or type a card, see the verdict, record the visit, undo it.
 
 HTML endpoints answer htmx requests with a fragment and plain form posts with the
-whole page (``Vary: HX-Request``). The JSON endpoints of the page's offline machinery are
-in :mod:`webapp.views.scanner_sync`. Every request reads the staff's venues with the door's
-own read (:func:`webapp.services.door.staff`), as the API does.
+whole page (``Vary: HX-Request``). The page itself is revalidated on every use
+(``no-cache``) and answers 304 to a copy that differs from it only in its fresh tokens
+(:func:`_same_page`), so the service worker keeps the copy the browser has just loaded.
+The JSON endpoints of the page's offline machinery are in :mod:`webapp.views.scanner_sync`.
+Every request reads the staff's venues with the door's own read
+(:func:`webapp.services.door.staff`), as the API does.
 """
 
+import hashlib
+import hmac
+import time
 from uuid import uuid4
 
 from flask import (
@@ -20,6 +26,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from .. import cardnumbers, ratelimits, tokens
 from ..access import roles_required
@@ -35,6 +42,9 @@ bp = Blueprint("scanner", __name__)
 SESSION_VENUE = "scanner_venue"
 SESSION_EVENT = "scanner_event"
 MAX_KEY_LENGTH = 64
+# How old a copy of the page the browser may keep using after a 304: its CSRF token lasts
+# an hour (WTF_CSRF_TIME_LIMIT) and the page renews it every 15 minutes and on a 400.
+SAME_PAGE_SECONDS = 600
 
 
 @bp.get("/scan")
@@ -46,7 +56,7 @@ def scan():
         return render_template("scanner/choose_venue.html", venues=venues)
     response = _page(venue, _remembered_event(venue, request.args.get("event")))
     response.headers["Cache-Control"] = "no-cache, private"
-    return response
+    return _same_page(response)
 
 
 @bp.post("/scan/verify")
@@ -114,8 +124,11 @@ def _limits() -> dict:
 
 def recorder_token() -> str:
     """Return the signed-in staff member's recorder token, for the visits their phone queues."""
-    user = current_user
-    return tokens.sign_recorder(user.id, user.session_version, [current_app.secret_key])
+    if "recorder_token" not in g:
+        user = current_user
+        keys = [current_app.secret_key]
+        g.recorder_token = tokens.sign_recorder(user.id, user.session_version, keys)
+    return g.recorder_token
 
 
 def own_staff() -> door.DoorStaff:
@@ -218,6 +231,39 @@ def _respond(template: str, venue, event, status: int, **context):
     response.headers["Vary"] = "HX-Request"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _same_page(response):
+    """Tag the page; answer 304 when the browser's copy is the same page for this session.
+
+    The page's CSRF and recorder tokens are signed afresh each second, so its bytes never
+    repeat. The tag is a digest of the page without them, bound to what they sign (the
+    session's CSRF secret, the person and their session version) and to the moment they
+    were issued, which it carries: a copy of this session younger than SAME_PAGE_SECONDS
+    whose page is otherwise unchanged (venue, events, words, templates) is as good.
+    """
+    body = response.get_data(as_text=True)
+    for token in (generate_csrf(), recorder_token()):
+        body = body.replace(token, "")
+    secret = session.get(current_app.config["WTF_CSRF_FIELD_NAME"], "")
+    bound = f"{current_user.id}\n{current_user.session_version}\n{secret}\n{body}".encode()
+
+    def tag(issued: int) -> str:
+        digest = hashlib.sha256(b"%d\n%s" % (issued, bound)).hexdigest()[:32]
+        return f"{issued}-{digest}"
+
+    def same(kept: str) -> bool:
+        issued = kept.partition("-")[0]
+        if not (issued.isascii() and issued.isdigit()) or len(issued) > 12:
+            return False
+        fresh = 0 <= now - int(issued) <= SAME_PAGE_SECONDS
+        return fresh and hmac.compare_digest(tag(int(issued)), kept)
+
+    now = int(time.time())
+    offered = sorted(request.if_none_match.as_set(include_weak=True))[:4]
+    kept = next(filter(same, offered), None)
+    response.set_etag(kept or tag(now), weak=True)
+    return response.make_conditional(request) if kept else response
 
 
 def _page(venue: door.DoorVenue | None, event: Event | None, **context):
