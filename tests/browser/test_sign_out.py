@@ -32,3 +32,20 @@ def test_sign_out_clears_the_venues_offline_list_on_the_phone(live_server, demo_
     assert page.evaluate(COUNT_LISTS) == 0
     assert page.evaluate("localStorage.getItem('kaikukortti-visited')") is None
     assert page.errors == []
+
+
+def test_back_after_sign_out_shows_the_sign_in_not_the_scanner(
+    live_server, demo_cards, camera_page
+):
+    """A shared phone: the next person pressing Back must not get the last one's scanner,
+    although the browser and its worker both held that page (the worker answered 304s)."""
+    page = open_scanner(camera_page(None, None), live_server.url)
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null", timeout=15_000)
+    page.reload()  # a load through the worker, revalidated: the copy the browser keeps
+    expect(page.locator("#manual-entry")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url(re.compile(r"/$"))
+    page.go_back()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(page.locator("#manual-entry")).to_have_count(0)
+    assert "/scan" not in page.url.split("?")[0]
