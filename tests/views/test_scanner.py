@@ -1,5 +1,6 @@
 import json
 import re
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -202,6 +203,13 @@ class TestPageRevalidation:
     )
     def test_a_made_up_tag_gets_the_page(self, door, tag):
         door.get("/scan")
+        page = door.get("/scan", headers={"If-None-Match": tag})
+        assert page.status_code == 200 and 'id="manual-entry"' in page.text
+
+    @pytest.mark.parametrize("digest", ["é", "xÿ", "ä" * 32])
+    def test_a_fresh_tag_with_letters_beyond_ascii_gets_the_page(self, door, digest):
+        door.get("/scan")
+        tag = f'W/"{int(time.time())}-{digest}"'.encode().decode("latin-1")  # as a server reads it
         page = door.get("/scan", headers={"If-None-Match": tag})
         assert page.status_code == 200 and 'id="manual-entry"' in page.text
 

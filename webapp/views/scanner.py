@@ -254,8 +254,8 @@ def _same_page(response):
 
     def same(kept: str) -> bool:
         issued = kept.partition("-")[0]
-        if not (issued.isascii() and issued.isdigit()) or len(issued) > 12:
-            return False
+        if not (kept.isascii() and issued.isdigit()) or len(issued) > 12:
+            return False  # (compare_digest refuses text beyond ASCII: a made-up tag)
         fresh = 0 <= now - int(issued) <= SAME_PAGE_SECONDS
         return fresh and hmac.compare_digest(tag(int(issued)), kept)
 
