@@ -104,11 +104,13 @@ MAX_GENERATION = 999_999_999
 SECRET_LENGTH = 5  # 31**5 = 2.9e7 (see the docstring)
 # 8 data + 7 version characters (31**7 > MAX_GENERATION) + the secret + check
 MAX_PRINTED_LENGTH = 8 + 7 + SECRET_LENGTH + 1
+_GROUP = 3
+# The longest printed number as the card shows it, in groups of three (what staff type).
+MAX_SHOWN_LENGTH = MAX_PRINTED_LENGTH + (MAX_PRINTED_LENGTH - 1) // _GROUP
 
 _DATA_LENGTH = LENGTH - 1
 _MODULUS = len(ALPHABET)  # 31, a prime
 _VALUES = {char: value for value, char in enumerate(ALPHABET)}
-_GROUP = 3
 _MIN_VERSIONED = _DATA_LENGTH + 1 + SECRET_LENGTH + 1  # a one-character version
 
 # Characters people and copy-paste put between groups, besides whitespace and dashes.

@@ -292,6 +292,20 @@ class TestVerify:
         assert record(door, number=made_up).status_code == 422
         assert visits() == []
 
+    @pytest.mark.parametrize("language", ["fi", "sv", "en"])
+    def test_the_number_field_takes_any_printed_number_as_the_card_shows_it(self, door, language):
+        door.set_cookie("lang", language)
+        page = door.get("/scan").text
+        field = re.search(r'<input id="manual-number"[^>]*maxlength="(\d+)"', page)
+        longest = cardnumbers.printed_number(
+            cardnumbers.new_number(), cardnumbers.MAX_GENERATION, cardnumbers.new_secret()
+        )
+        assert int(field.group(1)) >= len(cardnumbers.format_number(longest))
+        # A reissued card carries 15 characters or more: the hint names no one length.
+        hint = re.search(r'id="manual-number-hint">([^<]*)<', page).group(1)
+        assert not re.search(r"\b(9|15)\b", hint), hint
+        assert "K7M X4P Q2D" in hint
+
     def test_a_typed_number_is_orange_and_asks_to_look_at_the_card(self, door, demo_cards):
         response = verify(door, number=demo_cards["active"])
         assert verdict_of(response) == ("warn", "ok")

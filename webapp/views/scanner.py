@@ -116,7 +116,10 @@ def undo(visit_id: int):
 
 @bp.context_processor
 def _limits() -> dict:
-    return {"max_assistants": door.MAX_ASSISTANTS}
+    return {
+        "max_assistants": door.MAX_ASSISTANTS,
+        "max_number_length": cardnumbers.MAX_SHOWN_LENGTH,
+    }
 
 
 # --- choosing the venue and event ---------------------------------------------------------
