@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, insert, select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -10,6 +10,7 @@ from webapp.models import (
     Event,
     Organisation,
     Role,
+    UndoneVisit,
     User,
     Visit,
     VisitDay,
@@ -403,6 +404,35 @@ def test_a_retried_post_after_an_undo_stays_undone(place):
     db.session.commit()
     assert count_visits() == 0
     assert rollup_totals() == (0, 0)
+
+
+def test_an_undo_committed_while_the_visit_is_stored_leaves_nothing_stored(place):
+    """The key's visit undone by another request between this one's read and its insert (an
+    undo that overtook its visit, or a record and its undo at another door): the day's
+    upsert sees the tombstone, and the visit is neither kept nor counted."""
+    venue, staff, card = place
+
+    tombstone = {"visit_id": 10**6, "venue_id": venue.id, "card_id": card.id}
+    undone = []
+
+    def undone_meanwhile(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO visit ") and not undone:
+            undone.append(True)
+            with db.engine.begin() as other:
+                other.execute(insert(UndoneVisit).values(**tombstone, idempotency_key="k"))
+
+    event.listen(db.engine, "before_cursor_execute", undone_meanwhile)
+    try:
+        with pytest.raises(door.DoorError) as excinfo:
+            _record(place, cards.printed_token(card), "k", children=1)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", undone_meanwhile)
+    assert undone  # the undo came after the door's read
+    assert excinfo.value.code == "visit_undone"
+    db.session.commit()  # what a sync would commit with the rest of its batch
+    assert count_visits() == 0
+    assert rollup_totals() == (0, 0)
+    assert db.session.get(type(card), card.id).first_used_on is None
 
 
 def test_a_retried_delete_after_a_new_visit_does_not_delete_the_new_one(place):

@@ -298,6 +298,7 @@ _KEY_CARD = func.coalesce(
 ).label("key_card")
 _KEY_HOLDER = select(_KEY_VISIT, _KEY_CARD)
 _KEY_UNDONE = select(_undone.c.visit_id).filter_by(**_KEYED)
+_UNDONE_KEY = _KEY_UNDONE.exists()  # read by the visit's day upsert (rollup.count)
 # The visits of the phone's code (its replay key): the one at this venue, and any elsewhere.
 _REPLAY = _visit.c.replay_key == bindparam("replay")
 _REPLAY_HERE = select(_visit.c.id).where(_REPLAY, _visit.c.venue_id == bindparam("venue_id"))
@@ -654,12 +655,20 @@ def _store(
     for _attempt in range(3):
         visit_id = connection.execute(_INSERT[connection.dialect.name], values).scalar()
         if visit_id is not None:
-            if idempotency_key is not None and _run(_KEY_UNDONE, **keyed).first():
-                # An undo of the key's visit committed while this insert waited for it.
+            counted = {"adults": 1, "children": children, "assistants": assistants}
+            if not rollup.count(
+                db.session,
+                card_id=card.id,
+                venue_id=venue.id,
+                day=day,
+                **counted,
+                unless=_UNDONE_KEY,
+                key=idempotency_key,
+            ):
+                # An undo of the key's visit committed while this insert waited for it (no
+                # key: never; the upsert reads the tombstone itself, a round trip less).
                 _run(delete(_visit).where(_visit.c.id == visit_id))
                 raise DoorError(ErrorCode.VISIT_UNDONE, decision)
-            counted = {"adults": 1, "children": children, "assistants": assistants}
-            rollup.count(db.session, card_id=card.id, venue_id=venue.id, day=day, **counted)
             offline = source is VisitSource.OFFLINE
             visit = RecordedVisit(
                 visit_id,

@@ -24,8 +24,22 @@ each and take the card only before it or last, so they cannot deadlock one anoth
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 
-from sqlalchemy import bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    bindparam,
+    delete,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, attributes
 from sqlalchemy.orm.util import identity_key
@@ -39,17 +53,28 @@ day_table = VisitDay.__table__
 card_table = Card.__table__
 
 
-def _add_to_day(dialect):
-    stmt = dialect.insert(day_table)
+@cache
+def _add_to_day(dialect_name: str, unless: ColumnElement[bool] | None):
+    """Return the upsert of a visit's sums into its (venue, day) row, made once for each
+    dialect and condition: nothing is added when ``unless`` holds, read by this statement."""
+    values = select(
+        bindparam("venue_id", type_=Integer),
+        bindparam("day", type_=Date),
+        *(bindparam(name, type_=Integer) for name in SUMS),
+    )
+    # A WHERE always: SQLite parses an upsert's SELECT only with one.
+    values = values.where(true() if unless is None else not_(unless))
+    stmt = _DIALECTS[dialect_name].insert(day_table)
+    stmt = stmt.from_select(["venue_id", "day", *SUMS], values)
     return stmt.on_conflict_do_update(
         index_elements=[day_table.c.venue_id, day_table.c.day],
         set_={name: day_table.c[name] + stmt.excluded[name] for name in SUMS},
-    )
+    ).returning(day_table.c.visits)
 
 
-# Built once, as every recorded visit runs them. EARLIER_FIRST_USE keeps ``updated_at``
-# (the offline lists' deltas follow it: a visit is not a change of the card).
-ADD_TO_DAY = {"postgresql": _add_to_day(postgresql), "sqlite": _add_to_day(sqlite)}
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
+# Built once, as every recorded visit runs it. It keeps ``updated_at`` (the offline lists'
+# deltas follow it: a visit is not a change of the card).
 EARLIER_FIRST_USE = (
     update(card_table)
     .where(
@@ -81,15 +106,23 @@ def count(
     adults: int,
     children: int,
     assistants: int,
-) -> None:
-    """Count a visit just inserted: add it to its day's row, move the card's first use."""
+    unless: ColumnElement[bool] | None = None,
+    **params,
+) -> bool:
+    """Count a visit just inserted: add it to its day's row, move the card's first use.
+
+    ``unless``: a condition, built once, with its bound ``params``, under which the visit is
+    not counted (False): it is read by the day's upsert itself, after the visit's insert,
+    so that what committed meanwhile is seen without a statement of its own.
+    """
     connection = session.connection()
     sums = {"visits": 1, "adults": adults, "children": children, "assistants": assistants}
-    connection.execute(
-        ADD_TO_DAY[connection.dialect.name], {"venue_id": venue_id, "day": day} | sums
-    )
+    add = _add_to_day(connection.dialect.name, unless)
+    if connection.execute(add, {"venue_id": venue_id, "day": day} | sums | params).first() is None:
+        return False
     if connection.execute(EARLIER_FIRST_USE, {"card": card_id, "day": day}).rowcount:
         _sync_card(session, card_id, day)
+    return True
 
 
 def remove(session: Session, visit_id: int) -> bool:
