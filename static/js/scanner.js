@@ -99,7 +99,9 @@ function scanFrames(detector) {
   };
   const tick = async () => {
     if (!state.running) return;
-    if (video.readyState >= 2) {
+    // While a scan is judged and its verdict painted, the camera rests: the phone's time
+    // goes to the verdict (a code read meanwhile would be dropped anyway).
+    if (video.readyState >= 2 && !state.busy) {
       try {
         const codes = await detector.detect(video);
         if (codes.length) onCode(codes[0].rawValue);
@@ -170,6 +172,7 @@ async function judge(scan) {
     const result = await offlineVerdict(scan, state.list, { visitedToday });
     ui.showOffline(result, scan, scannedAt);
   } finally {
+    await ui.painted;
     state.busy = false;
   }
 }
