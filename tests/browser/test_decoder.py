@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.browser.conftest import qr_data_url
+
 STATIC = Path(__file__).resolve().parents[2] / "static"
 
 CARD_1 = "KK1:7QH2M4XR9T3WCB8ZJ6PNDF5VLS"
@@ -170,6 +172,62 @@ def test_decodes_two_cards_with_self_hosted_wasm(static_server, camera_page, sho
         f"{t_first * 1000:.0f} ms from page.goto. "
         f"second card: {second['msFromStream']:.0f} ms ({second['frames']} frames)"
     )
+
+
+# A camera of its own size: a canvas showing the code of `url`, `width` pixels wide,
+# filmed by a <video>; then one detect() on the video and one on the canvas itself.
+RESIZED_JS = """
+async ({ url, width }) => {
+  const image = new Image();
+  image.src = url;
+  await image.decode();
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = Math.round(width * 3 / 4);
+  const context = canvas.getContext("2d");
+  const draw = () => {
+    context.fillStyle = "#fff";
+    context.fillRect(0, 0, canvas.width, canvas.height);
+    context.drawImage(image, (canvas.width - image.width) / 2, (canvas.height - image.height) / 2);
+  };
+  draw();
+  const timer = setInterval(draw, 50);
+  const video = document.createElement("video");
+  video.muted = true;
+  video.srcObject = canvas.captureStream(30);
+  await video.play();
+  window.__detector ??= await window.createDetector();
+  try {
+    let fromVideo = [];
+    for (let i = 0; i < 50 && !fromVideo.length; i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      fromVideo = await window.__detector.detect(video);
+    }
+    const fromCanvas = await window.__detector.detect(canvas);
+    return {
+      video: fromVideo.map((c) => c.rawValue), canvas: fromCanvas.map((c) => c.rawValue),
+      size: [video.videoWidth, video.videoHeight],
+    };
+  } finally {
+    clearInterval(timer);
+  }
+}
+"""
+
+
+def test_reads_cameras_of_any_size_one_after_the_other(static_server, browser):
+    """The polyfill reads every camera's frames, whatever its size, and other sources too."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script("delete window.BarcodeDetector;")
+        page.goto(static_server + "/")
+        page.wait_for_function("() => typeof window.createDetector === 'function'")
+        for text, width in ((CARD_1, 640), (CARD_2, 1280), (CARD_1, 480)):
+            read = page.evaluate(RESIZED_JS, {"url": qr_data_url(text), "width": width})
+            assert read == {"video": [text], "canvas": [text], "size": [width, width * 3 // 4]}
+    finally:
+        context.close()
 
 
 def test_axe_check_finds_serious_violations(browser, axe_check):
