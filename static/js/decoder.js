@@ -55,23 +55,18 @@ export async function createDetector() {
     purgeZXingModule(); // forget the failed attempt so a later call can retry
     throw error;
   }
-  return readingVideoThroughOneCanvas(new BarcodeDetector({ formats: FORMATS }));
-}
-
-/** The polyfill draws each video frame on a canvas it makes anew: one canvas kept for
- * reading costs a slow phone less. Other sources go to the polyfill as they are. */
-function readingVideoThroughOneCanvas(detector) {
+  const detector = new BarcodeDetector({ formats: FORMATS });
+  // The polyfill draws each video frame on a canvas it makes anew: one kept for reading
+  // costs a slow phone less. Other sources go to the polyfill as they are.
   const canvas = document.createElement("canvas");
   const context = canvas.getContext("2d", { willReadFrequently: true });
   return {
     detect(source) {
       if (!(source instanceof HTMLVideoElement)) return detector.detect(source);
-      const { videoWidth: width, videoHeight: height } = source;
-      if (!width || !height) return Promise.resolve([]);
-      if (canvas.width !== width) canvas.width = width;
-      if (canvas.height !== height) canvas.height = height;
+      if (canvas.width !== source.videoWidth) canvas.width = source.videoWidth;
+      if (canvas.height !== source.videoHeight) canvas.height = source.videoHeight;
       context.drawImage(source, 0, 0);
-      return detector.detect(context.getImageData(0, 0, width, height));
+      return detector.detect(canvas);
     },
   };
 }

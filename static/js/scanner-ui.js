@@ -49,7 +49,6 @@ export class ScannerUI {
     this.times = new Intl.DateTimeFormat(lang, { timeStyle: "short", timeZone: "Europe/Helsinki" });
     this.audio = null;
     this.closeTimer = null;
-    this.painted = Promise.resolve();
   }
 
   /** Make the tones playable: phones let a page play sound only after a tap on it. */
@@ -161,8 +160,7 @@ export class ScannerUI {
     this.present();
   }
 
-  /** Sound, vibration, focus and a spoken summary for the panel just shown; `painted`
-   * resolves once it is on the screen, with the page's `kaikukortti:verdict` event. */
+  /** Sound, vibration, focus and a spoken summary for the panel just shown. */
   present(scannedAt) {
     const panel = this.verdict.querySelector(".verdict");
     clearTimeout(this.closeTimer);
@@ -179,14 +177,11 @@ export class ScannerUI {
       .join(". ");
     title?.focus({ preventScroll: true });
     if (["recorded", "queued", "undone"].includes(state)) this.closeLater(panel);
-    this.painted = new Promise((resolve) =>
-      requestAnimationFrame(() =>
-        setTimeout(() => {
-          const detail = { state, reason: panel.dataset.reason, offline: "offline" in panel.dataset };
-          document.dispatchEvent(new CustomEvent("kaikukortti:verdict", { detail }));
-          resolve();
-        }, 0),
-      ),
+    requestAnimationFrame(() =>
+      setTimeout(() => {
+        const detail = { state, reason: panel.dataset.reason, offline: "offline" in panel.dataset };
+        document.dispatchEvent(new CustomEvent("kaikukortti:verdict", { detail }));
+      }, 0),
     );
   }
 

@@ -172,7 +172,7 @@ async function judge(scan) {
     const result = await offlineVerdict(scan, state.list, { visitedToday });
     ui.showOffline(result, scan, scannedAt);
   } finally {
-    await ui.painted;
+    await new Promise(requestAnimationFrame); // the verdict's frame: then the camera's next
     state.busy = false;
   }
 }
