@@ -150,6 +150,32 @@ def test_next_card_replaces_the_verdict_and_the_same_code_is_ignored(scanner, sh
     assert len(verifies) == 2
 
 
+
+def test_a_card_shown_while_the_last_is_judged_is_read_after_its_verdict(
+    scanner, show_qr, demo_cards, no_sw_context
+):
+    page = scanner(no_sw_context)
+    held: list[Route] = []
+    verifies: list[str] = []
+
+    def hold_the_first(route: Route) -> None:
+        verifies.append(parse_qs(route.request.post_data or "")["token"][0])
+        if len(verifies) == 1:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/scan/verify", hold_the_first)
+    show_qr(page, token_of(demo_cards["revoked"]))
+    while not held:
+        page.wait_for_timeout(50)
+    show_qr(page, token_of(demo_cards["active"]))  # the next card, while the phone waits
+    page.wait_for_timeout(500)
+    assert len(verifies) == 1
+    held[0].continue_()
+    expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
+    assert verifies == [token_of(demo_cards["revoked"]), token_of(demo_cards["active"])]
+
 # Records the pitch of every tone the page starts.
 TONE_SPY_JS = """
 window.__tones = [];
