@@ -150,7 +150,6 @@ def test_next_card_replaces_the_verdict_and_the_same_code_is_ignored(scanner, sh
     assert len(verifies) == 2
 
 
-
 def test_a_card_shown_while_the_last_is_judged_is_read_after_its_verdict(
     scanner, show_qr, demo_cards, no_sw_context
 ):
@@ -175,6 +174,7 @@ def test_a_card_shown_while_the_last_is_judged_is_read_after_its_verdict(
     held[0].continue_()
     expect(page.locator(VERDICT)).to_have_attribute("data-state", "ok")
     assert verifies == [token_of(demo_cards["revoked"]), token_of(demo_cards["active"])]
+
 
 # Records the pitch of every tone the page starts.
 TONE_SPY_JS = """
