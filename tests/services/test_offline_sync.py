@@ -12,6 +12,7 @@ from webapp.models import (
     RevokeReason,
     Role,
     UndoneVisit,
+    User,
     Visit,
     VisitConflict,
     VisitDay,
@@ -20,6 +21,7 @@ from webapp.models import (
 from webapp.rules import Reason, helsinki_date
 from webapp.services import cards, door
 
+from ..concurrency import in_threads
 from ..factories import (
     create_card,
     create_distributor,
@@ -181,6 +183,35 @@ def test_an_undo_whose_visit_is_sent_meanwhile_still_undoes_it(app, place):
     assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
     assert db.session.scalar(select(UndoneVisit.idempotency_key)) == "k1"
     assert db.session.scalar(select(func.count()).select_from(VisitDay)) == 0
+    assert db.session.scalar(select(Card.first_used_on).where(Card.id == card.id)) is None
+
+
+def test_a_visit_and_its_undo_sent_at_once_leave_nothing_counted(app, place):
+    """Whichever of the two stores the visit first, the undo wins: no visit, no count."""
+    _venue, staff, card = place
+    staff_id, token = staff.id, cards.printed_token(card)
+    for round_ in range(8):
+        unsent = {
+            "shown": door.Shown.scanned(token),
+            "children": 1,
+            "idempotency_key": f"k{round_}",
+            "event": None,
+            "moment": datetime.now(UTC) - timedelta(minutes=2),
+        }
+
+        def sync(unsent=unsent):
+            recorder = door.staff(staff_id)
+            door.record_offline_visit(venue=recorder.venues[0], user=recorder, **unsent)
+
+        def undo(unsent=unsent):
+            venue = door.staff(staff_id).venues[0]
+            user = db.session.get(User, staff_id)
+            door.undo_by_key(venue, unsent["idempotency_key"], user=user, unsent=unsent)
+
+        errors = in_threads(app, sync, undo)
+        assert {getattr(error, "code", repr(error)) for error in errors} <= {"visit_undone"}, errors
+        assert db.session.scalar(select(func.count()).select_from(Visit)) == 0, f"round {round_}"
+        assert db.session.scalar(select(func.count()).select_from(VisitDay)) == 0
     assert db.session.scalar(select(Card.first_used_on).where(Card.id == card.id)) is None
 
 
