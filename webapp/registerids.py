@@ -7,7 +7,7 @@ accepting unsigned cards.
 
 A register ID, as stored and compared, is 4 to 20 upper-case letters A-Z and digits 0-9,
 after :func:`webapp.cardnumbers.normalize` (any case, spaces and dashes allowed). It never
-has the shape of a Kaikukortti printed number (9 to 16 characters, all from the card
+has the shape of a Kaikukortti printed number (9 to 21 characters, all from the card
 number alphabet): a mistyped card number is therefore never taken for a register ID, and
 the scanner can still say "check the number" at once (``static/js/cardnumber.js`` holds
 the same rule as ``registerId``).

@@ -57,7 +57,7 @@ export function parsePrinted(text) {
 
 /**
  * The ID printed on a card of the national register (webapp/registerids.py), normalized, or
- * null: 4 to 20 letters A-Z and digits, never shaped like a card number (9 to 16 characters
+ * null: 4 to 20 letters A-Z and digits, never shaped like a card number (9 to 21 characters
  * all of the alphabet), so that a mistyped card number is never taken for one.
  */
 export function registerId(text) {

@@ -3,13 +3,25 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from webapp.extensions import db
-from webapp.models import ConflictCode, RevokeReason, Role, Visit, VisitConflict, VisitSource
+from webapp.models import (
+    Card,
+    ConflictCode,
+    RevokeReason,
+    Role,
+    UndoneVisit,
+    User,
+    Visit,
+    VisitConflict,
+    VisitDay,
+    VisitSource,
+)
 from webapp.rules import Reason, helsinki_date
 from webapp.services import cards, door
 
+from ..concurrency import in_threads
 from ..factories import (
     create_card,
     create_distributor,
@@ -137,6 +149,70 @@ def test_undo_by_key_deletes_the_visit_stored_under_it(place):
     with pytest.raises(door.DoorError) as excinfo:
         door.undo_by_key(venue, "k2", user=staff)  # nothing known under the key
     assert excinfo.value.code == "not_found"
+
+
+def test_an_undo_whose_visit_is_sent_meanwhile_still_undoes_it(app, place):
+    """The phone sends a visit and its undo at once (the visit's request slow, the undo
+    carrying it as unsent): the visit commits between the undo's read of the key and its own
+    insert of the visit. The undo undoes that visit, as it would have undone it sent before."""
+    venue, staff, card = place
+    moment = datetime.now(UTC) - timedelta(minutes=2)
+    unsent = {
+        "shown": door.Shown.scanned(cards.printed_token(card)),
+        "children": 1,
+        "idempotency_key": "k1",
+        "event": None,
+        "moment": moment,
+    }
+    sent = []
+
+    def sent_meanwhile(conn, cursor, statement, *args):
+        if statement.startswith("INSERT INTO visit ") and not sent:
+            sent.append(True)
+            with app.app_context():  # the visit's own request, committed first
+                door.record_offline_visit(venue=venue, user=staff, **unsent)
+                db.session.commit()
+
+    event.listen(db.engine, "before_cursor_execute", sent_meanwhile)
+    try:
+        door.undo_by_key(venue, "k1", user=staff, unsent=unsent)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", sent_meanwhile)
+    db.session.commit()
+    assert sent  # the visit arrived after the undo looked for it
+    assert db.session.scalar(select(func.count()).select_from(Visit)) == 0
+    assert db.session.scalar(select(UndoneVisit.idempotency_key)) == "k1"
+    assert db.session.scalar(select(func.count()).select_from(VisitDay)) == 0
+    assert db.session.scalar(select(Card.first_used_on).where(Card.id == card.id)) is None
+
+
+def test_a_visit_and_its_undo_sent_at_once_leave_nothing_counted(app, place):
+    """Whichever of the two stores the visit first, the undo wins: no visit, no count."""
+    _venue, staff, card = place
+    staff_id, token = staff.id, cards.printed_token(card)
+    for round_ in range(8):
+        unsent = {
+            "shown": door.Shown.scanned(token),
+            "children": 1,
+            "idempotency_key": f"k{round_}",
+            "event": None,
+            "moment": datetime.now(UTC) - timedelta(minutes=2),
+        }
+
+        def sync(unsent=unsent):
+            recorder = door.staff(staff_id)
+            door.record_offline_visit(venue=recorder.venues[0], user=recorder, **unsent)
+
+        def undo(unsent=unsent):
+            venue = door.staff(staff_id).venues[0]
+            user = db.session.get(User, staff_id)
+            door.undo_by_key(venue, unsent["idempotency_key"], user=user, unsent=unsent)
+
+        errors = in_threads(app, sync, undo)
+        assert {getattr(error, "code", repr(error)) for error in errors} <= {"visit_undone"}, errors
+        assert db.session.scalar(select(func.count()).select_from(Visit)) == 0, f"round {round_}"
+        assert db.session.scalar(select(func.count()).select_from(VisitDay)) == 0
+    assert db.session.scalar(select(Card.first_used_on).where(Card.id == card.id)) is None
 
 
 def test_undo_by_key_keeps_the_ten_minute_window(place):

@@ -798,9 +798,10 @@ def undo_by_key(
         visit, created, _conflicts = record_offline_visit(venue=venue, user=user, **unsent)
     except DoorError:
         return None  # refused: its record stores nothing now or when resent
-    if not created:  # the card's own place on the course, taken before: it keeps it
+    if visit.already_enrolled:  # the card's own place on the course, taken before: it keeps it
         return None
-    return undo_visit(visit.id, user=user, moment=visit.recorded_at)  # undone as it arrives
+    # Undone as it arrives: the visit stored now, or the one its own request stored meanwhile.
+    return undo_visit(visit.id, user=user, moment=visit.recorded_at)
 
 
 def visits_per_event(event_ids: list[int]) -> dict[int, int]:
