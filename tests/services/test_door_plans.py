@@ -6,7 +6,6 @@ of the venue's day: each lookup must find the card's own visits (and the keys' o
 read the venue's day or the course's visits for every card shown.
 """
 
-import json
 from datetime import timedelta
 
 from webapp.extensions import db
@@ -15,42 +14,13 @@ from webapp.rules import helsinki_date
 from webapp.services import door
 
 from ..factories import create_card, create_distributor, create_region, create_user, create_venue
+from ..statements import work
 
 OTHERS = 2000
 
 
-def work(statement, params) -> int:
-    """Return what the statement does on the visits: on PostgreSQL the visit rows it read
-    (EXPLAIN ANALYZE), on SQLite the steps of its program (a progress handler counts them)."""
-    connection = db.session.connection()
-    if connection.dialect.name == "postgresql":
-        sql = statement.compile(dialect=connection.dialect)
-        explained = connection.exec_driver_sql(
-            f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", sql.construct_params(params)
-        ).scalar()
-        plan = explained if isinstance(explained, list) else json.loads(explained)
-        return _rows_read(plan[0]["Plan"])
-    steps = [0]
-
-    def count() -> int:
-        steps[0] += 1
-        return 0
-
-    raw = connection.connection.dbapi_connection
-    raw.set_progress_handler(count, 1)
-    try:
-        connection.execute(statement, params).all()
-    finally:
-        raw.set_progress_handler(None, 1)
-    return steps[0]
-
-
-def _rows_read(node: dict) -> int:
-    read = 0
-    if node.get("Relation Name") == "visit":
-        loops = node.get("Actual Loops", 1)
-        read += node.get("Actual Rows", 0) * loops + node.get("Rows Removed by Filter", 0)
-    return read + sum(_rows_read(child) for child in node.get("Plans", []))
+def card_read_work(statement, params) -> int:
+    return work(lambda: db.session.connection().execute(statement, params).all(), "visit")
 
 
 def test_a_door_check_reads_the_cards_own_visits_on_a_busy_day():
@@ -74,7 +44,7 @@ def test_a_door_check_reads_the_cards_own_visits_on_a_busy_day():
         "number": card.number,
     }
     read = door._card_read("number", course=True, keyed=True, replayed=True)
-    quiet = work(read, params)
+    quiet = card_read_work(read, params)
 
     db.session.execute(
         Visit.__table__.insert(),
@@ -96,5 +66,5 @@ def test_a_door_check_reads_the_cards_own_visits_on_a_busy_day():
             for index in range(OTHERS)
         ],
     )
-    busy = work(read, params)
+    busy = card_read_work(read, params)
     assert busy <= quiet * 1.5 + 5, (quiet, busy)
