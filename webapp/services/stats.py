@@ -34,7 +34,7 @@ import copy
 import csv
 import functools
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,9 +95,16 @@ class Figures:
     assistants: int = 0
 
     def add(self, figures: tuple[int, ...]) -> None:
-        """Add sums given in the order of :data:`webapp.services.rollup.SUMS`."""
-        for name, value in zip(rollup.SUMS, figures, strict=True):
-            setattr(self, name, getattr(self, name) + value)
+        """Add sums given in the order of :data:`webapp.services.rollup.SUMS` (the fields'
+        order, checked below), once for every venue's month of a table: spelt out."""
+        visits, adults, children, assistants = figures
+        self.visits += visits
+        self.adults += adults
+        self.children += children
+        self.assistants += assistants
+
+
+assert tuple(figure.name for figure in fields(Figures)) == rollup.SUMS
 
 
 @dataclass(kw_only=True)
@@ -154,6 +161,7 @@ class _Venue:
     id: int
     name: str
     region: Region
+    region_code: str  # read for every month of the venue: not through the ORM each time
     category: str | None
 
 
@@ -165,7 +173,7 @@ def _venues(region_ids: list[int] | None, venue_ids: list[int] | None) -> dict[i
     if venue_ids is not None:
         stmt = stmt.where(Organisation.id.in_(venue_ids))
     return {
-        org.id: _Venue(org.id, org.name, region, org.category and org.category.value)
+        org.id: _Venue(org.id, org.name, region, region.code, org.category and org.category.value)
         for org, region in db.session.execute(stmt)
     }
 
@@ -185,7 +193,7 @@ def _sums(start, end, venues: dict[int, _Venue], filtered: bool):
         stmt = _sqlite_sums(start, end, months, list(venues))
     for venue_id, month, *figures in db.session.execute(stmt):
         if venue_id in venues:
-            yield venue_id, keys[month], tuple(int(figure) for figure in figures)
+            yield venue_id, keys[month], tuple(map(int, figures))
 
 
 def _postgres_sums(start: date, end: date, months: list[date], venue_ids: list[int] | None):
@@ -247,13 +255,19 @@ def _rollup(sums, group: str, venues: dict[int, _Venue], start: date, end: date)
     if group == "category":
         for category in VenueCategory:
             buckets[category.value]
+    key_of = _KEYS[group]
     for venue_id, month, figures in sums:
-        venue = venues[venue_id]
-        key = {"month": month, "venue": venue_id, "region": venue.region.code}.get(group)
-        if group == "category":
-            key = venue.category or ""
-        buckets[key].add(figures)
+        buckets[key_of(venues[venue_id], month)].add(figures)
     return [_row(group, key, figures, venues) for key, figures in _sorted(group, buckets, venues)]
+
+
+# The key of a venue's month in each table (the rows are summed once for each of them).
+_KEYS = {
+    "month": lambda venue, month: month,
+    "venue": lambda venue, month: venue.id,
+    "region": lambda venue, month: venue.region_code,
+    "category": lambda venue, month: venue.category or "",
+}
 
 
 def _sorted(group: str, buckets: dict, venues: dict[int, _Venue]):
