@@ -161,7 +161,6 @@ class _Venue:
     id: int
     name: str
     region: Region
-    region_code: str  # read for every month of the venue: not through the ORM each time
     category: str | None
 
 
@@ -173,7 +172,7 @@ def _venues(region_ids: list[int] | None, venue_ids: list[int] | None) -> dict[i
     if venue_ids is not None:
         stmt = stmt.where(Organisation.id.in_(venue_ids))
     return {
-        org.id: _Venue(org.id, org.name, region, region.code, org.category and org.category.value)
+        org.id: _Venue(org.id, org.name, region, org.category and org.category.value)
         for org, region in db.session.execute(stmt)
     }
 
@@ -265,7 +264,7 @@ def _rollup(sums, group: str, venues: dict[int, _Venue], start: date, end: date)
 _KEYS = {
     "month": lambda venue, month: month,
     "venue": lambda venue, month: venue.id,
-    "region": lambda venue, month: venue.region_code,
+    "region": lambda venue, month: venue.region.code,
     "category": lambda venue, month: venue.category or "",
 }
 
