@@ -10,6 +10,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..extensions import db
 from ..models import ApiToken, User, utcnow
+from ..rules import helsinki_date
 from . import door
 
 MAX_API_TOKEN_LENGTH = 200
@@ -78,6 +79,7 @@ TOKEN_OWNER = (
     .scalar_subquery()
 )
 _STAFF_OF_TOKEN = door.staff_statement(TOKEN_OWNER)  # one statement: token, user, venues
+_STAFF_AND_CARD_OF_TOKEN = {by: door.staff_statement(TOKEN_OWNER, by) for by in door.CARD_KEYS}
 
 
 def user_for_api_token(token: str) -> User | None:
@@ -88,15 +90,24 @@ def user_for_api_token(token: str) -> User | None:
     return db.session.scalar(query, {"token_hash": hash_api_token(token)})
 
 
-def staff_for_api_token(token: str) -> door.DoorStaff | None:
+def staff_for_api_token(token: str, shown: door.Shown | None = None) -> door.DoorStaff | None:
     """Return the active user of the unrevoked API token with their venues, or None.
 
-    The door's lighter read of :func:`user_for_api_token` (see :func:`door.staff`).
+    The door's lighter read of :func:`user_for_api_token` (see :func:`door.staff`). With what
+    the request ``shown``, the same statement reads the card it names
+    (:attr:`door.DoorStaff.read_ahead`); nothing of it for a token that is no one's.
     """
     if not _plausible(token):
         return None
-    result = db.session.connection().execute(_STAFF_OF_TOKEN, {"token_hash": hash_api_token(token)})
-    return door.staff_from(result)
+    params = {"token_hash": hash_api_token(token)}
+    moment = utcnow()
+    named = None if shown is None else door.name_of(shown, moment)
+    if named is None or named.by is None:
+        return door.staff_from(db.session.connection().execute(_STAFF_OF_TOKEN, params))
+    card = (named.by, named.value, helsinki_date(moment))
+    params.update({named.by: named.value, "day": card[2]})
+    result = db.session.connection().execute(_STAFF_AND_CARD_OF_TOKEN[named.by], params)
+    return door.staff_from(result, card)
 
 
 def _plausible(token: str) -> bool:

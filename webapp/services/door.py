@@ -183,12 +183,33 @@ class DoorVenue:
 
 
 @dataclass(frozen=True)
+class CardReadAhead:
+    """The card that a door request names, read in the statement that read its staff
+    (:func:`staff_statement` with ``card_by``): its card read's rows at each of their venues
+    (none for an unknown card), the Finnish ``day`` of its ``visited_today``."""
+
+    by: str  # "number" or "legacy_id"
+    value: str
+    day: date
+    rows: dict[int, list[Row]]
+
+    def rows_at(self, named: Named, day: date, venue_id: int) -> list[Row] | None:
+        """Return the rows of the card named, as its card read at the venue that day would,
+        or None when this is not what was read ahead."""
+        if (named.by, named.value, day) != (self.by, self.value, self.day):
+            return None
+        return self.rows.get(venue_id)
+
+
+@dataclass(frozen=True)
 class DoorStaff:
-    """A user at the door, with the active venues where they work."""
+    """A user at the door, with the active venues where they work (and the card that the
+    request names, when it was read with them)."""
 
     id: int
     role: Role
     venues: list[DoorVenue]
+    read_ahead: CardReadAhead | None = None
 
 
 @dataclass(frozen=True)
@@ -238,11 +259,59 @@ class RecordedVisit:
         return cardnumbers.printed_number(self.card_number, self.generation, self.printed_secret)
 
 
-def _region_of(rows) -> DoorRegion:
-    """Return the region of the rows (one per network period, or one with none)."""
-    periods = tuple((row.starts_on, row.ends_on) for row in rows if row.starts_on is not None)
+@dataclass(frozen=True)
+class Named:
+    """The card that what was shown names: by its ``number`` (a genuine token or printed
+    number) or, for what is neither, perhaps by an imported card's register ID
+    (``legacy_id``); ``by`` None when it names none. ``refusal``: why it is not a genuine
+    token or number."""
+
+    by: str | None
+    value: str | None
+    generation: int | None = None  # the token's; a register ID names the first, unsigned
+    printed: cardnumbers.Printed | None = None  # the printed number typed
+    refusal: Reason | None = None
+
+
+def name_of(shown: Shown, moment: datetime) -> Named:
+    """Return the card that what was shown names (a token's signature checked at
+    ``moment``). What is neither a genuine token nor a printed number may be an imported
+    card's national register ID (:mod:`webapp.registerids`), scanned or typed."""
+    if shown.token is not None:
+        try:
+            parsed = digital.parse_token(shown.token, moment)
+        except tokens.TokenError as error:
+            return _legacy(shown.token, Reason(error.code))
+        return Named("number", parsed.number, parsed.generation)
+    if shown.number is not None and (printed := cardnumbers.parse_printed(shown.number)):
+        return Named("number", printed.number, printed=printed)
+    return _legacy(shown.number or "", Reason.INVALID_TOKEN)
+
+
+def _legacy(shown: str, refusal: Reason) -> Named:
+    legacy_id = registerids.normalize(shown)
+    return Named(None if legacy_id is None else "legacy_id", legacy_id, 1, refusal=refusal)
+
+
+def _region_of(rows, prefix: str = "") -> DoorRegion:
+    """Return the region of the rows (one per network period, or one with none; a period
+    may come again in rows of a statement that joins two regions' periods), its columns
+    named with ``prefix``."""
+    starts_on, ends_on = prefix + "starts_on", prefix + "ends_on"
+    periods = tuple(
+        dict.fromkeys(
+            (getattr(row, starts_on), getattr(row, ends_on))
+            for row in rows
+            if getattr(row, starts_on) is not None
+        )
+    )
     first = rows[0]
-    return DoorRegion(first.region_id, first.code, periods, first.unsigned_refused_from)
+    return DoorRegion(
+        getattr(first, prefix + "region_id"),
+        getattr(first, prefix + "code"),
+        periods,
+        getattr(first, prefix + "unsigned_refused_from"),
+    )
 
 
 _user, _org = User.__table__, Organisation.__table__
@@ -250,36 +319,53 @@ _region, _period = Region.__table__, NetworkMembership.__table__
 _card, _visit, _undone = Card.__table__, Visit.__table__, UndoneVisit.__table__
 
 
-def staff_statement(user_id):
+_venue_region, _venue_period = _region.alias("venue_region"), _period.alias("venue_period")
+CARD_KEYS = ("number", "legacy_id")  # what a card read looks a card up by (Named.by)
+
+
+def staff_statement(user_id, card_by: str | None = None):
     """Return the read of the active user (``user_id``: a bound id or a subquery) with the
-    active venues where they work, one row per venue and network period."""
-    return (
-        select(
-            _user.c.id,
-            _user.c.role,
-            _org.c.id.label("venue_id"),
-            _org.c.name,
-            _org.c.course_provider,
-            _org.c.home_region_only,
-            _org.c.quota_full_refuses,
-            _region.c.id.label("region_id"),
-            _region.c.code,
-            _region.c.unsigned_refused_from,
-            _period.c.starts_on,
-            _period.c.ends_on,
-        )
-        .select_from(
-            _user.outerjoin(user_organisation, user_organisation.c.user_id == _user.c.id)
-            .outerjoin(_org, Organisation.where_works(OrganisationKind.VENUE))
-            .outerjoin(_region, _region.c.id == _org.c.region_id)
+    active venues where they work, one row per venue and network period.
+
+    With ``card_by`` (one of :data:`CARD_KEYS`, bound under its name, and the ``day``) it
+    also reads that card as a plain check's card read at each venue would (:func:`_card_read`:
+    no course, key or phone code), its columns beside the staff's, one row per venue and
+    both regions' periods: the door's API then checks a card with one statement
+    (:class:`CardReadAhead`). The staff's region columns are named ``venue_…``.
+    """
+    columns = [
+        _user.c.id.label("user_id"),
+        _user.c.role,
+        _org.c.id.label("venue_id"),
+        _org.c.name,
+        _org.c.course_provider,
+        _org.c.home_region_only,
+        _org.c.quota_full_refuses,
+        _venue_region.c.id.label("venue_region_id"),
+        _venue_region.c.code.label("venue_code"),
+        _venue_region.c.unsigned_refused_from.label("venue_unsigned_refused_from"),
+        _venue_period.c.starts_on.label("venue_starts_on"),
+        _venue_period.c.ends_on.label("venue_ends_on"),
+    ]
+    joined = (
+        _user.outerjoin(user_organisation, user_organisation.c.user_id == _user.c.id)
+        .outerjoin(_org, Organisation.where_works(OrganisationKind.VENUE))
+        .outerjoin(_venue_region, _venue_region.c.id == _org.c.region_id)
+        .outerjoin(_venue_period, _venue_period.c.region_id == _venue_region.c.id)
+    )
+    if card_by is not None:
+        columns += _card_columns(_org.c.id)
+        joined = (
+            joined.outerjoin(_card, _card.c[card_by] == bindparam(card_by))
+            .outerjoin(_region, _region.c.id == _card.c.region_id)
             .outerjoin(_period, _period.c.region_id == _region.c.id)
         )
+    return (
+        select(*columns)
+        .select_from(joined)
         .where(_user.c.id == user_id, _user.c.active)
         .order_by(_org.c.name, _org.c.id)  # the venues in the order the pages list them
     )
-
-
-_STAFF = staff_statement(bindparam("user_id"))
 
 
 def this_term(term_ends_on, starts_on):
@@ -288,7 +374,8 @@ def this_term(term_ends_on, starts_on):
     return or_(term_ends_on.is_(None), term_ends_on >= starts_on)
 
 
-_KEYED = {"venue_id": bindparam("venue_id"), "idempotency_key": bindparam("key")}
+_VENUE = bindparam("venue_id")  # the venue of a check
+_KEYED = {"venue_id": _VENUE, "idempotency_key": bindparam("key")}
 # Who holds the idempotency key at the venue: the visit stored under it, and its card (that
 # of the visit, or of the visit undone under it).
 _KEY_VISIT = select(_visit.c.id).filter_by(**_KEYED).scalar_subquery().label("key_visit")
@@ -301,29 +388,33 @@ _KEY_UNDONE = select(_undone.c.visit_id).filter_by(**_KEYED)
 _UNDONE_KEY = _KEY_UNDONE.exists()  # read by the visit's day upsert (rollup.count)
 # The visits of the phone's code (its replay key): the one at this venue, and any elsewhere.
 _REPLAY = _visit.c.replay_key == bindparam("replay")
-_REPLAY_HERE = select(_visit.c.id).where(_REPLAY, _visit.c.venue_id == bindparam("venue_id"))
+_REPLAY_HERE = select(_visit.c.id).where(_REPLAY, _visit.c.venue_id == _VENUE)
 _REPLAY_ELSEWHERE = (
     select(_visit.c.id)
-    .where(_REPLAY, _visit.c.venue_id != bindparam("venue_id"))
+    .where(_REPLAY, _visit.c.venue_id != _VENUE)
     .limit(1)
     .exists()
     .label("replay_elsewhere")
 )
 
-_VISITED_TODAY = (
-    select(_visit.c.id)
-    .where(
-        _visit.c.card_id == _card.c.id,
-        _visit.c.day == bindparam("day"),
-        _visit.c.venue_id == bindparam("venue_id"),
+
+def _visited_today(venue_id):
+    return (
+        select(_visit.c.id)
+        .where(
+            _visit.c.card_id == _card.c.id,
+            _visit.c.day == bindparam("day"),
+            _visit.c.venue_id == venue_id,
+        )
+        .limit(1)
+        # A scalar subquery, run for this card: PostgreSQL may turn an EXISTS (its LIMIT 1
+        # dropped) into a hash of every visit of the venue's day, built again for each check.
+        .scalar_subquery()
+        .is_not(None)
+        .label("visited_today")
     )
-    .limit(1)
-    # A scalar subquery, run for this card: PostgreSQL may turn an EXISTS (its LIMIT 1
-    # dropped) into a hash of every visit of the venue's day, built again for each check.
-    .scalar_subquery()
-    .is_not(None)
-    .label("visited_today")
-)
+
+
 _ENROLLED_VISIT = (
     select(_visit.c.id)  # the card's place on the course this term
     .where(
@@ -338,19 +429,32 @@ _ENROLLED_VISIT = (
 )
 
 
-@cache
-def _card_read(by: str, *, course: bool, keyed: bool, replayed: bool):
-    """Return the door's read of one card (``by``: its ``number`` or its register ID,
-    ``legacy_id``) with its region's network periods, one row per period, and whether it was
-    used at the venue that day.
+def _card_columns(venue_id, *, course=False, keyed=False, replayed=False):
+    """Return the columns of a card read: the card, its region and network periods, whether
+    it was used at the venue (``venue_id``) that day, and what else the check needs.
 
-    What the check may need beside it is read in the same statement only when the check has
-    it: the card's place on the ``course`` this term, who holds the idempotency key
-    (``keyed``), and the visits of a phone's code (``replayed``). Without it the column is a
-    constant NULL or false, so that a plain check costs PostgreSQL no subquery to plan.
-    Built once for each combination.
+    What the check may need beside the card is read only when the check has it: the card's
+    place on the ``course`` this term, who holds the idempotency key (``keyed``), and the
+    visits of a phone's code (``replayed``). Without it the column is a constant NULL or
+    false, so that a plain check costs PostgreSQL no subquery to plan.
     """
-    columns = [
+    return [
+        _card.c.id,
+        _card.c.number,
+        _card.c.generation,
+        _card.c.printed_secret,
+        _card.c.revoked,
+        _card.c.revoked_at,
+        _card.c.valid_from,
+        _card.c.valid_until,
+        _card.c.children,
+        _card.c.kind,
+        _region.c.id.label("region_id"),
+        _region.c.code,
+        _region.c.unsigned_refused_from,
+        _period.c.starts_on,
+        _period.c.ends_on,
+        _visited_today(venue_id),
         _ENROLLED_VISIT if course else null().label("enrolled_visit"),
         *(
             (_KEY_VISIT, _KEY_CARD)
@@ -362,30 +466,21 @@ def _card_read(by: str, *, course: bool, keyed: bool, replayed: bool):
         else null().label("replay_visit"),
         _REPLAY_ELSEWHERE if replayed else false().label("replay_elsewhere"),
     ]
+
+
+@cache
+def _card_read(by: str, *, course: bool, keyed: bool, replayed: bool):
+    """Return the door's read of one card (``by``: its ``number`` or its register ID,
+    ``legacy_id``) at the venue bound as ``venue_id``, one row per network period of its
+    region (:func:`_card_columns`). Built once for each combination."""
     return (
-        select(
-            _card.c.id,
-            _card.c.number,
-            _card.c.generation,
-            _card.c.printed_secret,
-            _card.c.revoked,
-            _card.c.revoked_at,
-            _card.c.valid_from,
-            _card.c.valid_until,
-            _card.c.children,
-            _card.c.kind,
-            _region.c.id.label("region_id"),
-            _region.c.code,
-            _region.c.unsigned_refused_from,
-            _period.c.starts_on,
-            _period.c.ends_on,
-            _VISITED_TODAY,
-            *columns,
-        )
+        select(*_card_columns(_VENUE, course=course, keyed=keyed, replayed=replayed))
         .select_from(_card.join(_region).outerjoin(_period, _period.c.region_id == _region.c.id))
         .where(_card.c[by] == bindparam(by))
     )
 
+
+_STAFF = staff_statement(bindparam("user_id"))
 
 _INSERT = {  # a visit, unless the venue has one under the same idempotency or replay key
     name: dialect.insert(_visit).on_conflict_do_nothing().returning(_visit.c.id)
@@ -419,12 +514,13 @@ def staff(user_id: int) -> DoorStaff | None:
     return staff_from(_run(_STAFF, user_id=user_id))
 
 
-def staff_from(result: CursorResult) -> DoorStaff | None:
-    """Return the staff of a :func:`staff_statement`'s rows, or None for no rows."""
+def staff_from(result: CursorResult, card: tuple[str, str, date] | None = None) -> DoorStaff | None:
+    """Return the staff of a :func:`staff_statement`'s rows, or None for no rows; with the
+    ``card`` it read (``card_by``, the value and the day bound), what it read of it."""
     rows = result.all()
     if not rows:
         return None
-    venues = []
+    venues, card_rows = [], {}
     for venue_id, group in groupby(rows, lambda row: row.venue_id):
         if venue_id is not None:
             venue_rows = list(group)
@@ -433,13 +529,16 @@ def staff_from(result: CursorResult) -> DoorStaff | None:
                 DoorVenue(
                     venue_id,
                     first.name,
-                    _region_of(venue_rows),
+                    _region_of(venue_rows, "venue_"),
                     first.course_provider,
                     first.home_region_only,
                     first.quota_full_refuses,
                 )
             )
-    return DoorStaff(rows[0].id, rows[0].role, venues)
+            if card is not None:  # an unknown card: its columns are NULL
+                card_rows[venue_id] = venue_rows if first.id is not None else []
+    read_ahead = None if card is None else CardReadAhead(*card, card_rows)
+    return DoorStaff(rows[0].user_id, rows[0].role, venues, read_ahead)
 
 
 def read_only(load: Callable[..., T]) -> Callable[..., T]:
@@ -469,12 +568,16 @@ def verify(
     moment: datetime | None = None,
     event: Event | None = None,
     at_scan: bool = False,
+    read_ahead: CardReadAhead | None = None,
 ) -> Verdict:
     """Decide whether the card shown is accepted at the venue now (or at ``moment``).
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
+    ``read_ahead``: the card as the staff's statement read it, used when it is what the
+    check would read.
     """
-    return _check(shown, venue, moment or utcnow(), event, at_scan=at_scan)[0]
+    moment = moment or utcnow()
+    return _check(shown, venue, moment, event, at_scan=at_scan, read_ahead=read_ahead)[0]
 
 
 def record_visit(
@@ -844,12 +947,11 @@ def _check(
     replay: str | None = None,
     *,
     at_scan: bool = False,
+    read_ahead: CardReadAhead | None = None,
 ) -> tuple[Verdict, Row | None]:
     """Return the verdict and the card's row (with the keys' visits), None for no card.
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
-    What is neither a genuine token nor a printed number may be an imported card's national
-    register ID (:mod:`webapp.registerids`), scanned or typed: its first generation, unsigned.
     """
     course = _course(venue, event)
     params = {
@@ -860,36 +962,20 @@ def _check(
         "term_starts_on": course.starts_on if course else None,
         "day": helsinki_date(moment),
     }
-    number = legacy_id = generation = printed = None
-    if shown.token is not None:
-        try:
-            parsed = digital.parse_token(shown.token, moment)
-        except tokens.TokenError as error:
-            refusal = Verdict(Reason(error.code), None, venue)
-            legacy_id = registerids.normalize(shown.token)
-        else:
-            number, generation = parsed.number, parsed.generation
-    elif shown.number is not None and (printed := cardnumbers.parse_printed(shown.number)):
-        number = printed.number
-    else:
-        refusal = Verdict(Reason.INVALID_TOKEN, None, venue)
-        legacy_id = registerids.normalize(shown.number or "")
-
+    named = name_of(shown, moment)
+    refusal = None if named.refusal is None else Verdict(named.refusal, None, venue)
+    if named.by is None:
+        return refusal, None
     needs = {"course": course is not None, "keyed": idempotency_key is not None}
     needs["replayed"] = replay is not None
-    if number is not None:
-        rows = _run(_card_read("number", **needs), **params, number=number).all()
-        if not rows:
-            return verdict(None, 0, venue, moment), None
-    else:
-        rows = (
-            []
-            if legacy_id is None
-            else _run(_card_read("legacy_id", **needs), **params, legacy_id=legacy_id).all()
-        )
-        if not rows:
-            return refusal, None
-        generation = 1  # a register ID is the imported card's first generation, unsigned
+    rows = None
+    if read_ahead is not None and not any(needs.values()):
+        rows = read_ahead.rows_at(named, params["day"], venue.id)
+    if rows is None:
+        rows = _run(_card_read(named.by, **needs), **params, **{named.by: named.value}).all()
+    if not rows:
+        return refusal or verdict(None, 0, venue, moment), None
+    generation, printed = named.generation, named.printed
     row = rows[0]
     if printed is not None:  # an older generation's printed number: replaced
         generation = cardnumbers.shown_generation(printed, row.generation, row.printed_secret)
@@ -916,7 +1002,7 @@ def _check(
         quota_full=_quota_full(event),
         enrolled=row.enrolled_visit is not None,
         typed=printed is not None,
-        unsigned=legacy_id is not None,
+        unsigned=named.by == "legacy_id",
     )
     return decision, row
 
