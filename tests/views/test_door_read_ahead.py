@@ -16,6 +16,7 @@ from webapp.extensions import db
 from webapp.models import ApiToken, NetworkMembership, Role
 from webapp.rules import helsinki_date
 from webapp.services import accounts, cards
+from webapp.views import api as api_module
 
 from ..factories import create_card, create_region, create_user, create_venue, create_visit
 from ..statements import statements
@@ -269,3 +270,27 @@ def test_a_typed_number_beyond_its_bound_is_refused_unread(api, demo_cards, norm
     )
     assert_error(response, 422, "validation_error")
     assert max(normalized, default=0) <= 1000
+
+
+def test_a_body_beyond_a_check_s_size_is_checked_all_the_same(api, demo_cards):
+    """A longer body is not read ahead: the check reads the card itself, same answer."""
+    client = api(VENUE)
+    token = token_of(demo_cards["active"])
+    padded = '{"token": "' + token + '"' + " " * api_module.READ_AHEAD_BYTES + "}"
+    for data, statements_sent in ((json.dumps({"token": token}), 1), (padded, 2)):
+        client.post("/api/v1/verify", data=data, content_type="application/json")  # warm
+        with statements() as sent:
+            response = client.post("/api/v1/verify", data=data, content_type="application/json")
+        assert response.status_code == 200 and response.get_json()["reason"] == "ok"
+        assert len(sent) == statements_sent
+
+
+def test_a_body_too_large_without_a_valid_token_is_401(api, demo_cards):
+    """The body of a caller without a valid token is not read: 401, not 413."""
+    body = b'{"token": "' + b"x" * (300 * 1024) + b'"}'
+    response = (
+        api()
+        .as_token("kk_" + "x" * 40)
+        .post("/api/v1/verify", data=body, content_type="application/json")
+    )
+    assert_error(response, 401, "unauthorized")

@@ -95,7 +95,7 @@ def staff_for_api_token(token: str, shown: door.Shown | None = None) -> door.Doo
 
     The door's lighter read of :func:`user_for_api_token` (see :func:`door.staff`). With what
     the request ``shown``, the same statement reads the card it names
-    (:attr:`door.DoorStaff.read_ahead`); nothing of it for a token that is no one's.
+    (:attr:`door.DoorStaff.read_ahead`); for a token that is no one's it reads no card.
     """
     if not _plausible(token):
         return None
@@ -104,10 +104,10 @@ def staff_for_api_token(token: str, shown: door.Shown | None = None) -> door.Doo
     named = None if shown is None else door.name_of(shown, moment)
     if named is None or named.by is None:
         return door.staff_from(db.session.connection().execute(_STAFF_OF_TOKEN, params))
-    card = (named.by, named.value, helsinki_date(moment))
-    params.update({named.by: named.value, "day": card[2]})
+    ahead = door.CardReadAhead(shown, named, helsinki_date(moment))
+    params.update({named.by: named.value, "day": ahead.day})
     result = db.session.connection().execute(_STAFF_AND_CARD_OF_TOKEN[named.by], params)
-    return door.staff_from(result, card)
+    return door.staff_from(result, ahead)
 
 
 def _plausible(token: str) -> bool:

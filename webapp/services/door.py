@@ -2,12 +2,14 @@
 
 What was shown at the door is parsed once, at the edge, into a :class:`Shown` (a scanned
 token or a typed number). A door check is the app's hottest path, so it reads the database
-with two Core statements, built once, and no ORM objects: one for the staff with the active
+with Core statements, built once, and no ORM objects: one for the staff with the active
 venues where they work (:func:`staff`; :func:`webapp.services.accounts.staff_for_api_token`
 runs the same read for the user of an API token), one for the card with its region's
 network periods, whether it was used at the venue that Finnish day and only what the check
 needs beside it (:func:`_card_read`: the course place, who holds the idempotency key, the
-phone code's earlier visits). Their rows become the plain objects below, which
+phone code's earlier visits). The API's plain check reads both in one statement: the card
+that the request names, beside the token's staff (:func:`staff_statement` with
+``card_by``, :class:`CardReadAhead`). The rows become the plain objects below, which
 :func:`webapp.rules.verdict` reads like the models. A check that records nothing runs in
 autocommit (:func:`read_only`).
 
@@ -45,7 +47,7 @@ Recording, against retries and races:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cache, wraps
 from itertools import groupby
@@ -184,19 +186,20 @@ class DoorVenue:
 
 @dataclass(frozen=True)
 class CardReadAhead:
-    """The card that a door request names, read in the statement that read its staff
-    (:func:`staff_statement` with ``card_by``): its card read's rows at each of their venues
-    (none for an unknown card), the Finnish ``day`` of its ``visited_today``."""
+    """What a door request showed and the card it names (:func:`name_of`, at the moment of
+    the read), read in the statement that read its staff (:func:`staff_statement` with
+    ``card_by``) on the Finnish ``day``: the card read's rows at each of their venues (none
+    for an unknown card)."""
 
-    by: str  # "number" or "legacy_id"
-    value: str
+    shown: Shown
+    named: Named
     day: date
-    rows: dict[int, list[Row]]
+    rows: dict[int, list[Row]] = field(default_factory=dict)
 
-    def rows_at(self, named: Named, day: date, venue_id: int) -> list[Row] | None:
-        """Return the rows of the card named, as its card read at the venue that day would,
-        or None when this is not what was read ahead."""
-        if (named.by, named.value, day) != (self.by, self.value, self.day):
+    def rows_at(self, shown: Shown, day: date, venue_id: int) -> list[Row] | None:
+        """Return the rows of the card shown, as its card read at the venue that day would
+        give them, or None when that is not what was read ahead."""
+        if (shown, day) != (self.shown, self.day):
             return None
         return self.rows.get(venue_id)
 
@@ -290,7 +293,9 @@ def name_of(shown: Shown, moment: datetime) -> Named:
 
 def _legacy(shown: str, refusal: Reason) -> Named:
     legacy_id = registerids.normalize(shown)
-    return Named(None if legacy_id is None else "legacy_id", legacy_id, 1, refusal=refusal)
+    if legacy_id is None:
+        return Named(None, None, refusal=refusal)
+    return Named("legacy_id", legacy_id, 1, refusal=refusal)
 
 
 def _region_of(rows, prefix: str = "") -> DoorRegion:
@@ -366,6 +371,9 @@ def staff_statement(user_id, card_by: str | None = None):
         .where(_user.c.id == user_id, _user.c.active)
         .order_by(_org.c.name, _org.c.id)  # the venues in the order the pages list them
     )
+
+
+_STAFF = staff_statement(bindparam("user_id"))
 
 
 def this_term(term_ends_on, starts_on):
@@ -480,8 +488,6 @@ def _card_read(by: str, *, course: bool, keyed: bool, replayed: bool):
     )
 
 
-_STAFF = staff_statement(bindparam("user_id"))
-
 _INSERT = {  # a visit, unless the venue has one under the same idempotency or replay key
     name: dialect.insert(_visit).on_conflict_do_nothing().returning(_visit.c.id)
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
@@ -514,9 +520,9 @@ def staff(user_id: int) -> DoorStaff | None:
     return staff_from(_run(_STAFF, user_id=user_id))
 
 
-def staff_from(result: CursorResult, card: tuple[str, str, date] | None = None) -> DoorStaff | None:
-    """Return the staff of a :func:`staff_statement`'s rows, or None for no rows; with the
-    ``card`` it read (``card_by``, the value and the day bound), what it read of it."""
+def staff_from(result: CursorResult, read_ahead: CardReadAhead | None = None) -> DoorStaff | None:
+    """Return the staff of a :func:`staff_statement`'s rows, or None for no rows; with what
+    it read ahead (``card_by``), the card's rows at each venue."""
     rows = result.all()
     if not rows:
         return None
@@ -535,9 +541,11 @@ def staff_from(result: CursorResult, card: tuple[str, str, date] | None = None) 
                     first.quota_full_refuses,
                 )
             )
-            if card is not None:  # an unknown card: its columns are NULL
-                card_rows[venue_id] = venue_rows if first.id is not None else []
-    read_ahead = None if card is None else CardReadAhead(*card, card_rows)
+            if read_ahead is not None:
+                known = first.id is not None  # the card's columns are NULL for an unknown one
+                card_rows[venue_id] = venue_rows if known else []
+    if read_ahead is not None:
+        read_ahead = replace(read_ahead, rows=card_rows)
     return DoorStaff(rows[0].user_id, rows[0].role, venues, read_ahead)
 
 
@@ -574,7 +582,7 @@ def verify(
 
     ``at_scan``: judge a revocation as at ``moment`` (a card revoked later was not yet).
     ``read_ahead``: the card as the staff's statement read it, used when it is what the
-    check would read.
+    check would read (what was shown then named at the moment of that read).
     """
     moment = moment or utcnow()
     return _check(shown, venue, moment, event, at_scan=at_scan, read_ahead=read_ahead)[0]
@@ -962,15 +970,15 @@ def _check(
         "term_starts_on": course.starts_on if course else None,
         "day": helsinki_date(moment),
     }
-    named = name_of(shown, moment)
-    refusal = None if named.refusal is None else Verdict(named.refusal, None, venue)
-    if named.by is None:
-        return refusal, None
     needs = {"course": course is not None, "keyed": idempotency_key is not None}
     needs["replayed"] = replay is not None
     rows = None
     if read_ahead is not None and not any(needs.values()):
-        rows = read_ahead.rows_at(named, params["day"], venue.id)
+        rows = read_ahead.rows_at(shown, params["day"], venue.id)
+    named = name_of(shown, moment) if rows is None else read_ahead.named
+    refusal = None if named.refusal is None else Verdict(named.refusal, None, venue)
+    if named.by is None:
+        return refusal, None
     if rows is None:
         rows = _run(_card_read(named.by, **needs), **params, **{named.by: named.value}).all()
     if not rows:

@@ -221,11 +221,21 @@ def card_pdf(number: str, *, user: User):
 # At the door
 
 
+READ_AHEAD_BYTES = 1024  # a check's body: a token (tokens.MAX_TOKEN_LENGTH 512), a number, ids
+
+
 def _staff_and_card(token: str) -> door.DoorStaff | None:
     """Read the staff of the token and, in the same statement, the card that the body names
-    (a plain check then sends one statement; the body is validated after, as ever)."""
-    body = request.get_json(silent=True)
-    shown = door.Shown.of(body.get("token"), body.get("number")) if isinstance(body, dict) else None
+    (a plain check then sends one statement; the body is validated after, as ever).
+
+    Only a body of a check's size is read before the token is known: a caller without one
+    makes the door work on no more.
+    """
+    shown = None
+    if (request.content_length or READ_AHEAD_BYTES + 1) <= READ_AHEAD_BYTES:
+        body = request.get_json(silent=True)
+        if isinstance(body, dict):
+            shown = door.Shown.of(body.get("token"), body.get("number"))
     return accounts.staff_for_api_token(token, shown)
 
 
