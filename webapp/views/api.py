@@ -7,7 +7,7 @@ Each view authenticates the bearer token, parses its body with a schema of
 
 from flask import Response, jsonify, request
 
-from .. import ratelimits
+from .. import ratelimits, tokens
 from ..errors import ErrorCode, message
 from ..extensions import csrf
 from ..models import CardKind, RevokeReason, Role, User, VenueCategory, VisitSource
@@ -221,7 +221,8 @@ def card_pdf(number: str, *, user: User):
 # At the door
 
 
-READ_AHEAD_BYTES = 1024  # a check's body: a token (tokens.MAX_TOKEN_LENGTH 512), a number, ids
+# The largest body read before the token is known: a check's, its longest token and some ids.
+READ_AHEAD_BYTES = 2 * tokens.MAX_TOKEN_LENGTH
 
 
 def _staff_and_card(token: str) -> door.DoorStaff | None:

@@ -45,7 +45,7 @@ def card_body(card: Card, user: User) -> dict:
 
 def verdict_body(verdict: Verdict) -> dict:
     """Return the verdict object, ready for JSON (the door's answer skips marshmallow's dump,
-    which took as long as the check's two queries; tests hold it to VerdictSchema).
+    which took as long as the check's reads of the database; tests hold it to VerdictSchema).
 
     The card only when the token was genuine and the card known.
     """
