@@ -146,6 +146,7 @@ def test_assistants_above_two_cannot_be_typed_offline(show_qr, demo_cards, scann
     expect(verdict).to_have_attribute("data-offline", "true")
     verdict.locator("input[name=assistants]").fill("5")
     verdict.get_by_role("button", name="Record visit").click()
+    expect(verdict).to_have_attribute("data-state", "queued")  # in the queue before online
     expect(verdict).to_contain_text("1 adult, 0 children, assistants: 2")
     page.context.set_offline(False)
     expect(page.locator(QUEUE)).to_have_attribute("data-pending", "0", timeout=20_000)
