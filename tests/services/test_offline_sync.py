@@ -18,7 +18,7 @@ from webapp.models import (
     VisitDay,
     VisitSource,
 )
-from webapp.rules import Reason, helsinki_date
+from webapp.rules import Reason, finnish_moment, helsinki_date
 from webapp.services import cards, door
 
 from ..concurrency import in_threads
@@ -105,7 +105,9 @@ def test_a_card_already_revoked_at_the_scan_is_stored_as_a_list_out_of_date(plac
 def test_a_second_use_the_same_day_on_another_phone_is_a_conflict(place):
     venue, _, card = place
     moment = datetime.now(UTC) - timedelta(minutes=30)
-    create_visit(card, venue, recorded_at=moment - timedelta(minutes=5))
+    # Five minutes earlier, but never on the Finnish day before (the run may be just past midnight).
+    earlier = max(moment - timedelta(minutes=5), finnish_moment(helsinki_date(moment)))
+    create_visit(card, venue, recorded_at=earlier)
     db.session.commit()
     _, created, conflicts = record(place, moment=moment)
     assert created and conflicts == [ConflictCode.SECOND_USE]
