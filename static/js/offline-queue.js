@@ -311,7 +311,7 @@
   /** Fetch the venue's list (only the changes when one is stored) and store it. */
   // A delta whose result does not hold the server's count, or whose hashes are of another
   // salt or cut to another width, or tags made with other keys (a compromised one removed),
-  // is replaced by the whole list.
+  // or that the venue's changed rules made (children at a course), is replaced by the whole list.
   async function syncList(venue, whole = false) {
     const stored = whole ? null : await getList(venue);
     const query = new URLSearchParams({ venue });
@@ -333,7 +333,8 @@
         stored.hash_bytes !== update.hash_bytes ||
         stored.tag_bytes !== update.tag_bytes ||
         stored.check_bytes !== update.check_bytes ||
-        String(stored.keys) !== String(update.keys))
+        String(stored.keys) !== String(update.keys) ||
+        stored.venue_rules !== update.venue_rules)
     ) {
       return syncList(venue, true);
     }
@@ -356,6 +357,7 @@
       tag_bytes: update.tag_bytes,
       check_bytes: update.check_bytes,
       keys: update.keys,
+      venue_rules: update.venue_rules,
       issuers: update.issuers,
       max_age: update.max_age,
       clock_skew: update.clock_skew,

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 
 from webapp import cardnumbers, tokens
 from webapp.extensions import db
-from webapp.models import Card
+from webapp.models import Card, Organisation
 from webapp.services import cards
 
 from . import test_scanner
@@ -283,6 +283,27 @@ def test_a_delta_under_another_salt_makes_a_full_download(
     assert stored_list(page)["salt"] == "after-a-secret-key-rotation"
     after = verdict_with(page, {}, {"token": token})
     assert (after["state"], after["key"]) == ("ok", "ok")  # the card is still found offline
+
+
+def test_a_delta_after_the_venue_became_a_course_provider_makes_a_full_download(
+    scanner, demo_cards, no_sw_context
+):
+    db.session.execute(update(Card).values(updated_at=datetime.now(UTC) - timedelta(hours=1)))
+    db.session.commit()  # no card changes in the delta, and the count stays the same
+    page = scanner(no_sw_context)
+    page.wait_for_load_state("networkidle")
+    scan = {"token": token_of(demo_cards["active"])}
+    assert verdict_with(page, {}, scan)["card"]["max_children"] > 0
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    venue = page_venue(page)
+    db.session.get(Organisation, int(venue)).course_provider = True  # no children at a course
+    db.session.commit()
+    page.evaluate(f"() => KaikuOffline.syncList({venue})")
+    lists = [url for url in asked if "/scan/offline-list?" in url]
+    assert len(lists) == 2 and "since=" in lists[0] and "since=" not in lists[1]
+    after = verdict_with(page, {}, scan)
+    assert (after["state"], after["card"]["max_children"]) == ("ok", 0)
 
 
 def test_a_removed_signing_key_is_refused_offline_after_the_next_sync(

@@ -50,7 +50,7 @@ objects around them did), ids and first days of validity as differences from the
 before, the length of validity in days, regions as indexes into ``regions``, a missing
 device as 0. 100,000 cards take about 12.6 bytes each gzip, against 26.8 before. A whole
 list takes seconds to build for 100,000 cards (a verdict and an HMAC a card), so it is
-built once for each kind of venue and kept in memory until a card or the day changes
+built once for each venue's rules and kept in memory until a card or the day changes
 (:func:`wire_list`); a delta is built afresh, from the few cards it carries.
 
 A digital card's phone signs its codes itself (:mod:`webapp.services.digital`): each
@@ -247,9 +247,16 @@ def validity_list(
     }
 
 
+def venue_rules(venue: Organisation) -> str:
+    """Return what of the venue decides its list (the cards it accepts, the children they
+    may bring): a phone whose list was made under other rules downloads the whole list."""
+    return f"{venue.region_id}:{int(venue.course_provider)}:{int(venue.home_region_only)}"
+
+
 def _header(venue: Organisation, moment: datetime, full: bool, count: int) -> dict:
     return {
         "venue": venue.id,
+        "venue_rules": venue_rules(venue),
         "generated_at": moment.isoformat(),
         "valid_on": helsinki_date(moment).isoformat(),
         "full": full,
@@ -306,9 +313,9 @@ def _count(venue: Organisation, regions: dict[int, Region], today: date) -> int:
     return sum(count for region_id, count in counts if regions[region_id].in_network_on(today))
 
 
-# The last whole list built for each kind of venue, as the columns of wire_list, with the
+# The last whole list built for each venue_rules, as the columns of wire_list, with the
 # state of the database and the configuration it was built from (see _version).
-_whole_lists: dict[tuple, tuple[tuple, dict]] = {}
+_whole_lists: dict[str, tuple[tuple, int, str]] = {}
 WHOLE_LISTS_KEPT = 8
 
 
@@ -317,7 +324,7 @@ def wire_list(
 ) -> str:
     """Return the venue's validity list as the scanner downloads it (JSON): columns, bytes.
 
-    A whole list is built once for each kind of venue and state of the cards, and served
+    A whole list is built once for each :func:`venue_rules` and state of the cards, and served
     from memory, already in JSON, until a card changes (its ``updated_at``), one is added,
     or the day, the network, the signing keys or the salt change.
     """
@@ -326,7 +333,7 @@ def wire_list(
     if not _whole(regions, since, moment):
         result = validity_list(venue, since, moment)
         return _json({**result, **_columns(result["cards"], hash_bytes(result["count"]))})
-    kind = (venue.region_id, venue.course_provider, venue.home_region_only)
+    kind = venue_rules(venue)
     version, last_change = _version(regions, moment)
     cached = _whole_lists.get(kind)
     if cached is None or cached[0] != version:
