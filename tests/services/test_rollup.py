@@ -353,9 +353,9 @@ def test_two_undos_of_one_visit_at_once_count_it_off_once(app, place):
             door.undo_visit(visit_id, user=db.session.get(User, staff_id))
 
         errors = in_threads(app, undo, undo)
-        # The later undo either finds the visit already undone (a quiet retry) or loses the
-        # race for its row (not_found), by the interleaving; either way it counts nothing off.
-        assert [getattr(error, "code", error) for error in errors] in ([], ["not_found"])
+        # The later undo finds the visit already undone, before or after it waited for the
+        # row: a quiet retry either way (no "not found" at the door), counting nothing off.
+        assert errors == []
         assert db.session.get(Visit, visit_id) is None
         db.session.expire_all()
         assert stored() == recomputed()

@@ -845,18 +845,17 @@ def _lock_places(event: Event) -> None:
 def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> None:
     """Delete a visit recorded at one of the user's venues less than 10 minutes ago.
 
-    The visit leaves its tombstone (:class:`~webapp.models.UndoneVisit`); undoing it again
-    changes nothing. Raises DoorError ``not_found`` (also when a concurrent undo deleted it
-    first) or ``undo_window_passed``.
+    The visit leaves its tombstone (:class:`~webapp.models.UndoneVisit`); undoing it again,
+    or at once from another phone, changes nothing. Raises DoorError ``not_found`` or
+    ``undo_window_passed``.
     """
     venue_ids = [venue.id for venue in user.venues]
     visit = db.session.scalar(
         select(Visit).where(Visit.id == visit_id, Visit.venue_id.in_(venue_ids))
     )
     if visit is None:
-        if _run(_UNDONE_AT, visit_id=visit_id, venue_ids=venue_ids).first():
-            return  # a retried undo
-        raise DoorError(ErrorCode.NOT_FOUND)
+        _already_undone(visit_id, venue_ids)
+        return
     if (moment or utcnow()) - visit.recorded_at > UNDO_WINDOW:
         raise DoorError(ErrorCode.UNDO_WINDOW_PASSED)
     details = {
@@ -867,8 +866,9 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
         "recorded_at": visit.recorded_at.isoformat(),
     }
     region_id = visit.venue.region_id
-    if not rollup.remove(db.session, visit.id):
-        raise DoorError(ErrorCode.NOT_FOUND)
+    if not rollup.remove(db.session, visit.id):  # a concurrent undo deleted it first
+        _already_undone(visit_id, venue_ids)
+        return
     db.session.expunge(visit)  # deleted by the rollup's statement, not by the ORM
     tombstone = {
         "visit_id": visit.id,
@@ -879,6 +879,13 @@ def undo_visit(visit_id: int, *, user: User, moment: datetime | None = None) -> 
     }
     _run(insert(_undone).values(**tombstone))
     audit.record("visit.undone", visit, actor=user, region_id=region_id, **details)
+
+
+def _already_undone(visit_id: int, venue_ids: list[int]) -> None:
+    """Return quietly when the visit was undone at one of the venues (a retried or a
+    concurrent undo, committed first); raise DoorError ``not_found`` otherwise."""
+    if not _run(_UNDONE_AT, visit_id=visit_id, venue_ids=venue_ids).first():
+        raise DoorError(ErrorCode.NOT_FOUND)
 
 
 def undo_by_key(
