@@ -75,7 +75,9 @@ def test_the_worker_keeps_the_page_just_loaded_without_downloading_it_again(
 ):
     page = installed()
     page.wait_for_function(f"async () => ({KEPT_PAGE_JS})() !== null", timeout=15_000)
-    assert page_answers == [200, 304]  # the browser's load, then the worker's revalidation
+    # The browser's load, then the worker's revalidation (304), or none at all when Chromium
+    # answers it from the copy it holds (seen once on a busy machine): never a second 200.
+    assert page_answers in ([200, 304], [200])
     status, text = page.evaluate(KEPT_PAGE_JS)
     assert status == 200 and 'id="manual-entry"' in text and 'id="scanner-config"' in text
 
