@@ -20,7 +20,7 @@ from .models import (
     User,
     VenueCategory,
 )
-from .rules import finnish_moment
+from .rules import finnish_moment, today_in_finland
 from .services import accounts, cards
 
 PASSWORD = "kaikukortti-demo"
@@ -120,7 +120,7 @@ def load(today: date | None = None) -> dict[str, str]:
     marker = db.session.get(Setting, MARKER)
     _refuse_foreign_data(marker)
     if marker is None:
-        marker = Setting(key=MARKER, value={"loaded_on": (today or date.today()).isoformat()})
+        marker = Setting(key=MARKER, value={"loaded_on": (today or today_in_finland()).isoformat()})
         db.session.add(marker)
     loaded_on = date.fromisoformat(marker.value["loaded_on"])
 

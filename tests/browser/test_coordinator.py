@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.factories import create_visit
 from webapp.extensions import db
 from webapp.models import Card, Organisation
+from webapp.rules import today_in_finland
 
 COORDINATOR = "koordinaattori@example.fi"
 SHOTS = Path(os.environ.get("KAIKU_SCREENSHOTS", "/tmp/kaikukortti-screenshots"))
@@ -50,7 +51,7 @@ def visits(live_server, demo_cards):
     venue = db.session.scalar(
         db.select(Organisation).where(Organisation.name == "Kuopion kaupunginteatteri")
     )
-    year = datetime.now(UTC).year
+    year = today_in_finland().year  # the page's year, the Finnish one
     for month, children in ((1, 3), (2, 0), (2, 1), (3, 0)):
         moment = datetime(year, month, 10, 12, tzinfo=UTC)
         create_visit(card, venue, recorded_at=moment, children=children)

@@ -184,7 +184,7 @@ def test_own_uses_are_the_cards_latest_first_with_finnish_dates(network):
     )
     uses = offers.own_uses(card)
     assert uses == [
-        offers.Use("Teatteri", TODAY, 0),
+        offers.Use("Teatteri", today_in_finland(), 0),  # recorded now: TODAY may be past
         offers.Use("Teatteri", TODAY - timedelta(days=2), 1),  # 21:30 UTC, still that day
     ]
 
