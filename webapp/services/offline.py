@@ -333,9 +333,9 @@ def wire_list(
     if not _whole(regions, since, moment):
         result = validity_list(venue, since, moment)
         return _json({**result, **_columns(result["cards"], hash_bytes(result["count"]))})
-    kind = venue_rules(venue)
+    rules = venue_rules(venue)
     version, last_change = _version(regions, moment)
-    cached = _whole_lists.get(kind)
+    cached = _whole_lists.get(rules)
     if cached is None or cached[0] != version:
         result = validity_list(venue, None, moment)
         count = result["count"]
@@ -345,7 +345,7 @@ def wire_list(
         # A change that committed late may carry an updated_at older than the latest one
         # (as the deltas' overlap allows for): keep only a list built after it settled.
         if last_change is None or moment - last_change > SYNC_OVERLAP:
-            _whole_lists[kind] = (version, count, columns)
+            _whole_lists[rules] = (version, count, columns)
     else:
         _, count, columns = cached
     return _json(_header(venue, moment, True, count))[:-1] + "," + columns[1:]
