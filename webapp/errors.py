@@ -411,6 +411,14 @@ DOOR_WORDS: dict[Code, Words] = {
         _l("The number of assistants is not valid."),
         _l("One moment, please."),
     ),
+    ErrorCode.UNKNOWN_EVENT: Words(
+        _l("Choose the event again"),
+        _l(
+            "The event chosen on this page is no longer in use at the venue. Nothing was "
+            "recorded: choose the event again."
+        ),
+        _l("One moment, please."),
+    ),
 }
 
 # A community card's own words where a group changes what the door says: the card is shown

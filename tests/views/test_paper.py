@@ -309,6 +309,18 @@ def test_a_use_at_an_event_counts_for_the_event_of_this_venue_only(door, demo_ca
     assert [visit.event_id for visit in paper_visits()] == [ours.id]
 
 
+def test_a_use_at_an_event_deactivated_since_keeps_its_event(door, demo_cards):
+    event = db.session.scalar(select(Event).where(Event.venue_id == venue_id()).limit(1))
+    event.active = False
+    db.session.commit()
+    header = "kortti;aika;lapset;avustajat;tapahtuma"
+    row = f"{demo_cards['active']};{finnish(days_ago(1))};0;0;{event.id}"
+    page = preview(door, csv_file(row, header=header))
+    assert statuses(page) == ["new"]
+    confirm(door, page)
+    assert [visit.event_id for visit in paper_visits()] == [event.id]
+
+
 def test_a_stranger_sending_a_huge_file_is_sent_to_sign_in(client, demo_cards):
     row = f"{demo_cards['active']};{finnish(days_ago(1))};0"
     page = preview(client, csv_file(*[row] * 10_000))

@@ -651,6 +651,22 @@ class TestSync:
         assert response.status_code == 400 and response.json["error"] == "invalid_request"
         assert visits() == []
 
+    def test_a_visit_at_an_event_deactivated_since_keeps_its_event(self, door):
+        theatre = db.session.get(Organisation, door.venue)
+        ours = Event(venue=theatre, name="Hamlet", starts_on=cards.today_in_finland())
+        elsewhere = Event(
+            venue_id=venue_id("Kajaanin kaupunginteatteri"), name="K", starts_on=ours.starts_on
+        )
+        db.session.add_all([ours, elsewhere])
+        db.session.flush()
+        ours.active = False
+        db.session.commit()
+        first = door.post("/scan/sync", json=self.payload(door, event=ours.id))
+        other = self.payload(door, event=elsewhere.id, idempotency_key="offline-2")
+        second = door.post("/scan/sync", json={**other, "token": door.token("replaced")})
+        assert (first.status_code, second.status_code) == (201, 201)
+        assert [visit.event_id for visit in visits()] == [ours.id, None]
+
     def test_the_assistants_are_stored_at_sync(self, door):
         response = door.post("/scan/sync", json=self.payload(door, assistants=1))
         assert response.status_code == 201 and response.json["assistants"] == 1
@@ -830,13 +846,74 @@ def test_manifest_meets_installability_criteria():
         assert (ROOT / icon["src"].lstrip("/")).is_file()
 
 
-@pytest.mark.parametrize("event", ["99999999999", "²", "-1", "1e3"])
-def test_an_impossible_event_id_is_ignored(door, event):
-    response = door.post(
-        "/scan/verify",
-        data={"venue": door.venue, "event": event, "token": door.token("active")},
-        headers=HX,
-    )
+class TestEventGone:
+    """The page names an event that is no longer in use at the venue (the coordinator
+    deactivated it while the door was open): nothing is checked or recorded without it."""
+
+    @pytest.fixture
+    def gone(self, door):
+        theatre = db.session.get(Organisation, door.venue)
+        event = Event(venue=theatre, name="Hamlet", starts_on=cards.today_in_finland(), quota=5)
+        db.session.add(event)
+        db.session.commit()
+        assert verdict_of(verify(door, token=door.token("active"), event=str(event.id))) == (
+            "ok",
+            "ok",
+        )
+        event.active = False
+        db.session.commit()
+        return str(event.id)
+
+    @pytest.mark.parametrize(("send", "status"), [(verify, 200), (record, 422)])
+    def test_a_check_or_a_visit_is_refused_and_nothing_stored(self, door, gone, send, status):
+        response = send(door, token=door.token("active"), event=gone)
+        assert response.status_code == status  # as the view answers any refusal
+        assert verdict_of(response) == ("refuse", "unknown_event")
+        assert "Valitse tapahtuma uudelleen" in response.text
+        assert "Kirjaa käynti" not in response.text  # no record form for a plain visit
+        assert visits() == []
+
+    def test_its_button_opens_the_page_without_the_event(self, door, gone):
+        response = verify(door, token=door.token("active"), event=gone)
+        form = re.search(
+            r'<form method="get" action="(/scan)#place">(.*?)</form>', response.text, re.S
+        )
+        fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.group(2)))
+        assert fields == {"venue": str(door.venue), "event": ""}
+        page = door.get(form.group(1), query_string=fields)
+        assert '"event": null' in page.text and "Hamlet" not in page.text
+
+    def test_in_swedish_and_as_a_whole_page(self, door, gone):
+        door.get("/language/sv?next=/scan")
+        data = {"venue": door.venue, "token": door.token("active"), "event": gone}
+        page = door.post("/scan/verify", data=data)  # without script: the page around it
+        assert page.status_code == 200
+        assert "Välj evenemanget igen" in page.text and 'id="manual-entry"' in page.text
+
+    def test_an_undo_at_the_event_still_undoes(self, door, demo_cards):
+        theatre = db.session.get(Organisation, door.venue)
+        event = Event(venue=theatre, name="Hamlet", starts_on=cards.today_in_finland())
+        db.session.add(event)
+        db.session.commit()
+        recorded = record(door, token=door.token("active"), event=str(event.id))
+        assert recorded.status_code == 201
+        event.active = False
+        db.session.commit()
+        (visit,) = visits()
+        data = {"venue": door.venue, "event": str(event.id)}
+        response = door.post(f"/scan/visits/{visit.id}/undo", data=data, headers=HX)
+        assert response.status_code == 200 and visits() == []
+
+
+@pytest.mark.parametrize("event", ["99999999999", "²", "-1", "1e3", "0"])
+def test_an_impossible_event_id_is_refused_as_no_event_in_use(door, event):
+    response = verify(door, token=door.token("active"), event=event)
+    assert response.status_code == 200
+    assert verdict_of(response) == ("refuse", "unknown_event")
+
+
+def test_no_event_is_a_plain_check(door):
+    response = verify(door, token=door.token("active"), event=" ")
     assert response.status_code == 200
     assert verdict_of(response) == ("ok", "ok")
 

@@ -935,10 +935,11 @@ def visits_per_event(event_ids: list[int]) -> dict[int, int]:
     return dict(db.session.execute(query).all())
 
 
-def event_at(venue_id: int, event_id: int) -> Event | None:
-    """Return the venue's active event with that id, or None."""
-    query = select(Event).where(Event.id == event_id, Event.venue_id == venue_id, Event.active)
-    return db.session.scalar(query)
+def event_at(venue_id: int, event_id: int, *, in_use: bool = True) -> Event | None:
+    """Return the venue's active event with that id, or None; with ``in_use`` false, the
+    venue's event whether active or not (a visit made before it was deactivated)."""
+    query = select(Event).where(Event.id == event_id, Event.venue_id == venue_id)
+    return db.session.scalar(query.where(Event.active) if in_use else query)
 
 
 def coming_events(venue_id: int, limit: int = 30) -> list[Event]:

@@ -161,7 +161,9 @@ def enter(
     rows = _read(decode(data), now or utcnow())
     keys = {id(row): _key(venue, row) for row in rows if isinstance(row, _Row)}
     stored = _stored_keys(venue, {key for key in keys.values() if key is not None})
-    event_at = cache(lambda event_id: door.event_at(venue.id, event_id))  # once per file
+    event_at = cache(
+        lambda event_id: door.event_at(venue.id, event_id, in_use=False)
+    )  # once a file
     seen: dict[str, int] = {}
     outcomes = []
     for row in rows:

@@ -30,6 +30,7 @@ from flask_wtf.csrf import generate_csrf
 
 from .. import cardnumbers, ratelimits, tokens
 from ..access import roles_required
+from ..errors import ErrorCode
 from ..extensions import db
 from ..models import Event, Role
 from ..rules import Verdict
@@ -63,7 +64,7 @@ def scan():
 @roles_required(Role.VENUE)
 @ratelimits.door_checks
 def verify():
-    venue, event = _place(request.form)
+    venue, event = _place(request.form, refusal_status=200)  # a check's verdict, as any
     shown = _shown(request.form)
     return _verdict(door.verify(shown, venue, event=event), venue, event, shown)
 
@@ -72,7 +73,7 @@ def verify():
 @roles_required(Role.VENUE)
 @ratelimits.door_checks
 def record():
-    venue, event = _place(request.form)
+    venue, event = _place(request.form, refusal_status=422)
     shown = _shown(request.form)
     try:
         visit, created = door.record_visit(
@@ -102,7 +103,8 @@ def record():
 @bp.post("/scan/visits/<int:visit_id>/undo")
 @roles_required(Role.VENUE)
 def undo(visit_id: int):
-    venue, event = _place(request.form)
+    venue = _venue(request.form)
+    event = event_at(venue, request.form.get("event"))  # (shown again: an undo needs none)
     try:
         door.undo_visit(visit_id, user=current_user._get_current_object())
     except door.DoorError as error:
@@ -151,12 +153,13 @@ def own_venue(venue_id) -> door.DoorVenue | None:
     return next((v for v in own_venues() if str(v.id) == str(venue_id)), None)
 
 
-def event_at(venue: door.DoorVenue, event_id) -> Event | None:
-    """Return the venue's active event with that id (as sent: text or a number), or None."""
+def event_at(venue: door.DoorVenue, event_id, *, in_use: bool = True) -> Event | None:
+    """Return the venue's active event with that id (as sent: text or a number), or None;
+    with ``in_use`` false, the venue's event whether active or not."""
     text = str(event_id or "")
     if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
         return None
-    return door.event_at(venue.id, int(text))
+    return door.event_at(venue.id, int(text), in_use=in_use)
 
 
 def _remembered_venue(venues: list[door.DoorVenue], chosen: str | None) -> door.DoorVenue | None:
@@ -174,11 +177,27 @@ def _remembered_event(venue: door.DoorVenue, chosen: str | None) -> Event | None
     return event_at(venue, session.get(SESSION_EVENT))
 
 
-def _place(form) -> tuple[door.DoorVenue, Event | None]:
+def _place(form, *, refusal_status: int) -> tuple[door.DoorVenue, Event | None]:
+    """Return the staff's venue and the event the form names (403 for another venue).
+
+    An event named that is not in use at the venue (deactivated since the page was loaded)
+    answers a refusal of its own, with the view's status for a refusal: a check is never
+    made, nor a visit recorded, without the event the doorkeeper chose.
+    """
+    venue = _venue(form)
+    named = form.get("event", "").strip()
+    event = event_at(venue, named) if named else None
+    if named and event is None:
+        words = texts.WORDS[ErrorCode.UNKNOWN_EVENT]
+        abort(_respond("scanner/_event_gone.html", venue, None, refusal_status, words=words))
+    return venue, event
+
+
+def _venue(form) -> door.DoorVenue:
     venue = own_venue(form.get("venue"))
     if venue is None:
         abort(403)
-    return venue, event_at(venue, form.get("event"))
+    return venue
 
 
 # --- input --------------------------------------------------------------------------------

@@ -74,7 +74,8 @@ def sync():
         return _json_error("not_your_venue", 403)
     if visit_input["moment"] < utcnow() - MAX_OFFLINE_AGE:
         return _json_error("scan_too_old", 422)
-    visit_input["event"] = event_at(venue, visit_input["event"])
+    # The event the phone was at when it scanned, though deactivated since.
+    visit_input["event"] = event_at(venue, visit_input["event"], in_use=False)
     try:
         visit, created, conflicts = door.record_offline_visit(
             venue=venue, user=recorder, **visit_input
@@ -118,7 +119,7 @@ def undo():
     if venue is None:
         return _json_error("not_your_venue", 403)
     if unsent is not None:
-        unsent["event"] = event_at(venue, unsent["event"])
+        unsent["event"] = event_at(venue, unsent["event"], in_use=False)
     key = unsent["idempotency_key"] if unsent else data["idempotency_key"][:64]
     user = db.session.get(User, recorder.id)
     try:
