@@ -1,6 +1,6 @@
 """Small factories for tests: regions, organisations, people, cards and visits."""
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from webapp.extensions import db
 from webapp.models import (
@@ -14,8 +14,14 @@ from webapp.models import (
     Visit,
     utcnow,
 )
-from webapp.rules import helsinki_date
+from webapp.rules import HELSINKI, helsinki_date
 from webapp.services import accounts, cards, rollup
+
+
+def finnish_days_later(moment: datetime, days: int) -> datetime:
+    """Return the instant at the same Finnish clock time ``days`` later (earlier if negative):
+    the day summer time begins or ends is 23 or 25 hours long."""
+    return (moment.astimezone(HELSINKI) + timedelta(days=days)).astimezone(UTC)
 
 
 def create_region(

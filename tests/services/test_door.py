@@ -20,7 +20,14 @@ from webapp.rules import Reason, WarningCode, helsinki_date
 from webapp.services import cards, door, stats
 
 from ..concurrency import in_threads
-from ..factories import create_card, create_distributor, create_region, create_user, create_venue
+from ..factories import (
+    create_card,
+    create_distributor,
+    create_region,
+    create_user,
+    create_venue,
+    finnish_days_later,
+)
 
 
 @pytest.fixture
@@ -213,7 +220,7 @@ def test_visit_yesterday_in_finnish_time_does_not_warn(place):
         user=staff,
         children=0,
         shown=door.Shown.scanned(token),
-        moment=now - timedelta(days=1),
+        moment=finnish_days_later(now, -1),
     )
     db.session.commit()
     assert door.verify(door.Shown.scanned(token), venue, moment=now).warnings == ()

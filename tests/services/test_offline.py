@@ -16,7 +16,14 @@ from webapp.services import cards, digital, offline
 from webapp.services.offline import hash_bytes, number_hash, number_salt, validity_list, wire_list
 
 from .. import offline_wire
-from ..factories import create_card, create_distributor, create_region, create_user, create_venue
+from ..factories import (
+    create_card,
+    create_distributor,
+    create_region,
+    create_user,
+    create_venue,
+    finnish_days_later,
+)
 from ..statements import statements
 from ..test_device_codes import Phone
 
@@ -403,7 +410,7 @@ def test_next_day_is_a_delta_of_the_cards_the_day_changed(place):
     """Not the whole list again: the cards whose first day came, or whose last day went."""
     theatre, _, card, kainuu_card, issuer = place
     now = datetime.now(UTC)
-    yesterday = now - timedelta(days=1)
+    yesterday = finnish_days_later(now, -1)
     today = helsinki_date(now)
     starting = create_card(issuer)
     db.session.commit()
@@ -425,7 +432,7 @@ def test_a_region_joining_the_network_since_the_last_list_sends_the_whole_list(p
     now = datetime.now(UTC)
     kainuu_card.region.memberships[0].starts_on = helsinki_date(now)  # joins today
     db.session.commit()
-    result = validity_list(theatre, since=now - timedelta(days=1), moment=now)
+    result = validity_list(theatre, since=finnish_days_later(now, -1), moment=now)
     assert result["full"] is True and result["removed"] == []
     assert {entry["id"] for entry in result["cards"]} == {card.id, kainuu_card.id}
 

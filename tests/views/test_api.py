@@ -17,7 +17,7 @@ from webapp.models import ApiToken, Card, Organisation, Region, Role, User, Visi
 from webapp.rules import WarningCode
 from webapp.services import accounts, cards, door
 
-from ..factories import create_distributor, create_user, create_visit
+from ..factories import create_distributor, create_user, create_visit, finnish_days_later
 from ..statements import statements
 from .openapi_check import CARD_FIELDS, SpecCheckingClient
 
@@ -1265,7 +1265,7 @@ class TestDoorQueries:
         with statements() as sent:
             assert door.verify(shown, venue, **read).warnings == (WarningCode.VISITED_TODAY,)
         assert sent == []
-        read["moment"] += timedelta(days=1)
+        read["moment"] = finnish_days_later(read["moment"], 1)
         with statements() as sent:
             assert door.verify(shown, venue, **read).warnings == ()
         assert len(sent) == 1
