@@ -76,3 +76,24 @@ def test_a_scan_at_an_event_deactivated_meanwhile_is_refused_until_chosen_again(
     show_qr(page, token_of(demo_cards["active"]))
     expect(page.locator(VERDICT)).to_have_attribute("data-reason", "ok")
     assert page.errors == []
+
+
+def test_a_page_reloaded_after_the_event_was_deactivated_says_so(
+    live_server, demo_cards, camera_page, show_qr, axe_check, event
+):
+    page = open_scanner(camera_page(None, None), live_server.url)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto(f"{live_server.url}/scan?event={event.id}")
+    event.active = False
+    db.session.commit()
+    page.reload()  # as a phone does, the session remembering the event
+    verdict = page.locator(VERDICT)
+    expect(verdict).to_have_attribute("data-reason", "unknown_event")
+    expect(verdict).to_be_in_viewport()
+    assert axe_check(page) == []
+    if SHOTS:
+        page.screenshot(path=str(Path(SHOTS) / "event-gone-on-load-en-390.png"))
+    verdict.get_by_role("button", name="Choose the event", exact=True).click()
+    expect(page.locator("#place-event")).to_have_value("")
+    expect(page.locator(VERDICT)).to_have_count(0)
+    assert page.errors == []

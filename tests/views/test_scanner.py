@@ -883,6 +883,35 @@ class TestEventGone:
         page = door.get(form.group(1), query_string=fields)
         assert '"event": null' in page.text and "Hamlet" not in page.text
 
+    def test_a_page_loaded_after_says_so_once_and_shows_no_event(self, door):
+        theatre = db.session.get(Organisation, door.venue)
+        event = Event(venue=theatre, name="Hamlet", starts_on=cards.today_in_finland())
+        db.session.add(event)
+        db.session.commit()
+        chosen = door.get(f"/scan?event={event.id}")  # the session remembers it
+        assert f'"event": {event.id}' in chosen.text
+        event.active = False
+        db.session.commit()
+        page = door.get("/scan")  # reloaded, as a phone does
+        assert 'data-reason="unknown_event"' in page.text and '"event": null' in page.text
+        again = door.get("/scan")
+        assert 'data-reason="unknown_event"' not in again.text and '"event": null' in again.text
+
+    @pytest.mark.parametrize("chosen", ["9" * 5000, "-1", "99999999999"])
+    def test_an_impossible_event_in_the_session_is_forgotten_quietly(self, door, chosen):
+        assert door.get(f"/scan?event={chosen}").status_code == 200
+        page = door.get("/scan")
+        assert page.status_code == 200 and 'data-reason="unknown_event"' not in page.text
+
+    def test_another_venues_event_is_forgotten_quietly(self, door):
+        """As when the doorkeeper switches venue: the other venue's event is no notice."""
+        other = venue_id("Kajaanin kaupunginteatteri")
+        event = Event(venue_id=other, name="K", starts_on=cards.today_in_finland())
+        db.session.add(event)
+        db.session.commit()
+        page = door.get(f"/scan?event={event.id}")
+        assert 'data-reason="unknown_event"' not in page.text and '"event": null' in page.text
+
     def test_in_swedish_and_as_a_whole_page(self, door, gone):
         door.get("/language/sv?next=/scan")
         data = {"venue": door.venue, "token": door.token("active"), "event": gone}
@@ -905,7 +934,7 @@ class TestEventGone:
         assert response.status_code == 200 and visits() == []
 
 
-@pytest.mark.parametrize("event", ["99999999999", "²", "-1", "1e3", "0"])
+@pytest.mark.parametrize("event", ["99999999999", "²", "-1", "1e3", "0", "9" * 5000])
 def test_an_impossible_event_id_is_refused_as_no_event_in_use(door, event):
     response = verify(door, token=door.token("active"), event=event)
     assert response.status_code == 200

@@ -46,6 +46,7 @@ MAX_KEY_LENGTH = 64
 # How old a copy of the page the browser may keep using after a 304: its CSRF token lasts
 # an hour (WTF_CSRF_TIME_LIMIT) and the page renews it every 15 minutes and on a 400.
 SAME_PAGE_SECONDS = 600
+_EVENT_GONE = texts.WORDS[ErrorCode.UNKNOWN_EVENT]
 
 
 @bp.get("/scan")
@@ -55,7 +56,9 @@ def scan():
     venue = _remembered_venue(venues, request.args.get("venue"))
     if venue is None:
         return render_template("scanner/choose_venue.html", venues=venues)
-    response = _page(venue, _remembered_event(venue, request.args.get("event")))
+    event, gone = _remembered_event(venue, request.args.get("event"))
+    notice = {"fragment": "scanner/_event_gone.html", "words": _EVENT_GONE} if gone else {}
+    response = _page(venue, event, **notice)
     response.headers["Cache-Control"] = "no-cache, private"
     return _same_page(response)
 
@@ -157,7 +160,8 @@ def event_at(venue: door.DoorVenue, event_id, *, in_use: bool = True) -> Event |
     """Return the venue's active event with that id (as sent: text or a number), or None;
     with ``in_use`` false, the venue's event whether active or not."""
     text = str(event_id or "")
-    if not (text.isascii() and text.isdigit()) or int(text) > MAX_ID:
+    digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))
+    if not digits or int(text) > MAX_ID:  # (int() refuses text of over 4,300 digits)
         return None
     return door.event_at(venue.id, int(text), in_use=in_use)
 
@@ -171,10 +175,17 @@ def _remembered_venue(venues: list[door.DoorVenue], chosen: str | None) -> door.
     return by_id.get(str(session.get(SESSION_VENUE)))
 
 
-def _remembered_event(venue: door.DoorVenue, chosen: str | None) -> Event | None:
+def _remembered_event(venue: door.DoorVenue, chosen: str | None) -> tuple[Event | None, bool]:
+    """Return the event chosen now or earlier in the session, and whether it is one of the
+    venue's events no longer in use (then forgotten: the page says so, and shows none)."""
     if chosen is not None:
         session[SESSION_EVENT] = chosen
-    return event_at(venue, session.get(SESSION_EVENT))
+    named = session.get(SESSION_EVENT)
+    event = event_at(venue, named)
+    if event is None and named and event_at(venue, named, in_use=False) is not None:
+        session.pop(SESSION_EVENT)
+        return None, True
+    return event, False
 
 
 def _place(form, *, refusal_status: int) -> tuple[door.DoorVenue, Event | None]:
@@ -188,8 +199,7 @@ def _place(form, *, refusal_status: int) -> tuple[door.DoorVenue, Event | None]:
     named = form.get("event", "").strip()
     event = event_at(venue, named) if named else None
     if named and event is None:
-        words = texts.WORDS[ErrorCode.UNKNOWN_EVENT]
-        abort(_respond("scanner/_event_gone.html", venue, None, refusal_status, words=words))
+        abort(_respond("scanner/_event_gone.html", venue, None, refusal_status, words=_EVENT_GONE))
     return venue, event
 
 
