@@ -262,7 +262,7 @@ def test_course_provider_refuses_children(place):
 
 def test_full_quota_warns_or_refuses(place):
     venue, staff, card = place
-    event = Event(venue=venue, name="Ensi-ilta", starts_on=datetime.now(UTC).date(), quota=1)
+    event = Event(venue=venue, name="Ensi-ilta", starts_on=cards.today_in_finland(), quota=1)
     db.session.add(event)
     token = cards.printed_token(card)
     assert door.verify(door.Shown.scanned(token), venue, event=event).warnings == ()
@@ -493,7 +493,7 @@ def test_two_doors_at_once_take_one_last_place_of_a_refusing_event(app, place, r
     venue, staff, card = place
     other = create_card(card.issuer)
     venue.quota_full_refuses = True
-    event = Event(venue=venue, name="Ensi-ilta", starts_on=datetime.now(UTC).date(), quota=1)
+    event = Event(venue=venue, name="Ensi-ilta", starts_on=cards.today_in_finland(), quota=1)
     db.session.add(event)
     db.session.commit()
     venue_id, staff_id, event_id = venue.id, staff.id, event.id

@@ -175,6 +175,17 @@ class TestUnknownEvent:
         body = {"token": token_of(demo_cards["active"]), "event": play.id}
         assert_error(api(VENUE).post("/api/v1/verify", json=body), 422, "unknown_event")
 
+    def test_an_event_over_is_unknown_and_records_nothing(self, api, demo_cards):
+        play = event_named("Tuntematon sotilas")
+        play.starts_on = cards.today_in_finland() - timedelta(days=1)
+        db.session.commit()
+        body = {"token": token_of(demo_cards["active"]), "children": 0, "event": play.id}
+        assert_error(api(VENUE).post("/api/v1/visits", json=body), 422, "unknown_event")
+        assert visit_count() == 0
+        play.starts_on += timedelta(days=1)  # its day is today: in use until midnight
+        db.session.commit()
+        assert api(VENUE).post("/api/v1/visits", json=body).status_code == 201
+
     def test_an_event_that_is_not_an_id_is_a_validation_error(self, api, demo_cards):
         for wrong in ("1", 0, -1, 2**31, 1.5, True, None):
             body = {"token": token_of(demo_cards["active"]), "event": wrong}

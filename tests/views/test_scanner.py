@@ -1,7 +1,7 @@
 import json
 import re
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -903,6 +903,22 @@ class TestEventGone:
         page = door.get("/scan")
         assert page.status_code == 200 and 'data-reason="unknown_event"' not in page.text
 
+    def test_an_event_over_since_the_page_was_loaded_is_no_longer_in_use(self, door):
+        """Yesterday's page, yesterday's event: today's visits are not counted at it."""
+        theatre = db.session.get(Organisation, door.venue)
+        event = Event(venue=theatre, name="Hamlet", starts_on=cards.today_in_finland(), quota=1)
+        db.session.add(event)
+        db.session.commit()
+        assert f'"event": {event.id}' in door.get(f"/scan?event={event.id}").text
+        event.starts_on -= timedelta(days=1)  # as if the page had been open since yesterday
+        db.session.commit()
+        page = door.get("/scan")  # reloaded
+        assert 'data-reason="unknown_event"' in page.text and '"event": null' in page.text
+        response = record(door, token=door.token("active"), event=str(event.id))  # not reloaded
+        assert response.status_code == 422
+        assert verdict_of(response) == ("refuse", "unknown_event")
+        assert visits() == []
+
     def test_another_venues_event_is_forgotten_quietly(self, door):
         """As when the doorkeeper switches venue: the other venue's event is no notice."""
         other = venue_id("Kajaanin kaupunginteatteri")
@@ -1000,7 +1016,7 @@ class TestQueries:
 
     def test_a_check_at_an_event_adds_only_the_event_and_its_places(self, door):
         theatre = db.session.get(Organisation, door.venue)
-        event = Event(venue=theatre, name="Hamlet", starts_on=date.today(), quota=10)
+        event = Event(venue=theatre, name="Hamlet", starts_on=cards.today_in_finland(), quota=10)
         db.session.add(event)
         db.session.commit()
         response, sent = self.check(door, event=event.id)

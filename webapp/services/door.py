@@ -56,6 +56,7 @@ from typing import TypeVar
 from sqlalchemy import (
     CursorResult,
     Row,
+    and_,
     bindparam,
     delete,
     false,
@@ -935,19 +936,24 @@ def visits_per_event(event_ids: list[int]) -> dict[int, int]:
     return dict(db.session.execute(query).all())
 
 
+def _in_use():
+    """The condition that an event is in use at the door: active and not over (a course
+    until its term ends), by the Finnish day. The event chooser offers these only."""
+    return and_(Event.active, Event.last_day >= today_in_finland())
+
+
 def event_at(venue_id: int, event_id: int, *, in_use: bool = True) -> Event | None:
-    """Return the venue's active event with that id, or None; with ``in_use`` false, the
-    venue's event whether active or not (a visit made before it was deactivated)."""
+    """Return the venue's event in use with that id, or None; with ``in_use`` false, the
+    venue's event whatever its state (a visit made before it ended or was deactivated)."""
     query = select(Event).where(Event.id == event_id, Event.venue_id == venue_id)
-    return db.session.scalar(query.where(Event.active) if in_use else query)
+    return db.session.scalar(query.where(_in_use()) if in_use else query)
 
 
 def coming_events(venue_id: int, limit: int = 30) -> list[Event]:
-    """Return the venue's active events not over yet (a course until its term ends), soonest
-    first."""
+    """Return the venue's events in use, soonest first."""
     query = (
         select(Event)
-        .where(Event.venue_id == venue_id, Event.active, Event.last_day >= today_in_finland())
+        .where(Event.venue_id == venue_id, _in_use())
         .order_by(Event.starts_on, Event.name)
         .limit(limit)
     )

@@ -157,8 +157,8 @@ def own_venue(venue_id) -> door.DoorVenue | None:
 
 
 def event_at(venue: door.DoorVenue, event_id, *, in_use: bool = True) -> Event | None:
-    """Return the venue's active event with that id (as sent: text or a number), or None;
-    with ``in_use`` false, the venue's event whether active or not."""
+    """Return the venue's event in use with that id (as sent: text or a number), or None;
+    with ``in_use`` false, the venue's event whatever its state (:func:`door.event_at`)."""
     text = str(event_id or "")
     digits = text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))
     if not digits or int(text) > MAX_ID:  # (int() refuses text of over 4,300 digits)
