@@ -3,12 +3,13 @@
 On the demo data, through the spec-checking client of :mod:`tests.views.test_api`.
 """
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 from sqlalchemy import select
 
 from webapp.extensions import db
 from webapp.models import Event
+from webapp.rules import finnish_moment
 from webapp.services import cards
 
 from ..factories import create_card
@@ -176,8 +177,10 @@ class TestUnknownEvent:
         assert_error(api(VENUE).post("/api/v1/verify", json=body), 422, "unknown_event")
 
     def test_an_event_over_is_unknown_and_records_nothing(self, api, demo_cards):
-        play = event_named("Tuntematon sotilas")
+        play = event_named("Tuntematon sotilas")  # 19.00–21.30
         play.starts_on = cards.today_in_finland() - timedelta(days=1)
+        play.starts_at = finnish_moment(play.starts_on, time(19))
+        play.ends_at = play.starts_at + timedelta(hours=2, minutes=30)
         db.session.commit()
         body = {"token": token_of(demo_cards["active"]), "children": 0, "event": play.id}
         assert_error(api(VENUE).post("/api/v1/visits", json=body), 422, "unknown_event")

@@ -919,6 +919,33 @@ class TestEventGone:
         assert verdict_of(response) == ("refuse", "unknown_event")
         assert visits() == []
 
+    def test_an_evening_past_midnight_is_in_use_until_its_end(self, door):
+        theatre = db.session.get(Organisation, door.venue)
+        now = datetime.now(UTC)
+        yesterday = cards.today_in_finland() - timedelta(days=1)
+        late = Event(
+            venue=theatre,
+            name="Yökonsertti",
+            starts_on=yesterday,
+            starts_at=now - timedelta(hours=3),
+            ends_at=now + timedelta(hours=1),
+        )
+        ended = Event(
+            venue=theatre,
+            name="Iltakonsertti",
+            starts_on=yesterday,
+            starts_at=now - timedelta(hours=4),
+            ends_at=now - timedelta(minutes=1),
+        )
+        db.session.add_all([late, ended])
+        db.session.commit()
+        page = door.get(f"/scan?event={late.id}")
+        assert f'"event": {late.id}' in page.text and "Iltakonsertti" not in page.text
+        assert record(door, token=door.token("active"), event=str(late.id)).status_code == 201
+        refused = record(door, token=door.token("replaced"), event=str(ended.id))
+        assert verdict_of(refused) == ("refuse", "unknown_event")
+        assert [visit.event_id for visit in visits()] == [late.id]
+
     def test_another_venues_event_is_forgotten_quietly(self, door):
         """As when the doorkeeper switches venue: the other venue's event is no notice."""
         other = venue_id("Kajaanin kaupunginteatteri")

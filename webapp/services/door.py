@@ -937,9 +937,11 @@ def visits_per_event(event_ids: list[int]) -> dict[int, int]:
 
 
 def _in_use():
-    """The condition that an event is in use at the door: active and not over (a course
-    until its term ends), by the Finnish day. The event chooser offers these only."""
-    return and_(Event.active, Event.last_day >= today_in_finland())
+    """The condition that an event is in use at the door: active and not over, by the
+    Finnish day (a course until its term ends) or, past midnight, by its end time. The
+    event chooser offers these only."""
+    not_over = or_(Event.last_day >= today_in_finland(), Event.ends_at > utcnow())
+    return and_(Event.active, not_over)
 
 
 def event_at(venue_id: int, event_id: int, *, in_use: bool = True) -> Event | None:
