@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import event, func, insert, select
@@ -8,6 +8,7 @@ from webapp.models import (
     AuditEvent,
     CardKind,
     Event,
+    OfferKind,
     Organisation,
     Role,
     UndoneVisit,
@@ -16,7 +17,7 @@ from webapp.models import (
     VisitDay,
     VisitSource,
 )
-from webapp.rules import Reason, WarningCode, helsinki_date
+from webapp.rules import Reason, WarningCode, finnish_moment, helsinki_date
 from webapp.services import cards, door, stats
 
 from ..concurrency import in_threads
@@ -577,3 +578,69 @@ def test_at_a_course_provider_a_community_card_admits_its_worker_alone(group_car
     assert excinfo.value.code == "children_not_allowed"
     visit, _ = record_group(group_card, 0)
     assert (visit.adults, visit.children) == (1, 0)
+
+
+class TestEventsInUse:
+    """The events the door takes and the chooser offers: active and not over, the night
+    after an event's last day included, an open-ended standing offer for as long as it runs."""
+
+    @pytest.fixture
+    def at(self, monkeypatch):
+        """Fix the door's clock at a Finnish day and time; return the day."""
+
+        def at(clock: time, days: int = 0) -> date:
+            day = cards.today_in_finland() + timedelta(days=days)
+            moment = finnish_moment(day, clock)
+            monkeypatch.setattr(door, "utcnow", lambda: moment)
+            return day
+
+        return at
+
+    def in_use(self, venue, event) -> bool:
+        listed = event.id in {e.id for e in door.coming_events(venue.id)}
+        taken = door.event_at(venue.id, event.id) is not None
+        assert listed == taken  # the chooser offers what the door takes
+        return taken
+
+    def event(self, venue, **fields) -> Event:
+        event = Event(venue=venue, name="Ilta", **fields)
+        db.session.add(event)
+        db.session.commit()
+        return event
+
+    @pytest.mark.parametrize(
+        ("clock", "used"), [(time(0, 30), True), (time(4, 59), True), (time(5, 1), False)]
+    )
+    def test_the_night_after_its_day_is_in_use_until_five(self, place, at, clock, used):
+        venue, _, _ = place
+        today = at(clock)
+        night = self.event(venue, starts_on=today - timedelta(days=1))
+        assert self.in_use(venue, night) is used
+        assert self.in_use(venue, self.event(venue, starts_on=today)) is True
+        older = self.event(venue, starts_on=today - timedelta(days=2))
+        assert self.in_use(venue, older) is False
+
+    def test_a_course_until_its_term_ends_and_the_future_too(self, place, at):
+        venue, _, _ = place
+        today = at(time(12))
+        term = self.event(venue, starts_on=today - timedelta(days=30), ends_on=today)
+        coming = self.event(venue, starts_on=today + timedelta(days=30))
+        assert self.in_use(venue, term) and self.in_use(venue, coming)
+        at(time(12), days=1)
+        assert not self.in_use(venue, term) and self.in_use(venue, coming)
+
+    def test_an_open_ended_standing_offer_runs_on(self, place, at):
+        venue, _, _ = place
+        today = at(time(12))
+        weeks_ago = today - timedelta(days=21)
+        open_ended = self.event(venue, kind=OfferKind.STANDING, starts_on=weeks_ago)
+        ended = self.event(
+            venue, kind=OfferKind.STANDING, starts_on=weeks_ago, ends_on=today - timedelta(2)
+        )
+        assert self.in_use(venue, open_ended) and not self.in_use(venue, ended)
+
+    def test_a_deactivated_event_is_not(self, place, at):
+        venue, _, _ = place
+        event = self.event(venue, starts_on=at(time(12)), active=False)
+        assert not self.in_use(venue, event)
+        assert door.event_at(venue.id, event.id, in_use=False) == event

@@ -178,14 +178,14 @@ class TestUnknownEvent:
 
     def test_an_event_over_is_unknown_and_records_nothing(self, api, demo_cards):
         play = event_named("Tuntematon sotilas")  # 19.00–21.30
-        play.starts_on = cards.today_in_finland() - timedelta(days=1)
+        play.starts_on = cards.today_in_finland() - timedelta(days=2)
         play.starts_at = finnish_moment(play.starts_on, time(19))
         play.ends_at = play.starts_at + timedelta(hours=2, minutes=30)
         db.session.commit()
         body = {"token": token_of(demo_cards["active"]), "children": 0, "event": play.id}
         assert_error(api(VENUE).post("/api/v1/visits", json=body), 422, "unknown_event")
         assert visit_count() == 0
-        play.starts_on += timedelta(days=1)  # its day is today: in use until midnight
+        play.starts_on = cards.today_in_finland()  # its day is today
         db.session.commit()
         assert api(VENUE).post("/api/v1/visits", json=body).status_code == 201
 

@@ -78,6 +78,7 @@ from ..models import (
     ConflictCode,
     Event,
     NetworkMembership,
+    OfferKind,
     Organisation,
     OrganisationKind,
     Region,
@@ -99,13 +100,13 @@ from ..rules import (
     helsinki_date,
     in_network_on,
     max_children,
-    today_in_finland,
     verdict,
 )
 from . import audit, digital, rollup
 
 UNDO_WINDOW = timedelta(minutes=10)
 MAX_ASSISTANTS = 2  # free companions beside the holder: an assistant, guide or interpreter
+NIGHT_AFTER_LAST_DAY = timedelta(hours=5)  # an event is in use at the door until 05:00 after
 
 T = TypeVar("T")
 
@@ -937,11 +938,13 @@ def visits_per_event(event_ids: list[int]) -> dict[int, int]:
 
 
 def _in_use():
-    """The condition that an event is in use at the door: active and not over, by the
-    Finnish day (a course until its term ends) or, past midnight, by its end time. The
+    """The condition that an event is in use at the door: active and not over. An open-ended
+    standing offer never is; any other event is over at 05:00 Finnish time after its last
+    day (a course's, when its term ends): a night at the door goes on past midnight. The
     event chooser offers these only."""
-    not_over = or_(Event.last_day >= today_in_finland(), Event.ends_at > utcnow())
-    return and_(Event.active, not_over)
+    door_day = helsinki_date(utcnow() - NIGHT_AFTER_LAST_DAY)
+    open_ended = and_(Event.kind == OfferKind.STANDING, Event.ends_on.is_(None))
+    return and_(Event.active, or_(open_ended, Event.last_day >= door_day))
 
 
 def event_at(venue_id: int, event_id: int, *, in_use: bool = True) -> Event | None:
