@@ -106,7 +106,7 @@ from . import audit, digital, rollup
 
 UNDO_WINDOW = timedelta(minutes=10)
 MAX_ASSISTANTS = 2  # free companions beside the holder: an assistant, guide or interpreter
-NIGHT_AFTER_LAST_DAY = timedelta(hours=5)  # an event is in use at the door until 05:00 after
+NIGHT_AFTER_LAST_DAY = timedelta(hours=5)  # an event stays in use until 05:00 after its day
 
 T = TypeVar("T")
 
@@ -939,9 +939,9 @@ def visits_per_event(event_ids: list[int]) -> dict[int, int]:
 
 def _in_use():
     """The condition that an event is in use at the door: active and not over. An open-ended
-    standing offer never is; any other event is over at 05:00 Finnish time after its last
-    day (a course's, when its term ends): a night at the door goes on past midnight. The
-    event chooser offers these only."""
+    standing offer is never over; any other event is over at 05:00 Finnish time after its
+    last day (a course's, when its term ends): a night at the door goes on past midnight.
+    The event chooser offers these only."""
     door_day = helsinki_date(utcnow() - NIGHT_AFTER_LAST_DAY)
     open_ended = and_(Event.kind == OfferKind.STANDING, Event.ends_on.is_(None))
     return and_(Event.active, or_(open_ended, Event.last_day >= door_day))

@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from functools import cache
+from functools import cache, partial
 
 from sqlalchemy import select
 
@@ -161,9 +161,7 @@ def enter(
     rows = _read(decode(data), now or utcnow())
     keys = {id(row): _key(venue, row) for row in rows if isinstance(row, _Row)}
     stored = _stored_keys(venue, {key for key in keys.values() if key is not None})
-    event_at = cache(
-        lambda event_id: door.event_at(venue.id, event_id, in_use=False)
-    )  # once a file
+    event_at = cache(partial(door.event_at, venue.id, in_use=False))  # once a file
     seen: dict[str, int] = {}
     outcomes = []
     for row in rows:
